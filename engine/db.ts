@@ -1,0 +1,99 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import knexFactory, { Knex } from 'knex';
+
+export type Dialect = 'sqlite' | 'postgres' | 'mysql' | 'mssql' | 'oracle';
+
+/**
+ * Opens the database named by a LINGSHU_DB-style URL. Unset = SQLite file under ./data/.
+ * Dialect differences the rest of the code must know about are exposed as `dialectOf(knex)`.
+ */
+export function openDatabase(url: string | undefined, options: { sqliteFile?: string; pool?: number } = {}): Knex {
+  if (!url || url.startsWith('sqlite:') || url.startsWith('file:')) {
+    const file = url ? url.replace(/^(sqlite|file):(\/\/)?/, '') : options.sqliteFile ?? path.resolve('data', 'lingshu.db');
+    if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true });
+    return knexFactory({
+      client: 'better-sqlite3',
+      connection: { filename: file },
+      useNullAsDefault: true,
+      pool: {
+        min: 1,
+        max: 1,
+        // WAL + synchronous=NORMAL: a committed transaction survives a process crash (SIGKILL), which is the
+        // durability the engine promises before it acknowledges a sender. auto_vacuum must be set before the
+        // first table exists for incremental_vacuum to give pruned space back.
+        afterCreate: (conn: any, done: (err: Error | null, conn: any) => void) => {
+          conn.pragma('auto_vacuum = INCREMENTAL');
+          conn.pragma('journal_mode = WAL');
+          conn.pragma('synchronous = NORMAL');
+          conn.pragma('busy_timeout = 5000');
+          conn.pragma('foreign_keys = ON');
+          done(null, conn);
+        },
+      },
+    });
+  }
+  const u = new URL(url);
+  const scheme = u.protocol.replace(':', '');
+  const pool = { min: 0, max: options.pool ?? 10 };
+  if (scheme === 'postgres' || scheme === 'postgresql') {
+    return knexFactory({ client: 'pg', connection: url, pool });
+  }
+  if (scheme === 'mysql' || scheme === 'mariadb') {
+    return knexFactory({
+      client: 'mysql2',
+      connection: {
+        host: u.hostname,
+        port: Number(u.port || 3306),
+        user: decodeURIComponent(u.username),
+        password: decodeURIComponent(u.password),
+        database: u.pathname.slice(1),
+        charset: 'utf8mb4',
+        supportBigNumbers: true,
+      },
+      pool,
+    });
+  }
+  if (scheme === 'mssql') {
+    return knexFactory({
+      client: 'mssql',
+      connection: {
+        server: u.hostname,
+        port: Number(u.port || 1433),
+        user: decodeURIComponent(u.username),
+        password: decodeURIComponent(u.password),
+        database: u.pathname.slice(1),
+        options: { encrypt: u.searchParams.get('encrypt') !== 'false', trustServerCertificate: u.searchParams.get('trustServerCertificate') === 'true' },
+      },
+      pool,
+    });
+  }
+  if (scheme === 'oracle') {
+    return knexFactory({
+      client: 'oracledb',
+      connection: {
+        user: decodeURIComponent(u.username),
+        password: decodeURIComponent(u.password),
+        connectString: `${u.hostname}:${u.port || 1521}${u.pathname}`,
+      },
+      pool,
+    });
+  }
+  throw new Error(`LINGSHU_DB: unsupported database scheme "${scheme}" (use postgres://, mysql://, mssql://, oracle:// or leave unset for SQLite)`);
+}
+
+export function dialectOf(db: Knex): Dialect {
+  const client = String(db.client.config.client);
+  if (client.includes('sqlite')) return 'sqlite';
+  if (client === 'pg' || client === 'postgres') return 'postgres';
+  if (client.startsWith('mysql')) return 'mysql';
+  if (client === 'mssql') return 'mssql';
+  return 'oracle';
+}
+
+/** True when `err` is a unique-key violation on any supported dialect. */
+export function isUniqueViolation(err: unknown): boolean {
+  const e = err as { code?: string; errno?: number };
+  return e?.code === '23505' || e?.code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || e?.code === 'SQLITE_CONSTRAINT_UNIQUE'
+    || e?.code === 'ER_DUP_ENTRY' || e?.errno === 2627 || e?.errno === 2601 || e?.errno === 1;
+}

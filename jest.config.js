@@ -1,0 +1,12 @@
+/** @type {import('jest').Config} */
+module.exports = {
+  preset: 'ts-jest',
+  testEnvironment: 'node',
+  roots: ['<rootDir>/test'],
+  testMatch: ['**/*.test.ts'],
+  // The broker-outage suite stops and starts the machine's RabbitMQ: it runs alone after the rest (see .ci/run).
+  testPathIgnorePatterns: ['/node_modules/', '\\.serial\\.test\\.ts$'],
+  testTimeout: 60000,
+  maxWorkers: 2,
+  transform: { '^.+\\.ts$': ['ts-jest', { isolatedModules: true }] },
+};
