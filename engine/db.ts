@@ -95,5 +95,5 @@ export function dialectOf(db: Knex): Dialect {
 export function isUniqueViolation(err: unknown): boolean {
   const e = err as { code?: string; errno?: number };
   return e?.code === '23505' || e?.code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || e?.code === 'SQLITE_CONSTRAINT_UNIQUE'
-    || e?.code === 'ER_DUP_ENTRY' || e?.errno === 2627 || e?.errno === 2601 || e?.errno === 1;
+    || e?.code === 'ER_DUP_ENTRY' || e?.errno === 2627 || e?.errno === 2601;
 }

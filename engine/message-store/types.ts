@@ -116,6 +116,11 @@ export interface MessageStore {
   insert(message: NewMessage): Promise<void>;
   /** Durable when the promise resolves (batched); also recomputes the message's overall status. */
   updateStage(update: StageUpdate): Promise<void>;
+  /**
+   * pending → queued for stages the bus confirmed (batched). Only rows still 'pending' change: a destination may have
+   * delivered (and marked 'sent') before this lands, and that must not be undone.
+   */
+  markQueued(stages: { messageId: string; stage: string }[]): Promise<void>;
   recordAttemptError(messageId: string, error: AttemptError): Promise<void>;
   get(id: string): Promise<StoredMessage | undefined>;
   stageStatus(messageId: string, stage: string): Promise<StageStatus | undefined>;

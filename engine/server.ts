@@ -1,0 +1,137 @@
+import http from 'node:http';
+import path from 'node:path';
+import express, { Express } from 'express';
+import type { Knex } from 'knex';
+import { collectDefaultMetrics, Registry } from 'prom-client';
+import type { Bus } from './bus/bus';
+import { InProcessBus } from './bus/in-process-bus';
+import { RabbitMqBus } from './bus/rabbitmq-bus';
+import type { ChannelDefinition } from './channel/channel';
+import type { ConnectorRegistry } from './channel/connector-registry';
+import { channelFromYaml, loadChannelDirectory } from './channel/yaml-channel-loader';
+import type { LingshuConfig } from './config/config';
+import { openDatabase } from './db';
+import { healthRoutes } from './http/health';
+import { opsApi } from './http/ops-api';
+import { childLogger } from './logger';
+import { KnexMessageStore } from './message-store/knex-message-store';
+import type { MessageStore } from './message-store/types';
+import { Engine, EngineError } from './runtime/engine';
+import { Scheduler } from './scheduler';
+import fs from 'node:fs';
+
+export interface ServerOptions {
+  config: LingshuConfig;
+  registry: ConnectorRegistry;
+  /** Channels declared in TypeScript; YAML ones are read from config.channelsDir. */
+  channels?: (db: Knex) => ChannelDefinition[];
+  /** Extra routes (FHIR, admin UI, demo token issuer) mounted before the engine's. */
+  mount?: (app: Express, parts: { db: Knex; bus: Bus }) => void | Promise<void>;
+}
+
+export interface RunningServer {
+  app: Express;
+  server: http.Server;
+  port: number;
+  engine: Engine;
+  store: MessageStore;
+  bus: Bus;
+  db: Knex;
+  stop(): Promise<void>;
+}
+
+const log = childLogger({ component: 'server' });
+
+/** Wires database, message store, bus, scheduler, channels and the HTTP port; hospital-agnostic. */
+export async function startServer(options: ServerOptions): Promise<RunningServer> {
+  const { config, registry } = options;
+  const db = openDatabase(config.db || undefined);
+  const store = new KnexMessageStore(db);
+  await store.migrate();
+  const bus: Bus = config.bus
+    ? new RabbitMqBus(config.bus, { prefix: config.rabbitmq.prefix, partitions: config.rabbitmq.partitions, logger: (level, msg, meta) => log.log(level, msg, meta) })
+    : new InProcessBus(db, { logger: (level, msg, meta) => log.log(level, msg, meta) });
+  await bus.start();
+  const scheduler = new Scheduler(db, { nodeId: config.nodeId });
+  await scheduler.migrate();
+  const engine = new Engine({
+    store, bus, scheduler, log: childLogger({ component: 'engine' }), defaultQueue: config.engine.defaultQueue,
+    queuePrefix: config.rabbitmq.prefix, dispatchSweepMs: config.engine.dispatchSweepMs,
+  });
+
+  const channelsDir = path.resolve(config.channelsDir);
+  const codeChannels = () => options.channels?.(db) ?? [];
+  const deploySafely = async (def: ChannelDefinition) => {
+    try {
+      await engine.deploy(def);
+    } catch (err) {
+      log.error('channel not deployed', { channel: def.id, origin: def.origin, error: (err as Error).message });
+    }
+  };
+  const loaded = loadChannelDirectory(channelsDir, registry, { db });
+  for (const err of loaded.errors) log.error('invalid channel definition; not deployed', { file: err.origin, channel: err.channelId, field: err.field, error: err.message });
+  for (const def of [...loaded.channels, ...codeChannels()]) await deploySafely(def);
+  await engine.recover();
+  await engine.start();
+
+  // Re-reads the channel's definition, so that deploying after an edit of its YAML file picks the edit up.
+  const reload = async (id: string) => {
+    const code = codeChannels().find((c) => c.id === id);
+    if (code) return engine.deploy(code);
+    const file = ['.yaml', '.yml'].map((ext) => path.join(channelsDir, id + ext)).find((f) => fs.existsSync(f));
+    if (!file) throw new EngineError(404, `no channel ${id} in ${channelsDir} or in code`);
+    await engine.deploy(channelFromYaml(fs.readFileSync(file, 'utf8'), file, registry, { db }));
+  };
+
+  scheduler.schedule('engine:prune', config.engine.pruneCron, async () => {
+    const policies = engine.definitions().map((d) => ({ channelId: d.id, ...(d.prune ?? config.engine.defaultPrune) }))
+      .map((p) => ({ channelId: p.channelId, contentDays: p.contentDays || undefined, metadataDays: p.metadataDays || undefined }));
+    const result = await store.prune(policies);
+    log.info('message store pruned', { ...result });
+  });
+
+  const metrics = new Registry();
+  collectDefaultMetrics({ register: metrics });
+  const app = express();
+  app.disable('x-powered-by');
+  await options.mount?.(app, { db, bus });
+  app.use('/health', healthRoutes(db, bus));
+  app.get('/metrics', async (_req, res) => {
+    const text = (await metrics.metrics()) + (await engine.stats.registry.metrics());
+    res.type(metrics.contentType).send(text);
+  });
+  app.use('/api', opsApi(engine, store, reload));
+  app.use('/channels/:channelId', engine.inboundHandler());
+  app.use((err: unknown, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
+    const e = err as { status?: number; type?: string; message?: string };
+    if (e.type === 'entity.too.large') res.status(413).json({ error: 'request body too large' });
+    else {
+      log.error('request failed', { error: e.message });
+      res.status(e.status && e.status < 500 ? e.status : 500).json({ error: e.status && e.status < 500 ? e.message : 'internal error' });
+    }
+  });
+
+  const server = http.createServer(app);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, () => resolve());
+  });
+  const port = (server.address() as { port: number }).port;
+  log.info('Lingshu listening', { port, profile: config.profile, db: db.client.config.client, bus: bus.kind });
+
+  let stopped = false;
+  return {
+    app, server, port, engine, store, bus, db,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections?.();
+      scheduler.stop();
+      await engine.stop();
+      await bus.close();
+      await store.close();
+      await db.destroy();
+    },
+  };
+}

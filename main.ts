@@ -1,0 +1,27 @@
+import { adapterRegistry } from './adapters/registry';
+import { loadConfig, ConfigError } from './engine/config/config';
+import { logger } from './engine/logger';
+import { startServer } from './engine/server';
+
+/** The composition root: the engine, the hospital's adapters and channels, and (demo profile) the demo peers. */
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const running = await startServer({ config, registry: adapterRegistry() });
+  const shutdown = (signal: string) => {
+    logger.info('shutting down', { signal });
+    running.stop().then(() => process.exit(0), (err) => {
+      logger.error('shutdown failed', { error: (err as Error).message });
+      process.exit(1);
+    });
+  };
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  process.once('SIGINT', () => shutdown('SIGINT'));
+}
+
+process.on('unhandledRejection', (err) => logger.error('unhandled rejection', { error: (err as Error)?.message ?? String(err) }));
+
+main().catch((err) => {
+  if (err instanceof ConfigError) logger.error(err.message);
+  else logger.error('start-up failed', { error: (err as Error).message, stack: (err as Error).stack });
+  process.exit(1);
+});
