@@ -104,7 +104,7 @@ const HL7_NAME_FIELDS: Record<string, number[]> = {
 // A segment starts at the beginning of the text, after a line break (real, or escaped as \r / \n when the message
 // was JSON-encoded into the string), or after a non-alphanumeric character; it ends at the next line break.
 const HL7_SEGMENT = new RegExp(
-  `(?<![A-Za-z0-9])(${Object.keys(HL7_NAME_FIELDS).join('|')})\\|((?:[^\\r\\n\\\\]|\\\\(?![rn]))*)`, 'g');
+  `(?:(?<=\\\\[rn])|(?<![A-Za-z0-9]))(${Object.keys(HL7_NAME_FIELDS).join('|')})\\|((?:[^\\r\\n\\\\]|\\\\(?![rn]))*)`, 'g');
 
 /**
  * One repetition of a name field: the first Chinese character of the first Chinese component is kept (the surname

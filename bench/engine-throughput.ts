@@ -1,0 +1,156 @@
+/**
+ * Pass-through channel benchmark: HTTP source → message store → bus → destination writing a row, 2 KB messages.
+ * (a) SQLite + in-process bus, (b) PostgreSQL + RabbitMQ, and the raw RabbitMQ ceiling (amqplib durable publish with
+ * confirms + consume with ack, same size, no engine) measured in the same run. Prints figures; asserts nothing.
+ *
+ *   npm run bench:engine            (BENCH_SECONDS=20 to run longer)
+ */
+import { ChildProcess, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import autocannon from 'autocannon';
+import amqp from 'amqplib';
+import knexFactory, { Knex } from 'knex';
+import { openDatabase } from '../engine/db';
+
+const ROOT = path.join(__dirname, '..', '..');
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 15);
+const PG_ADMIN = process.env.LINGSHU_BENCH_PG ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const AMQP = process.env.LINGSHU_BENCH_AMQP ?? 'amqp://guest:guest@127.0.0.1:5672';
+const BODY = JSON.stringify({ resourceType: 'Observation', note: 'x'.repeat(1960) });
+const CHANNEL = `id: bench
+source: { type: http }
+transformer: passthrough
+destinations:
+  - name: write-row
+    type: table
+    table: bench_out
+    queue: { maxAttempts: 5, initialDelayMs: 200, concurrency: 32 }
+`;
+
+interface Figures { offered: string; accepted: number; perSecond: number; p50: number; p99: number; acceptP99: number }
+
+function percentile(sorted: number[], p: number): number {
+  if (!sorted.length) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+async function startEngine(env: Record<string, string>, port: number): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [path.join(ROOT, 'dist/main.js')], {
+    cwd: ROOT, env: { ...process.env, ...env, LINGSHU_PORT: String(port), LINGSHU_LOG_LEVEL: 'warn', LINGSHU_PROFILE: 'production' }, stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  for (let i = 0; i < 300; i++) {
+    try {
+      if ((await fetch(`http://127.0.0.1:${port}/health/ready`)).status === 200) return child;
+    } catch { /* starting */ }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('engine did not start');
+}
+
+async function drain(db: Knex, expected: number, timeoutMs = 120000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    const n = Number((await db('bench_out').count({ n: '*' }))[0].n);
+    if (n >= expected) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('messages not all delivered in time');
+}
+
+async function run(port: number, db: Knex, offered: 'max' | number): Promise<Figures> {
+  await db('bench_out').delete();
+  await db('lingshu_message_stages').delete();
+  await db('lingshu_messages').delete();
+  const started = Date.now();
+  const result = await autocannon({
+    url: `http://127.0.0.1:${port}/channels/bench`, method: 'POST', headers: { 'content-type': 'application/json' }, body: BODY,
+    connections: offered === 'max' ? 64 : 20, duration: SECONDS, ...(offered === 'max' ? {} : { overallRate: offered }),
+  });
+  const accepted = result['2xx'];
+  await drain(db, accepted);
+  const rows = await db('bench_out as o').join('lingshu_messages as m', 'm.id', 'o.message_id').select('o.written_at', 'm.received_at');
+  const lat = rows.map((r: { written_at: string | number; received_at: string | number }) => Number(r.written_at) - Number(r.received_at)).sort((a: number, b: number) => a - b);
+  const last = Math.max(...rows.map((r: { written_at: string | number }) => Number(r.written_at)));
+  return {
+    offered: offered === 'max' ? 'max' : `${offered}/s`, accepted, perSecond: Math.round(accepted / ((last - started) / 1000)),
+    p50: percentile(lat, 50), p99: percentile(lat, 99), acceptP99: result.latency.p99,
+  };
+}
+
+async function stack(name: string, env: Record<string, string>, openDb: () => Knex): Promise<Figures[]> {
+  const port = 18000 + Math.floor(Math.random() * 1000);
+  const child = await startEngine(env, port);
+  const db = openDb();
+  try {
+    const out = [await run(port, db, 'max'), await run(port, db, 500)];
+    for (const f of out) {
+      console.log(`${name.padEnd(28)} offered ${f.offered.padEnd(6)} accepted ${String(f.accepted).padStart(7)}  ${String(f.perSecond).padStart(6)} msg/s delivered  accept→delivery p50 ${f.p50} ms p99 ${f.p99} ms  (HTTP ack p99 ${f.acceptP99} ms)`);
+    }
+    return out;
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+    await db.destroy();
+  }
+}
+
+async function rawRabbit(count = 50000): Promise<number> {
+  const conn = await amqp.connect(AMQP);
+  const ch = await conn.createConfirmChannel();
+  const q = `bench.raw.${process.pid}`;
+  await ch.assertQueue(q, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
+  const body = Buffer.from(BODY);
+  const consumer = await conn.createChannel();
+  await consumer.prefetch(256);
+  let got = 0;
+  const started = Date.now();
+  const done = new Promise<void>((resolve) => {
+    void consumer.consume(q, (m) => {
+      if (!m) return;
+      consumer.ack(m);
+      if (++got === count) resolve();
+    });
+  });
+  // Publish in windows of outstanding confirms, as a careful client would.
+  for (let i = 0; i < count; i += 500) {
+    for (let j = i; j < Math.min(count, i + 500); j++) ch.publish('', q, body, { persistent: true, messageId: String(j) });
+    await ch.waitForConfirms();
+  }
+  await done;
+  const rate = Math.round(count / ((Date.now() - started) / 1000));
+  await ch.deleteQueue(q);
+  await conn.close();
+  return rate;
+}
+
+async function main(): Promise<void> {
+  console.log(`Lingshu engine pass-through benchmark — ${os.cpus().length} cores, ${SECONDS} s per run, 2 KB JSON bodies`);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lingshu-bench-'));
+  fs.writeFileSync(path.join(dir, 'bench.yaml'), CHANNEL);
+  const sqlite = path.join(dir, 'bench.db');
+  const embedded = await stack('(a) SQLite + in-process', { LINGSHU_DB: `sqlite:${sqlite}`, LINGSHU_BUS: '', LINGSHU_CHANNELS_DIR: dir }, () => openDatabase(`sqlite:${sqlite}`));
+
+  const dbName = `lingshu_bench_${process.pid}`;
+  const admin = knexFactory({ client: 'pg', connection: PG_ADMIN });
+  await admin.raw(`CREATE DATABASE ${dbName}`);
+  const pgUrl = Object.assign(new URL(PG_ADMIN), { pathname: `/${dbName}` }).toString();
+  let production: Figures[] = [];
+  try {
+    production = await stack('(b) PostgreSQL + RabbitMQ', { LINGSHU_DB: pgUrl, LINGSHU_BUS: AMQP, LINGSHU_CHANNELS_DIR: dir, LINGSHU_RABBITMQ__PREFIX: `bench${process.pid}` }, () => openDatabase(pgUrl));
+  } finally {
+    await admin.raw(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+    await admin.destroy();
+  }
+  const ceiling = await rawRabbit();
+  console.log(`raw RabbitMQ ceiling (amqplib, quorum, confirms + acks, no engine): ${ceiling} msg/s`);
+  console.log(`(b) / raw ceiling: ${Math.round((production[0].perSecond / ceiling) * 100)}%`);
+  console.log(`(a) embedded max: ${embedded[0].perSecond} msg/s`);
+  fs.rmSync(dir, { recursive: true, force: true });
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
