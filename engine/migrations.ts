@@ -28,6 +28,11 @@ export async function runMigrations(db: Knex, component: string, steps: Migratio
   for (;;) {
     const row = await db(TABLE).where({ component }).first();
     const version = Number(row.version);
+    if (version < 0) {
+      // another node is applying step -version right now
+      await new Promise((r) => setTimeout(r, 100));
+      continue;
+    }
     if (version >= steps.length) return;
     // Claim the step with a compare-and-set on the version; the loser re-reads and waits for the winner's result.
     const claimed = await db(TABLE).where({ component, version }).update({ version: -(version + 1) });

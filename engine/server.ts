@@ -127,7 +127,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       stopped = true;
       await new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections?.();
-      scheduler.stop();
+      await scheduler.stop();
       await engine.stop();
       await bus.close();
       await store.close();
