@@ -1,0 +1,412 @@
+import { Knex } from 'knex';
+import { runMigrations } from '../migrations';
+import { Bus, BusMessage, DeadLetter, Handler, SubscribeOptions, Subscription } from './bus';
+import { InProcessSubscription } from './in-process-subscription';
+
+export type BusLogger = (level: 'debug' | 'info' | 'warn' | 'error', msg: string, meta?: Record<string, unknown>) => void;
+
+const TABLE = 'lingshu_bus_messages';
+/** Rows per INSERT/DELETE statement: well under every dialect's bind-parameter limit. */
+const CHUNK = 500;
+
+/*
+ * The embedded bus: the table is the truth, memory is the index. Every message is a row until it is acked
+ * (deleted) or dead-lettered (dead = 1); the ready lists in memory are built from inserts as they commit and from
+ * the table at start(). Because delivery state lives in this process's memory, one database serves one running
+ * bus instance; several engine nodes need RabbitMQ. The whole backlog is held in memory.
+ *
+ * Durability points: publish resolves after its INSERT committed; attempts is incremented (committed) before a
+ * handler runs, so a run lost to a crash still counts; acks are batched DELETEs, and a row whose DELETE was lost
+ * in a crash is simply delivered again (at-least-once).
+ */
+const migrations = [
+  async (db: Knex) => {
+    await db.schema.createTable(TABLE, (t) => {
+      // Assigned by the bus (see nextSeq), not by the database: publish order without a round trip for ids.
+      t.bigInteger('seq').primary();
+      t.string('queue', 255).notNullable();
+      t.string('msg_id', 255).notNullable();
+      t.string('msg_key', 255).nullable();
+      t.text('body', 'longtext').notNullable();
+      t.text('headers').nullable();
+      t.integer('attempts').notNullable().defaultTo(0);
+      t.bigInteger('available_at').notNullable();
+      t.integer('dead').notNullable().defaultTo(0);
+      t.text('last_error').nullable();
+      t.index(['queue', 'dead', 'seq']);
+    });
+  },
+];
+
+export interface Row {
+  seq: number;
+  queue: string;
+  id: string;
+  key?: string;
+  body: string;
+  headers: string | null;
+  /** Handler runs started, as committed. */
+  attempts: number;
+  availableAt: number;
+  lastError: string | null;
+  /** Found in the table at start: an earlier process may have run it. */
+  recovered: boolean;
+  /** Taken under per-key ordering: no other message of its key moves until this one is settled. */
+  holdsKey: boolean;
+}
+
+class Deque<T> {
+  private items: T[] = [];
+  private head = 0;
+  get length(): number { return this.items.length - this.head; }
+  push(x: T): void { this.items.push(x); }
+  unshift(x: T): void { if (this.head > 0) this.items[--this.head] = x; else this.items.unshift(x); }
+  shift(): T | undefined {
+    if (this.head >= this.items.length) return undefined;
+    const x = this.items[this.head];
+    this.items[this.head++] = undefined as unknown as T;
+    if (this.head > 1024 && this.head * 2 > this.items.length) { this.items = this.items.slice(this.head); this.head = 0; }
+    return x;
+  }
+}
+
+interface Pending<T> { items: T[]; resolve(): void; reject(err: unknown): void }
+
+/** Group commit: everything added while one flush runs goes into the next flush, as one statement or transaction. */
+class Batcher<T> {
+  private pending: Pending<T>[] = [];
+  private running: Promise<void> | null = null;
+  constructor(private readonly flush: (batch: Pending<T>[]) => Promise<void>) {}
+  add(items: T[]): Promise<void> {
+    return new Promise((resolve, reject) => { this.pending.push({ items, resolve, reject }); this.kick(); });
+  }
+  async drain(): Promise<void> {
+    while (this.running || this.pending.length) { this.kick(); await this.running; }
+  }
+  private kick(): void {
+    if (this.running || this.pending.length === 0) return;
+    const batch = this.pending.splice(0);
+    this.running = this.flush(batch).finally(() => { this.running = null; this.kick(); });
+  }
+}
+
+/** Flush helper for batches that succeed or fail as a whole. */
+function allOrNothing<T>(run: (items: T[]) => Promise<void>) {
+  return async (batch: Pending<T>[]): Promise<void> => {
+    try {
+      await run(batch.flatMap((p) => p.items));
+      batch.forEach((p) => p.resolve());
+    } catch (err) {
+      batch.forEach((p) => p.reject(err));
+    }
+  };
+}
+
+export class QueueState {
+  readonly ready = new Deque<Row>();
+  /** Rows waiting behind the in-flight row of their key, in order (ordered subscriptions). */
+  readonly blocked = new Map<string, Row[]>();
+  /** Rows that hold their key and may run now: the next of a released key, or an ordered retry whose delay passed. */
+  readonly resumed = new Deque<Row>();
+  readonly held = new Set<string>();
+  delayed: Row[] = [];
+  subs: InProcessSubscription[] = [];
+  rr = 0;
+}
+
+export class InProcessBus implements Bus {
+  readonly kind = 'in-process' as const;
+  readonly log: BusLogger;
+  private readonly pollMs: number;
+  private readonly queues = new Map<string, QueueState>();
+  private started: Promise<void> | null = null;
+  private stopped = false;
+  private lastSeq = 0;
+  private sweepTimer: NodeJS.Timeout | null = null;
+  private readonly inserts: Batcher<Row>;
+  private readonly runs: Batcher<number>;
+  private readonly acks: Batcher<number>;
+
+  constructor(private readonly db: Knex, options: { logger?: BusLogger; pollMs?: number } = {}) {
+    this.log = options.logger ?? (() => undefined);
+    this.pollMs = options.pollMs ?? 20;
+    this.inserts = new Batcher((batch) => this.insert(batch));
+    this.runs = new Batcher(allOrNothing((seqs) => this.inChunks(seqs, (c) => this.db(TABLE).whereIn('seq', c).increment('attempts', 1))));
+    this.acks = new Batcher(allOrNothing((seqs) => this.inChunks(seqs, (c) => this.db(TABLE).whereIn('seq', c).del())));
+  }
+
+  start(): Promise<void> {
+    this.started ??= this.load();
+    return this.started;
+  }
+
+  async publish(queue: string, messages: BusMessage[]): Promise<void> {
+    await this.ready();
+    if (messages.length === 0) return;
+    const now = Date.now();
+    const rows: Row[] = messages.map((m) => ({
+      seq: this.nextSeq(), queue, id: m.id, key: m.key, body: JSON.stringify(m.body === undefined ? null : m.body),
+      headers: m.headers ? JSON.stringify(m.headers) : null, attempts: 0, availableAt: now, lastError: null,
+      recovered: false, holdsKey: false,
+    }));
+    await this.inserts.add(rows);
+    if (this.stopped) return;
+    const state = this.state(queue);
+    for (const r of rows) state.ready.push(r);
+    this.pump(state);
+  }
+
+  async subscribe(queue: string, handler: Handler, options: SubscribeOptions): Promise<Subscription> {
+    await this.ready();
+    const state = this.state(queue);
+    const sub = new InProcessSubscription(this, state, handler, options);
+    state.subs.push(sub);
+    this.pump(state);
+    return sub;
+  }
+
+  async deadLetters(queue: string, limit = 100): Promise<DeadLetter[]> {
+    const rows = await this.db(TABLE).where({ queue, dead: 1 }).orderBy('seq').limit(limit);
+    return rows.map((r) => ({
+      queue, id: r.msg_id, body: JSON.parse(r.body), key: r.msg_key ?? undefined,
+      headers: r.headers ? JSON.parse(r.headers) : undefined, attempts: Number(r.attempts), lastError: r.last_error ?? '',
+    }));
+  }
+
+  async dropDeadLetter(queue: string, id: string): Promise<void> {
+    await this.db(TABLE).where({ queue, msg_id: id, dead: 1 }).del();
+  }
+
+  async depth(queue: string): Promise<number> {
+    const s = this.queues.get(queue);
+    if (!s) return 0;
+    let blocked = 0;
+    for (const rows of s.blocked.values()) blocked += rows.length;
+    return s.ready.length + s.resumed.length + blocked + s.delayed.length;
+  }
+
+  healthy(): boolean {
+    return this.started !== null && !this.stopped;
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.queues.values()) await Promise.all([...s.subs].map((sub) => sub.close()));
+    await Promise.all([this.inserts.drain(), this.runs.drain(), this.acks.drain()]);
+    this.stop();
+  }
+
+  /** Stops at once without waiting for running handlers or flushing anything: what a crash leaves behind. */
+  async abort(): Promise<void> {
+    this.stop();
+  }
+
+  // ---- used by subscriptions ----
+
+  isStopped(): boolean {
+    return this.stopped;
+  }
+
+  /** Hands ready rows to subscriptions with free slots; their attempts are committed as one batch before they run. */
+  pump(state: QueueState): void {
+    if (this.stopped) return;
+    const batch: [InProcessSubscription, Row][] = [];
+    for (;;) {
+      const sub = this.freeSub(state);
+      if (!sub) break;
+      const row = this.nextRow(state);
+      if (!row) break;
+      sub.active++;
+      batch.push([sub, row]);
+    }
+    if (batch.length === 0) return;
+    this.runs.add(batch.map(([, row]) => row.seq)).then(
+      () => {
+        if (this.stopped) return;
+        batch.forEach(([sub, row]) => { row.attempts++; void sub.run(row); });
+      },
+      (err: Error) => {
+        this.log('error', 'in-process bus: could not record a delivery; retrying', { queue: batch[0][1].queue, error: err.message });
+        for (const [sub, row] of [...batch].reverse()) { sub.active--; this.giveBack(state, row); }
+        setTimeout(() => this.pump(state), 1000).unref();
+      },
+    );
+  }
+
+  /** Returns a row that did not finish to the front of the line, keeping its key's place. */
+  giveBack(state: QueueState, row: Row): void {
+    if (row.holdsKey) state.resumed.unshift(row);
+    else state.ready.unshift(row);
+  }
+
+  /**
+   * The DELETE is batched with other acks. A key-holding row keeps its key until the DELETE committed: otherwise a
+   * crash in between could run this message again after the next one of its key.
+   */
+  async ack(state: QueueState, row: Row): Promise<void> {
+    const deleted = this.acks.add([row.seq]).catch((err: Error) => {
+      this.log('warn', 'in-process bus: ack not recorded; the message may be delivered again', { id: row.id, error: err.message });
+    });
+    if (row.holdsKey) await deleted;
+    this.releaseKey(state, row);
+  }
+
+  async deadLetter(state: QueueState, row: Row, error: string): Promise<void> {
+    await this.db(TABLE).where({ seq: row.seq }).update({ dead: 1, last_error: error });
+    this.releaseKey(state, row);
+  }
+
+  /**
+   * A failed row waits out its backoff. Ordered (key-holding) rows keep their key while they wait, so the retry
+   * happens in place; they also keep their committed available_at, so after a crash they run again first, in order.
+   */
+  async retryLater(state: QueueState, row: Row, error: string, delayMs: number): Promise<void> {
+    row.availableAt = Date.now() + delayMs;
+    row.lastError = error;
+    const update = row.holdsKey ? { last_error: error } : { last_error: error, available_at: row.availableAt };
+    await this.db(TABLE).where({ seq: row.seq }).update(update);
+    state.delayed.push(row);
+    this.armSweep();
+  }
+
+  ackDrain(): Promise<void> {
+    return this.acks.drain();
+  }
+
+  // ---- internals ----
+
+  private releaseKey(state: QueueState, row: Row): void {
+    if (!row.holdsKey || row.key === undefined) return;
+    row.holdsKey = false;
+    const waiting = state.blocked.get(row.key);
+    const next = waiting?.shift();
+    if (next) {
+      next.holdsKey = true;
+      state.resumed.push(next);
+      if (waiting!.length === 0) state.blocked.delete(row.key);
+    } else {
+      state.held.delete(row.key);
+    }
+  }
+
+  private nextRow(state: QueueState): Row | undefined {
+    const resumed = state.resumed.shift();
+    if (resumed) return resumed;
+    // A queue is ordered while any of its subscriptions asks for order: keys are per queue, not per subscriber.
+    const ordered = state.subs.some((s) => s.ordered);
+    for (let row = state.ready.shift(); row; row = state.ready.shift()) {
+      if (!ordered || row.key === undefined) return row;
+      if (!state.held.has(row.key)) {
+        state.held.add(row.key);
+        row.holdsKey = true;
+        return row;
+      }
+      const waiting = state.blocked.get(row.key);
+      if (waiting) waiting.push(row);
+      else state.blocked.set(row.key, [row]);
+    }
+    return undefined;
+  }
+
+  private freeSub(state: QueueState): InProcessSubscription | undefined {
+    for (let i = 0; i < state.subs.length; i++) {
+      const sub = state.subs[(state.rr + i) % state.subs.length];
+      if (sub.active < sub.concurrency && !sub.closing) {
+        state.rr = (state.rr + i + 1) % state.subs.length;
+        return sub;
+      }
+    }
+    return undefined;
+  }
+
+  private armSweep(): void {
+    if (this.sweepTimer || this.stopped) return;
+    this.sweepTimer = setTimeout(() => {
+      this.sweepTimer = null;
+      const now = Date.now();
+      let waiting = false;
+      for (const state of this.queues.values()) {
+        if (state.delayed.length === 0) continue;
+        const due = state.delayed.filter((r) => r.availableAt <= now);
+        if (due.length) state.delayed = state.delayed.filter((r) => r.availableAt > now);
+        for (const row of due.sort((a, b) => a.seq - b.seq)) {
+          if (row.holdsKey) state.resumed.push(row);
+          else state.ready.push(row);
+        }
+        waiting ||= state.delayed.length > 0;
+        if (due.length) this.pump(state);
+      }
+      if (waiting) this.armSweep();
+    }, this.pollMs);
+  }
+
+  private async load(): Promise<void> {
+    await runMigrations(this.db, 'in-process-bus', migrations);
+    const max = await this.db(TABLE).max('seq as m').first();
+    this.lastSeq = Number(max?.m ?? 0);
+    const now = Date.now();
+    for (let after = -1; ;) {
+      const rows = await this.db(TABLE).where('dead', 0).andWhere('seq', '>', after).orderBy('seq').limit(5000);
+      if (rows.length === 0) break;
+      for (const r of rows) {
+        const row: Row = {
+          seq: Number(r.seq), queue: r.queue, id: r.msg_id, key: r.msg_key ?? undefined, body: r.body, headers: r.headers,
+          attempts: Number(r.attempts), availableAt: Number(r.available_at), lastError: r.last_error, recovered: true, holdsKey: false,
+        };
+        const state = this.state(row.queue);
+        if (row.availableAt > now) state.delayed.push(row);
+        else state.ready.push(row);
+        after = row.seq;
+      }
+    }
+    this.armSweep();
+  }
+
+  private async ready(): Promise<void> {
+    if (!this.started) throw new Error('in-process bus: call start() first');
+    await this.started;
+    if (this.stopped) throw new Error('in-process bus is closed');
+  }
+
+  private stop(): void {
+    this.stopped = true;
+    if (this.sweepTimer) clearTimeout(this.sweepTimer);
+    this.sweepTimer = null;
+    for (const s of this.queues.values()) for (const sub of s.subs) sub.closing = true;
+    this.queues.clear();
+  }
+
+  private state(queue: string): QueueState {
+    let s = this.queues.get(queue);
+    if (!s) this.queues.set(queue, (s = new QueueState()));
+    return s;
+  }
+
+  /** Monotonic and ahead of every existing row; microsecond-like so that a restart never reuses a number. */
+  private nextSeq(): number {
+    this.lastSeq = Math.max(this.lastSeq + 1, Date.now() * 1000);
+    return this.lastSeq;
+  }
+
+  /** One transaction for every publish that arrived during the previous commit; a failing batch is retried call by call so one bad message fails only its own publish. */
+  private async insert(batch: Pending<Row>[]): Promise<void> {
+    const write = (rows: Row[]): Promise<void> => this.db.transaction(async (trx) => {
+      for (let i = 0; i < rows.length; i += CHUNK) {
+        await trx(TABLE).insert(rows.slice(i, i + CHUNK).map((r) => ({
+          seq: r.seq, queue: r.queue, msg_id: r.id, msg_key: r.key ?? null, body: r.body, headers: r.headers,
+          attempts: 0, available_at: r.availableAt, dead: 0, last_error: null,
+        })));
+      }
+    });
+    try {
+      await write(batch.flatMap((p) => p.items));
+      batch.forEach((p) => p.resolve());
+    } catch (err) {
+      if (batch.length === 1) return batch[0].reject(err);
+      for (const p of batch) await write(p.items).then(p.resolve, p.reject);
+    }
+  }
+
+  private async inChunks(seqs: number[], run: (chunk: number[]) => PromiseLike<unknown>): Promise<void> {
+    for (let i = 0; i < seqs.length; i += CHUNK) await run(seqs.slice(i, i + CHUNK));
+  }
+}
