@@ -1,0 +1,278 @@
+import { Knex } from 'knex';
+import { Dialect } from '../db';
+import { ERRORS, MESSAGES, STAGES } from './message-store-schema';
+import { AttemptError, MessageStatus, NewMessage, StageStatus, StageUpdate } from './types';
+
+export type WriteOp =
+  | { kind: 'insert'; message: NewMessage }
+  | { kind: 'stage'; update: StageUpdate }
+  | { kind: 'queued'; stages: { messageId: string; stage: string }[] }
+  | { kind: 'error'; messageId: string; error: AttemptError };
+
+export interface WriteContext {
+  dialect: Dialect;
+  /** received_at of a message, when known without asking the database (it selects the PostgreSQL partition). */
+  receivedAtOf(id: string): number | undefined;
+  remember(id: string, receivedAt: number): void;
+}
+
+/** Stays well below SQLite's 32,766 and PostgreSQL's 65,535 bind parameters per statement. */
+const MAX_PARAMS = 30_000;
+const MAX_ROWS = 500;
+const MAX_IDS = 1_000;
+/** In UTF-16 units (≤ 3 bytes each in UTF-8): keeps one statement well under MySQL's max_allowed_packet (16 MB by default). */
+const MAX_BYTES = 2 * 1024 * 1024;
+
+/** Writes one group-commit batch; the caller supplies the transaction. */
+export async function applyWrites(trx: Knex.Transaction, ctx: WriteContext, ops: WriteOp[], now = Date.now()): Promise<void> {
+  const inserted = await insertMessages(trx, ops);
+
+  // Several changes to one stage within a batch collapse into one row, applied as if they had run in order.
+  const merged = new Map<string, MergedStage>();
+  const errors: { messageId: string; error: AttemptError }[] = [];
+  for (const op of ops) {
+    if (op.kind === 'stage') mergeUpdate(merged, op.update);
+    else if (op.kind === 'queued') for (const s of op.stages) mergeQueued(merged, s.messageId, s.stage);
+    else if (op.kind === 'error') errors.push({ messageId: op.messageId, error: op.error });
+  }
+  if (!merged.size && !errors.length) return;
+
+  // Error rows are inserted, not updated, so a stale cached received_at (message pruned meanwhile, maybe by another
+  // node) would leave an orphan: their messages are always looked up. They are few, failed attempts only.
+  const receivedAt = await resolveReceivedAt(trx, ctx, inserted, [...merged.values()].map((m) => m.messageId), errors.map((e) => e.messageId));
+  // Writes for a message that does not exist (pruned, or never stored) are dropped, as an UPDATE of no row would be.
+  const full: (MergedStage & { receivedAt: number })[] = [];
+  const queued: (MergedStage & { receivedAt: number })[] = [];
+  for (const m of merged.values()) {
+    const ra = receivedAt.get(m.messageId);
+    if (ra !== undefined) (m.onlyIfPending ? queued : full).push({ ...m, receivedAt: ra });
+  }
+  for (const rows of chunk(full, Math.floor(MAX_PARAMS / FULL_COLUMNS.length), (r) => (r.content?.length ?? 0) + (r.response?.length ?? 0) + (r.error?.length ?? 0))) {
+    await trx.raw(...updateSql(ctx.dialect, FULL_COLUMNS, rows.map(fullValues), FULL_SETS(now), ''));
+  }
+  for (const rows of chunk(queued, Math.floor(MAX_PARAMS / KEY_COLUMNS.length))) {
+    await trx.raw(...updateSql(ctx.dialect, KEY_COLUMNS, rows.map(keyValues), [['status', `'queued'`], ['updated_at', String(now)]], `AND s.status = 'pending'`));
+  }
+  const errorRows = errors.flatMap((e) => {
+    const ra = receivedAt.get(e.messageId);
+    if (ra === undefined) return [];
+    return [{ message_id: e.messageId, stage: e.error.stage, attempt: e.error.attempt, error: e.error.error, at: e.error.at, received_at: ra }];
+  });
+  await insertRows(trx, ERRORS, errorRows);
+  await recomputeStatus(trx, full, now);
+}
+
+interface MergedStage {
+  messageId: string;
+  stage: string;
+  /** markQueued: pending → queued only, whatever else happened to the stage meanwhile. */
+  onlyIfPending: boolean;
+  status: StageStatus;
+  content?: string | null;
+  response?: string | null;
+  error?: string | null;
+  attempts?: number;
+}
+
+function mergeUpdate(merged: Map<string, MergedStage>, u: StageUpdate): void {
+  const key = `${u.messageId}\u0000${u.stage}`;
+  const prev = merged.get(key);
+  if (!prev || prev.onlyIfPending) {
+    merged.set(key, { messageId: u.messageId, stage: u.stage, onlyIfPending: false, status: u.status, content: u.content, response: u.response, error: u.error, attempts: u.attempts });
+    return;
+  }
+  prev.status = u.status;
+  if (u.content !== undefined) prev.content = u.content;
+  if (u.response !== undefined) prev.response = u.response;
+  if (u.error !== undefined) prev.error = u.error;
+  if (u.attempts !== undefined) prev.attempts = u.attempts;
+}
+
+function mergeQueued(merged: Map<string, MergedStage>, messageId: string, stage: string): void {
+  const key = `${messageId}\u0000${stage}`;
+  const prev = merged.get(key);
+  if (!prev) merged.set(key, { messageId, stage, onlyIfPending: true, status: 'queued' });
+  else if (!prev.onlyIfPending && prev.status === 'pending') prev.status = 'queued';
+}
+
+async function insertMessages(trx: Knex.Transaction, ops: WriteOp[]): Promise<Map<string, number>> {
+  const inserted = new Map<string, number>();
+  const messages: Record<string, unknown>[] = [];
+  const stages: Record<string, unknown>[] = [];
+  for (const op of ops) {
+    if (op.kind !== 'insert') continue;
+    const m = op.message;
+    inserted.set(m.id, m.receivedAt);
+    messages.push({
+      id: m.id, channel_id: m.channelId, correlation_id: m.correlationId, status: m.status, content_type: m.contentType,
+      encoding: m.encoding, raw: m.raw, received_at: m.receivedAt, updated_at: m.receivedAt,
+      reprocessed_from: m.reprocessedFrom ?? null, content_pruned: false, size: Buffer.byteLength(m.raw, 'utf8'),
+    });
+    m.stages.forEach((s, seq) => stages.push({
+      message_id: m.id, name: s.name, seq, kind: s.kind, status: s.status, content: s.content ?? null,
+      response: s.response ?? null, error: s.error ?? null, attempts: s.attempts, updated_at: s.updatedAt, received_at: m.receivedAt,
+    }));
+  }
+  await insertRows(trx, MESSAGES, messages);
+  await insertRows(trx, STAGES, stages);
+  return inserted;
+}
+
+/** Multi-row INSERTs, cut to respect bind-parameter and packet limits. */
+export async function insertRows(trx: Knex.Transaction, table: string, rows: Record<string, unknown>[]): Promise<void> {
+  if (!rows.length) return;
+  const perRow = Object.keys(rows[0]).length;
+  const size = (r: Record<string, unknown>) => Object.values(r).reduce<number>((n, v) => n + (typeof v === 'string' ? v.length : 8), 0);
+  for (const part of chunk(rows, Math.floor(MAX_PARAMS / perRow), size)) await trx(table).insert(part);
+}
+
+function chunk<T>(items: T[], maxRows: number, size?: (item: T) => number): T[][] {
+  const out: T[][] = [];
+  let current: T[] = [];
+  let bytes = 0;
+  const limit = Math.min(maxRows, MAX_ROWS);
+  for (const item of items) {
+    const n = size ? size(item) : 0;
+    if (current.length && (current.length >= limit || bytes + n > MAX_BYTES)) {
+      out.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(item);
+    bytes += n;
+  }
+  if (current.length) out.push(current);
+  return out;
+}
+
+async function resolveReceivedAt(trx: Knex.Transaction, ctx: WriteContext, inserted: Map<string, number>, ids: string[], verify: string[]): Promise<Map<string, number>> {
+  const known = new Map<string, number>();
+  const missing = new Set<string>();
+  for (const id of ids) {
+    const ra = inserted.get(id) ?? ctx.receivedAtOf(id);
+    if (ra !== undefined) known.set(id, ra);
+    else missing.add(id);
+  }
+  for (const id of verify) {
+    const ra = inserted.get(id);
+    if (ra !== undefined) {
+      known.set(id, ra);
+    } else {
+      known.delete(id);
+      missing.add(id);
+    }
+  }
+  for (const part of chunk([...missing], MAX_IDS)) {
+    const rows: { id: string; received_at: number | string }[] = await trx(MESSAGES).select('id', 'received_at').whereIn('id', part);
+    for (const r of rows) {
+      known.set(r.id, Number(r.received_at));
+      ctx.remember(r.id, Number(r.received_at));
+    }
+  }
+  return known;
+}
+
+type Column = [name: string, pgType: string];
+const KEY_COLUMNS: Column[] = [['n_message_id', 'varchar'], ['n_name', 'varchar'], ['n_received_at', 'bigint']];
+const FULL_COLUMNS: Column[] = [
+  ...KEY_COLUMNS, ['n_status', 'varchar'], ['n_content', 'text'], ['n_hc', 'int'], ['n_response', 'text'], ['n_hr', 'int'],
+  ['n_error', 'text'], ['n_he', 'int'], ['n_attempts', 'int'],
+];
+// "has" flags distinguish "not given, keep" from "given as null, clear".
+const FULL_SETS = (now: number): [string, string][] => [
+  ['status', 'v.n_status'],
+  ['content', 'CASE WHEN v.n_hc = 1 THEN v.n_content ELSE s.content END'],
+  ['response', 'CASE WHEN v.n_hr = 1 THEN v.n_response ELSE s.response END'],
+  ['error', 'CASE WHEN v.n_he = 1 THEN v.n_error ELSE s.error END'],
+  ['attempts', 'COALESCE(v.n_attempts, s.attempts)'],
+  ['updated_at', String(now)],
+];
+
+function keyValues(r: MergedStage & { receivedAt: number }): unknown[] {
+  return [r.messageId, r.stage, r.receivedAt];
+}
+
+function fullValues(r: MergedStage & { receivedAt: number }): unknown[] {
+  const flag = (v: unknown) => (v === undefined ? 0 : 1);
+  return [
+    ...keyValues(r), r.status, r.content ?? null, flag(r.content), r.response ?? null, flag(r.response),
+    r.error ?? null, flag(r.error), r.attempts ?? null,
+  ];
+}
+
+/**
+ * One UPDATE of many stage rows, each with its own values, joined against an inline table `v`. The join carries
+ * received_at so that PostgreSQL only visits the partitions concerned.
+ */
+function updateSql(dialect: Dialect, columns: Column[], rows: unknown[][], sets: [string, string][], extra: string): [string, Knex.RawBinding[]] {
+  const bindings = rows.flat() as Knex.RawBinding[];
+  const join = 's.message_id = v.n_message_id AND s.name = v.n_name AND s.received_at = v.n_received_at';
+  const names = columns.map((c) => c[0]).join(', ');
+  const assignments = sets.map(([col, expr]) => `${col} = ${expr}`).join(', ');
+  if (dialect === 'postgres') {
+    const tuple = `(${columns.map((c) => `?::${c[1]}`).join(', ')})`;
+    const values = rows.map(() => tuple).join(', ');
+    return [`UPDATE ${STAGES} AS s SET ${assignments} FROM (VALUES ${values}) AS v(${names}) WHERE ${join} ${extra}`, bindings];
+  }
+  if (dialect === 'sqlite') {
+    const tuple = `(${columns.map(() => '?').join(', ')})`;
+    const values = rows.map(() => tuple).join(', ');
+    return [`WITH v(${names}) AS (VALUES ${values}) UPDATE ${STAGES} AS s SET ${assignments} FROM v WHERE ${join} ${extra}`, bindings];
+  }
+  // MySQL/MariaDB: no column list on a derived VALUES table in all versions, so a UNION ALL of SELECTs.
+  const first = `SELECT ${columns.map((c) => `? AS ${c[0]}`).join(', ')}`;
+  const rest = `SELECT ${columns.map(() => '?').join(', ')}`;
+  const derived = rows.map((_, i) => (i === 0 ? first : rest)).join(' UNION ALL ');
+  const mySets = sets.map(([col, expr]) => `s.${col} = ${expr}`).join(', ');
+  return [`UPDATE ${STAGES} AS s JOIN (${derived}) AS v ON ${join} SET ${mySets} WHERE 1 = 1 ${extra}`, bindings];
+}
+
+/**
+ * Overall status from the stages: any destination in error → error; every destination done (sent, or filtered by a
+ * destination filter) → sent (filtered if none was sent); otherwise queued. Without destinations: an error or a
+ * filter in the source/transformer decides; else the status stays as it was.
+ */
+export function overallStatus(stages: { kind: string; status: string }[]): MessageStatus | undefined {
+  const destinations = stages.filter((s) => s.kind === 'destination');
+  if (destinations.length) {
+    if (destinations.some((s) => s.status === 'error')) return 'error';
+    if (destinations.every((s) => s.status === 'sent' || s.status === 'filtered')) {
+      return destinations.some((s) => s.status === 'sent') ? 'sent' : 'filtered';
+    }
+    return 'queued';
+  }
+  if (stages.some((s) => s.status === 'error')) return 'error';
+  if (stages.some((s) => s.status === 'filtered')) return 'filtered';
+  return undefined;
+}
+
+async function recomputeStatus(trx: Knex.Transaction, updated: { messageId: string; receivedAt: number }[], now: number): Promise<void> {
+  const receivedAt = new Map(updated.map((u) => [u.messageId, u.receivedAt]));
+  const byStatus = new Map<MessageStatus | 'unchanged', string[]>();
+  for (const ids of chunk([...receivedAt.keys()], MAX_IDS)) {
+    const rows: { message_id: string; kind: string; status: string }[] = await trx(STAGES)
+      .select('message_id', 'kind', 'status')
+      .whereIn('message_id', ids)
+      .whereIn('received_at', [...new Set(ids.map((id) => receivedAt.get(id)!))]);
+    const stagesOf = new Map<string, { kind: string; status: string }[]>();
+    for (const r of rows) {
+      const list = stagesOf.get(r.message_id);
+      if (list) list.push(r);
+      else stagesOf.set(r.message_id, [r]);
+    }
+    for (const id of ids) {
+      const status = overallStatus(stagesOf.get(id) ?? []) ?? 'unchanged';
+      const list = byStatus.get(status);
+      if (list) list.push(id);
+      else byStatus.set(status, [id]);
+    }
+  }
+  for (const [status, all] of byStatus) {
+    for (const ids of chunk(all, MAX_IDS)) {
+      await trx(MESSAGES)
+        .update(status === 'unchanged' ? { updated_at: now } : { status, updated_at: now })
+        .whereIn('id', ids)
+        .whereIn('received_at', [...new Set(ids.map((id) => receivedAt.get(id)!))]);
+    }
+  }
+}
