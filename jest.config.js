@@ -8,5 +8,6 @@ module.exports = {
   testPathIgnorePatterns: ['/node_modules/', '\\.serial\\.test\\.ts$'],
   testTimeout: 60000,
   maxWorkers: 2,
+  setupFiles: ['<rootDir>/test/support/quiet-logs.ts'],
   transform: { '^.+\\.ts$': 'ts-jest' },
 };
