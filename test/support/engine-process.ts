@@ -15,7 +15,7 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** Runs main.ts in a child process (tsx, no build step) so that a test can SIGKILL it like a real crash. */
+/** Runs main.ts in a child process (tsx loader, no build step) so that a test can SIGKILL it like a real crash. */
 export class EngineProcess {
   child?: ChildProcess;
   output = '';
@@ -27,7 +27,8 @@ export class EngineProcess {
   }
 
   async start(timeoutMs = 60000): Promise<void> {
-    this.child = spawn(process.execPath, [path.join(ROOT, 'node_modules/tsx/dist/cli.mjs'), path.join(ROOT, 'main.ts')], {
+    // tsx as a loader of this very process: its CLI would fork a grandchild that SIGKILL would leave running.
+    this.child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'main.ts')], {
       cwd: ROOT,
       env: { ...process.env, ...this.env, LINGSHU_PORT: String(this.port) },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -5,7 +5,9 @@ import { createTestDatabase, RABBIT_URL, TestDatabase, uniqueName } from '../../
 import { EngineProcess, freePort } from '../../support/engine-process';
 import { eventually, Stack } from '../../support/engine-server';
 
-const DEMO = fs.readFileSync(path.join(__dirname, '../../../config/channels/demo-echo.yaml'), 'utf8');
+// One delivery at a time, so that the kill is sure to find accepted messages not yet delivered.
+const DEMO = fs.readFileSync(path.join(__dirname, '../../../config/channels/demo-echo.yaml'), 'utf8')
+  .replace('maxAttempts: 5', 'maxAttempts: 5\n      concurrency: 1');
 const STACKS: Stack[] = [
   { name: 'SQLite + in-process bus', db: 'sqlite', bus: 'in-process' },
   { name: 'PostgreSQL + RabbitMQ', db: 'postgres', bus: 'rabbitmq' },
@@ -51,7 +53,7 @@ describe.each(STACKS)('SIGKILL with 1,000 messages in flight on $name', (stack) 
         } catch {
           // refused or reset by the kill: the sender was never acknowledged, so the engine owes it nothing
         }
-        if (accepted.size >= TOTAL / 2 && !killed) {
+        if (accepted.size >= TOTAL * 0.3 && !killed) {
           killed = true;
           await engine.kill('SIGKILL');
         }
