@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import express, { Express } from 'express';
@@ -18,7 +19,6 @@ import { KnexMessageStore } from './message-store/knex-message-store';
 import type { MessageStore } from './message-store/types';
 import { Engine, EngineError } from './runtime/engine';
 import { Scheduler } from './scheduler';
-import fs from 'node:fs';
 
 export interface ServerOptions {
   config: LingshuConfig;
@@ -84,8 +84,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   };
 
   scheduler.schedule('engine:prune', config.engine.pruneCron, async () => {
-    const policies = engine.definitions().map((d) => ({ channelId: d.id, ...(d.prune ?? config.engine.defaultPrune) }))
-      .map((p) => ({ channelId: p.channelId, contentDays: p.contentDays || undefined, metadataDays: p.metadataDays || undefined }));
+    // 0 days in config means keep forever, which the store spells as no limit.
+    const policies = engine.definitions().map((d) => {
+      const { contentDays, metadataDays } = d.prune ?? config.engine.defaultPrune;
+      return { channelId: d.id, contentDays: contentDays || undefined, metadataDays: metadataDays || undefined };
+    });
     const result = await store.prune(policies);
     log.info('message store pruned', { ...result });
   });

@@ -1,5 +1,6 @@
 import { Knex } from 'knex';
 import { runMigrations } from '../migrations';
+import { WriteBatcher } from '../write-batcher';
 import { Bus, BusMessage, DeadLetter, Handler, SubscribeOptions, Subscription } from './bus';
 import { InProcessSubscription } from './in-process-subscription';
 
@@ -8,6 +9,8 @@ export type BusLogger = (level: 'debug' | 'info' | 'warn' | 'error', msg: string
 const TABLE = 'lingshu_bus_messages';
 /** Rows per INSERT/DELETE statement: well under every dialect's bind-parameter limit. */
 const CHUNK = 500;
+/** Publishes (or acks) written in one transaction at most. */
+const BATCH = 1000;
 
 /*
  * The embedded bus: the table is the truth, memory is the index. Every message is a row until it is acked
@@ -70,38 +73,6 @@ class Deque<T> {
   }
 }
 
-interface Pending<T> { items: T[]; resolve(): void; reject(err: unknown): void }
-
-/** Group commit: everything added while one flush runs goes into the next flush, as one statement or transaction. */
-class Batcher<T> {
-  private pending: Pending<T>[] = [];
-  private running: Promise<void> | null = null;
-  constructor(private readonly flush: (batch: Pending<T>[]) => Promise<void>) {}
-  add(items: T[]): Promise<void> {
-    return new Promise((resolve, reject) => { this.pending.push({ items, resolve, reject }); this.kick(); });
-  }
-  async drain(): Promise<void> {
-    while (this.running || this.pending.length) { this.kick(); await this.running; }
-  }
-  private kick(): void {
-    if (this.running || this.pending.length === 0) return;
-    const batch = this.pending.splice(0);
-    this.running = this.flush(batch).finally(() => { this.running = null; this.kick(); });
-  }
-}
-
-/** Flush helper for batches that succeed or fail as a whole. */
-function allOrNothing<T>(run: (items: T[]) => Promise<void>) {
-  return async (batch: Pending<T>[]): Promise<void> => {
-    try {
-      await run(batch.flatMap((p) => p.items));
-      batch.forEach((p) => p.resolve());
-    } catch (err) {
-      batch.forEach((p) => p.reject(err));
-    }
-  };
-}
-
 export class QueueState {
   readonly ready = new Deque<Row>();
   /** Rows waiting behind the in-flight row of their key, in order (ordered subscriptions). */
@@ -123,16 +94,17 @@ export class InProcessBus implements Bus {
   private stopped = false;
   private lastSeq = 0;
   private sweepTimer: NodeJS.Timeout | null = null;
-  private readonly inserts: Batcher<Row>;
-  private readonly runs: Batcher<number>;
-  private readonly acks: Batcher<number>;
+  private readonly inserts: WriteBatcher<Row[]>;
+  private readonly runs: WriteBatcher<number[]>;
+  private readonly acks: WriteBatcher<number[]>;
 
   constructor(private readonly db: Knex, options: { logger?: BusLogger; pollMs?: number } = {}) {
     this.log = options.logger ?? (() => undefined);
     this.pollMs = options.pollMs ?? 20;
-    this.inserts = new Batcher((batch) => this.insert(batch));
-    this.runs = new Batcher(allOrNothing((seqs) => this.inChunks(seqs, (c) => this.db(TABLE).whereIn('seq', c).increment('attempts', 1))));
-    this.acks = new Batcher(allOrNothing((seqs) => this.inChunks(seqs, (c) => this.db(TABLE).whereIn('seq', c).del())));
+    // One bad message fails only its own publish; run counts and acks succeed or fail as a whole.
+    this.inserts = new WriteBatcher(db, { maxBatch: BATCH, isolateFailures: true, apply: (trx, ops) => this.insert(trx, ops.flat()) });
+    this.runs = new WriteBatcher(db, { maxBatch: BATCH, apply: (trx, ops) => this.inChunks(ops.flat(), (c) => trx(TABLE).whereIn('seq', c).increment('attempts', 1)) });
+    this.acks = new WriteBatcher(db, { maxBatch: BATCH, apply: (trx, ops) => this.inChunks(ops.flat(), (c) => trx(TABLE).whereIn('seq', c).del()) });
   }
 
   start(): Promise<void> {
@@ -149,7 +121,7 @@ export class InProcessBus implements Bus {
       headers: m.headers ? JSON.stringify(m.headers) : null, attempts: 0, availableAt: now, lastError: null,
       recovered: false, holdsKey: false,
     }));
-    await this.inserts.add(rows);
+    await this.inserts.submit(rows);
     if (this.stopped) return;
     const state = this.state(queue);
     for (const r of rows) state.ready.push(r);
@@ -219,7 +191,7 @@ export class InProcessBus implements Bus {
       batch.push([sub, row]);
     }
     if (batch.length === 0) return;
-    this.runs.add(batch.map(([, row]) => row.seq)).then(
+    this.runs.submit(batch.map(([, row]) => row.seq)).then(
       () => {
         if (this.stopped) return;
         batch.forEach(([sub, row]) => { row.attempts++; void sub.run(row); });
@@ -243,7 +215,7 @@ export class InProcessBus implements Bus {
    * crash in between could run this message again after the next one of its key.
    */
   async ack(state: QueueState, row: Row): Promise<void> {
-    const deleted = this.acks.add([row.seq]).catch((err: Error) => {
+    const deleted = this.acks.submit([row.seq]).catch((err: Error) => {
       this.log('warn', 'in-process bus: ack not recorded; the message may be delivered again', { id: row.id, error: err.message });
     });
     if (row.holdsKey) await deleted;
@@ -387,22 +359,12 @@ export class InProcessBus implements Bus {
     return this.lastSeq;
   }
 
-  /** One transaction for every publish that arrived during the previous commit; a failing batch is retried call by call so one bad message fails only its own publish. */
-  private async insert(batch: Pending<Row>[]): Promise<void> {
-    const write = (rows: Row[]): Promise<void> => this.db.transaction(async (trx) => {
-      for (let i = 0; i < rows.length; i += CHUNK) {
-        await trx(TABLE).insert(rows.slice(i, i + CHUNK).map((r) => ({
-          seq: r.seq, queue: r.queue, msg_id: r.id, msg_key: r.key ?? null, body: r.body, headers: r.headers,
-          attempts: 0, available_at: r.availableAt, dead: 0, last_error: null,
-        })));
-      }
-    });
-    try {
-      await write(batch.flatMap((p) => p.items));
-      batch.forEach((p) => p.resolve());
-    } catch (err) {
-      if (batch.length === 1) return batch[0].reject(err);
-      for (const p of batch) await write(p.items).then(p.resolve, p.reject);
+  private async insert(trx: Knex.Transaction, rows: Row[]): Promise<void> {
+    for (let i = 0; i < rows.length; i += CHUNK) {
+      await trx(TABLE).insert(rows.slice(i, i + CHUNK).map((r) => ({
+        seq: r.seq, queue: r.queue, msg_id: r.id, msg_key: r.key ?? null, body: r.body, headers: r.headers,
+        attempts: 0, available_at: r.availableAt, dead: 0, last_error: null,
+      })));
     }
   }
 

@@ -8,7 +8,7 @@ import {
   AttemptError, ChannelCounts, MessageQuery, MessageStatus, MessageStore, MessageSummary, NewMessage, PendingStage,
   PrunePolicy, PruneResult, StageStatus, StageUpdate, StoredMessage,
 } from './types';
-import { isTransient, WriteBatcher, WriteBatcherStats } from './write-batcher';
+import { isTransient, WriteBatcher, WriteBatcherStats } from '../write-batcher';
 
 export interface KnexMessageStoreOptions {
   /** Most writes group-committed in one transaction (default 1,000). */

@@ -26,11 +26,7 @@ export class Dispatcher {
   constructor(private readonly bus: Bus, private readonly store: MessageStore, private readonly stats: ChannelStats, private readonly log: Log) {}
 
   dispatch(items: DispatchItem[]): void {
-    for (const item of items) {
-      const list = this.pending.get(item.queue);
-      if (list) list.push(item);
-      else this.pending.set(item.queue, [item]);
-    }
+    groupByQueue(items, this.pending);
     if (!this.scheduled) {
       this.scheduled = true;
       setImmediate(() => this.flush());
@@ -39,9 +35,7 @@ export class Dispatcher {
 
   /** Publishes now and resolves when done; used by the sweep, which must not overlap with itself. */
   async dispatchNow(items: DispatchItem[]): Promise<void> {
-    const byQueue = new Map<string, DispatchItem[]>();
-    for (const i of items) byQueue.set(i.queue, [...(byQueue.get(i.queue) ?? []), i]);
-    await Promise.all([...byQueue].map(([queue, list]) => this.publish(queue, list)));
+    await Promise.all([...groupByQueue(items)].map(([queue, list]) => this.publish(queue, list)));
   }
 
   private flush(): void {
@@ -66,4 +60,13 @@ export class Dispatcher {
       this.log.warn('could not mark stages queued', { queue, count: items.length, error: (err as Error).message });
     }
   }
+}
+
+function groupByQueue(items: DispatchItem[], into = new Map<string, DispatchItem[]>()): Map<string, DispatchItem[]> {
+  for (const item of items) {
+    const list = into.get(item.queue);
+    if (list) list.push(item);
+    else into.set(item.queue, [item]);
+  }
+  return into;
 }

@@ -13,6 +13,30 @@ export interface BusFixture {
   cleanup(): Promise<void>;
 }
 
+/**
+ * The fixture both implementations share: every instance opened is remembered, and cleanup closes each (bounded,
+ * then aborted) before the implementation removes its own broker objects or database.
+ */
+export async function fixtureOf<B extends Bus & { abort(): Promise<void> }>(make: () => B, removeAll: (opened: B[]) => Promise<void>): Promise<BusFixture> {
+  const opened: B[] = [];
+  const open = async (): Promise<Bus> => {
+    const bus = make();
+    await bus.start();
+    opened.push(bus);
+    return bus;
+  };
+  return {
+    bus: await open(),
+    reopen: open,
+    crash: (b) => (b as B).abort(),
+    cleanup: async () => {
+      for (const b of opened) await atMost(5000, b.close());
+      for (const b of opened) await b.abort();
+      await removeAll(opened);
+    },
+  };
+}
+
 function policy(overrides: Partial<RetryPolicy> = {}): RetryPolicy {
   return { maxAttempts: 3, initialDelayMs: 100, maxDelayMs: 2000, multiplier: 2, jitter: 0, ...overrides };
 }

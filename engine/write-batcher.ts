@@ -17,6 +17,11 @@ export interface WriteBatcherOptions<Op> {
   committed?(ops: Op[]): void;
   /** True when the whole batch is worth another try (deadlock, missing partition that `prepare` can now create). */
   retryable?(err: unknown): Promise<boolean> | boolean;
+  /**
+   * When a batch of several operations fails, write each one alone, so that one bad operation fails only its own
+   * caller (the batch's other callers did nothing wrong). Off: the whole batch fails together.
+   */
+  isolateFailures?: boolean;
 }
 
 export interface WriteBatcherStats {
@@ -38,6 +43,7 @@ const MAX_TRIES = 4;
  * which was rolled back as a whole.
  */
 export class WriteBatcher<Op> {
+  // Shared by the message store and the in-process bus: both pay one commit for everybody who arrived meanwhile.
   readonly stats: WriteBatcherStats = { transactions: 0, operations: 0, failedTransactions: 0, largestBatch: 0 };
   private queue: Waiter<Op>[] = [];
   private running?: Promise<void>;
@@ -79,7 +85,11 @@ export class WriteBatcher<Op> {
       } catch (err) {
         if (attempt < MAX_TRIES && (await this.isRetryable(err))) continue;
         this.stats.failedTransactions++;
-        for (const w of batch) w.reject(err);
+        if (this.options.isolateFailures && batch.length > 1) {
+          for (const w of batch) await this.commit([w]);
+        } else {
+          for (const w of batch) w.reject(err);
+        }
         return;
       }
       this.stats.transactions++;
