@@ -56,12 +56,25 @@ export interface DeadLetter extends BusMessage {
   lastError: string;
 }
 
+/** A message for a topic exchange: delivered to every queue bound with a pattern that matches `routingKey`. */
+export interface TopicMessage extends BusMessage {
+  /** Dot-separated words, e.g. `ServiceRequest.update`. */
+  routingKey: string;
+}
+
 export interface Bus {
   readonly kind: 'rabbitmq' | 'in-process';
   start(): Promise<void>;
   /** Resolves once the bus has taken durable responsibility for the messages (publisher confirm / committed row). */
   publish(queue: string, messages: BusMessage[]): Promise<void>;
   subscribe(queue: string, handler: Handler, options: SubscribeOptions): Promise<Subscription>;
+  /**
+   * Publish to a topic exchange (AMQP topic semantics); resolves once every bound queue holds its copy durably.
+   * A message that matches no binding is dropped, as on RabbitMQ.
+   */
+  publishTopic(exchange: string, messages: TopicMessage[]): Promise<void>;
+  /** Bind `queue` to `exchange` for routing keys matching `pattern` (`*` = one word, `#` = zero or more); idempotent. */
+  bindTopic(queue: string, exchange: string, pattern: string): Promise<void>;
   /** Messages that exhausted their attempts on `queue`, oldest first. */
   deadLetters(queue: string, limit?: number): Promise<DeadLetter[]>;
   /** Remove a message from the dead-letter queue (after it was reprocessed). */

@@ -1,12 +1,14 @@
 import { Knex } from 'knex';
 import { runMigrations } from '../migrations';
 import { WriteBatcher } from '../write-batcher';
-import { Bus, BusMessage, DeadLetter, Handler, SubscribeOptions, Subscription } from './bus';
+import { Bus, BusMessage, DeadLetter, Handler, SubscribeOptions, Subscription, TopicMessage } from './bus';
+import { topicMatches } from './topic-pattern';
 import { InProcessSubscription } from './in-process-subscription';
 
 export type BusLogger = (level: 'debug' | 'info' | 'warn' | 'error', msg: string, meta?: Record<string, unknown>) => void;
 
 const TABLE = 'lingshu_bus_messages';
+const BINDINGS = 'lingshu_bus_bindings';
 /** Rows per INSERT/DELETE statement: well under every dialect's bind-parameter limit. */
 const CHUNK = 500;
 /** Publishes (or acks) written in one transaction at most. */
@@ -37,6 +39,14 @@ const migrations = [
       t.integer('dead').notNullable().defaultTo(0);
       t.text('last_error').nullable();
       t.index(['queue', 'dead', 'seq']);
+    });
+  },
+  async (db: Knex) => {
+    await db.schema.createTable(BINDINGS, (t) => {
+      t.string('exchange', 255).notNullable();
+      t.string('queue', 255).notNullable();
+      t.string('pattern', 255).notNullable();
+      t.primary(['exchange', 'queue', 'pattern']);
     });
   },
 ];
@@ -90,6 +100,8 @@ export class InProcessBus implements Bus {
   readonly log: BusLogger;
   private readonly pollMs: number;
   private readonly queues = new Map<string, QueueState>();
+  /** exchange → bindings; kept in the table so that a restarted process routes as before, even before anyone binds. */
+  private readonly bindings = new Map<string, { queue: string; pattern: string }[]>();
   private started: Promise<void> | null = null;
   private stopped = false;
   private lastSeq = 0;
@@ -114,18 +126,51 @@ export class InProcessBus implements Bus {
 
   async publish(queue: string, messages: BusMessage[]): Promise<void> {
     await this.ready();
+    await this.enqueue(messages.map((m) => [queue, m]));
+  }
+
+  /** Every bound queue gets its own row (copy), all inserted in one group commit: all copies are durable or none. */
+  async publishTopic(exchange: string, messages: TopicMessage[]): Promise<void> {
+    await this.ready();
+    const bound = this.bindings.get(exchange) ?? [];
+    const copies: [string, BusMessage][] = [];
+    for (const m of messages) {
+      const queues = new Set(bound.filter((b) => topicMatches(b.pattern, m.routingKey)).map((b) => b.queue));
+      for (const q of queues) copies.push([q, { id: m.id, body: m.body, key: m.key, headers: { ...m.headers, routingKey: m.routingKey } }]);
+    }
+    await this.enqueue(copies);
+  }
+
+  async bindTopic(queue: string, exchange: string, pattern: string): Promise<void> {
+    await this.ready();
+    const list = this.bindings.get(exchange) ?? [];
+    if (list.some((b) => b.queue === queue && b.pattern === pattern)) return;
+    try {
+      await this.db(BINDINGS).insert({ exchange, queue, pattern });
+    } catch {
+      // already bound by an earlier run whose binding we did not load yet: the row is what counts
+    }
+    list.push({ queue, pattern });
+    this.bindings.set(exchange, list);
+  }
+
+  private async enqueue(messages: [string, BusMessage][]): Promise<void> {
     if (messages.length === 0) return;
     const now = Date.now();
-    const rows: Row[] = messages.map((m) => ({
+    const rows: Row[] = messages.map(([queue, m]) => ({
       seq: this.nextSeq(), queue, id: m.id, key: m.key, body: JSON.stringify(m.body === undefined ? null : m.body),
       headers: m.headers ? JSON.stringify(m.headers) : null, attempts: 0, availableAt: now, lastError: null,
       recovered: false, holdsKey: false,
     }));
     await this.inserts.submit(rows);
     if (this.stopped) return;
-    const state = this.state(queue);
-    for (const r of rows) state.ready.push(r);
-    this.pump(state);
+    const touched = new Set<QueueState>();
+    for (const r of rows) {
+      const state = this.state(r.queue);
+      state.ready.push(r);
+      touched.add(state);
+    }
+    for (const state of touched) this.pump(state);
   }
 
   async subscribe(queue: string, handler: Handler, options: SubscribeOptions): Promise<Subscription> {
@@ -313,6 +358,11 @@ export class InProcessBus implements Bus {
 
   private async load(): Promise<void> {
     await runMigrations(this.db, 'in-process-bus', migrations);
+    for (const b of await this.db(BINDINGS).select('exchange', 'queue', 'pattern')) {
+      const list = this.bindings.get(b.exchange) ?? [];
+      list.push({ queue: b.queue, pattern: b.pattern });
+      this.bindings.set(b.exchange, list);
+    }
     const max = await this.db(TABLE).max('seq as m').first();
     this.lastSeq = Number(max?.m ?? 0);
     const now = Date.now();

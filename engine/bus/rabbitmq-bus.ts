@@ -1,5 +1,5 @@
 import type { Channel, ChannelModel, Message } from 'amqplib';
-import { Bus, BusMessage, DeadLetter, Handler, RetryPolicy, retryDelay, SubscribeOptions, Subscription } from './bus';
+import { Bus, BusMessage, DeadLetter, Handler, RetryPolicy, retryDelay, SubscribeOptions, Subscription, TopicMessage } from './bus';
 import { AmqpConnection, BusLogger, partitionOf, UnroutableError } from './rabbitmq-connection';
 import { carriedHeaders, decodeBody, H_ATTEMPTS, H_DELAY, H_ERROR, H_KEY, RabbitSubscription, userHeaders } from './rabbitmq-subscription';
 
@@ -19,6 +19,11 @@ import { carriedHeaders, decodeBody, H_ATTEMPTS, H_DELAY, H_ERROR, H_KEY, Rabbit
  * subscribers only one handles a partition at a time, which is what keeps a key's order across processes. The
  * price: competing unordered subscribers also share keyed messages only partition by partition. All publishers and
  * subscribers of Q must agree on the partition count.
+ *
+ * Topic exchanges (publishTopic/bindTopic) keep the same partitioning without a hashing plugin: the publisher
+ * prefixes the routing key with its partition (`p<i>.` for keyed messages, `_.` otherwise) and a binding of pattern
+ * P binds Q to `_.P` and each Q.p<i> to `p<i>.P`, so a key's events land in the same partition queue as a direct
+ * publish of that key would.
  */
 
 /**
@@ -53,6 +58,8 @@ export class RabbitMqBus implements Bus {
   private readonly queues = new Set<string>();
   private readonly delayLevels = new Map<string, number>();
   private readonly subs = new Set<RabbitSubscription>();
+  private readonly exchanges = new Set<string>();
+  private readonly topicBindings = new Map<string, { queue: string; exchange: string; pattern: string }>();
 
   constructor(url: string, options: RabbitMqBusOptions = {}) {
     this.prefix = options.prefix ?? '';
@@ -85,6 +92,44 @@ export class RabbitMqBus implements Bus {
       // Unroutable means the queues were deleted behind our back: declare them again on the next publish.
       if (err instanceof UnroutableError) this.forgetDeclarations(queue, model);
       throw err;
+    });
+  }
+
+  async publishTopic(exchange: string, messages: TopicMessage[]): Promise<void> {
+    if (messages.length === 0) return;
+    const model = await this.conn.whenConnected();
+    await this.ensureExchange(model, exchange);
+    await this.conn.publish(messages.map((m) => ({
+      exchange: this.prefix + exchange,
+      routingKey: `${m.key === undefined ? '_' : `p${partitionOf(m.key, this.partitions)}`}.${m.routingKey}`,
+      content: Buffer.from(JSON.stringify(m.body === undefined ? null : m.body)),
+      options: {
+        persistent: true,
+        // Unbound routing keys are dropped, as topic semantics say; the confirm still covers every bound queue.
+        mandatory: false,
+        messageId: m.id,
+        contentType: 'application/json',
+        headers: { ...m.headers, routingKey: m.routingKey, ...(m.key === undefined ? {} : { [H_KEY]: m.key }) },
+      },
+    })));
+  }
+
+  async bindTopic(queue: string, exchange: string, pattern: string): Promise<void> {
+    this.topicBindings.set(`${exchange}\u0000${queue}\u0000${pattern}`, { queue, exchange, pattern });
+    await this.declareBinding(await this.ensureQueue(queue), queue, exchange, pattern);
+  }
+
+  private async ensureExchange(model: ChannelModel, exchange: string): Promise<void> {
+    this.exchanges.add(exchange);
+    await this.once(model, `x:${exchange}`, (ch) => ch.assertExchange(this.prefix + exchange, 'topic', { durable: true }).then(() => undefined));
+  }
+
+  private async declareBinding(model: ChannelModel, queue: string, exchange: string, pattern: string): Promise<void> {
+    await this.ensureExchange(model, exchange);
+    const n = this.names(queue);
+    await this.once(model, `b:${exchange}:${queue}:${pattern}`, async (ch) => {
+      await ch.bindQueue(n.main, this.prefix + exchange, `_.${pattern}`);
+      for (let i = 0; i < n.partitions.length; i++) await ch.bindQueue(n.partitions[i], this.prefix + exchange, `p${i}.${pattern}`);
     });
   }
 
@@ -144,6 +189,17 @@ export class RabbitMqBus implements Bus {
     return [...this.queues];
   }
 
+  /** Topic exchanges this instance has declared (tests clean up with removeExchange). */
+  exchangeNames(): string[] {
+    return [...this.exchanges];
+  }
+
+  async removeExchange(exchange: string): Promise<void> {
+    const ch = await this.conn.topologyChannel();
+    await ch.deleteExchange(this.prefix + exchange);
+    this.exchanges.delete(exchange);
+  }
+
   /** Deletes every broker object of a logical queue, messages included (decommissioning a channel, tests). */
   async removeQueue(queue: string): Promise<void> {
     const n = this.names(queue);
@@ -155,6 +211,7 @@ export class RabbitMqBus implements Bus {
     await ch.deleteExchange(n.retryExchange);
     this.queues.delete(queue);
     this.delayLevels.delete(queue);
+    for (const [k, b] of this.topicBindings) if (b.queue === queue) this.topicBindings.delete(k);
   }
 
   names(queue: string): QueueNames {
@@ -277,11 +334,16 @@ export class RabbitMqBus implements Bus {
       await this.ensureQueue(queue, model);
       for (let level = 1; level <= (this.delayLevels.get(queue) ?? 0); level++) await this.ensureDelayLevel(queue, level, model);
     }
+    for (const b of this.topicBindings.values()) {
+      if (only === undefined || b.queue === only) await this.declareBinding(model, b.queue, b.exchange, b.pattern);
+    }
   }
 
   forgetDeclarations(queue: string, model: ChannelModel): void {
     const done = this.declared.get(model);
-    for (const what of [...(done?.keys() ?? [])]) if (what === `q:${queue}` || what.startsWith(`d:${queue}:`)) done!.delete(what);
+    for (const what of [...(done?.keys() ?? [])]) {
+      if (what === `q:${queue}` || what.startsWith(`d:${queue}:`) || (what.startsWith('b:') && what.includes(`:${queue}:`))) done!.delete(what);
+    }
   }
 }
 

@@ -122,7 +122,7 @@ export class AmqpConnection {
         const tag = String(++this.publishTag);
         let accepted = true;
         confirms.push(new Promise<void>((resolve, reject) => {
-          accepted = ch.publish(m.exchange, m.routingKey, m.content, { ...m.options, mandatory: true, correlationId: tag }, (err) => {
+          accepted = ch.publish(m.exchange, m.routingKey, m.content, { ...m.options, mandatory: m.options.mandatory ?? true, correlationId: tag }, (err) => {
             if (err) reject(err instanceof Error ? err : new Error(String(err)));
             else if (this.returned.delete(tag)) reject(new UnroutableError(m.routingKey));
             else resolve();

@@ -258,5 +258,52 @@ export function busContract(name: string, makeBus: () => Promise<BusFixture>): v
       expect(got.map((d) => d.id).sort()).toEqual(['p1', 'p2', 'p3']);
       for (const d of got) expect(d.attempt).toBe(1);
     });
+
+    it('routes a topic message to every queue bound with a matching pattern and drops one that matches none', async () => {
+      const exchange = queueName('fhir');
+      const [patients, creates, everything] = [queueName('t-patient'), queueName('t-create'), queueName('t-all')];
+      await fx.bus.bindTopic(patients, exchange, 'Patient.*');
+      await fx.bus.bindTopic(creates, exchange, '*.create');
+      await fx.bus.bindTopic(everything, exchange, '#');
+      await fx.bus.bindTopic(everything, exchange, '#'); // idempotent: still one copy
+
+      await fx.bus.publishTopic(exchange, [
+        { id: 'e1', routingKey: 'Patient.create', body: { id: 'p1' }, key: 'Patient/p1' },
+        { id: 'e2', routingKey: 'Patient.update', body: { id: 'p1' }, key: 'Patient/p1' },
+        { id: 'e3', routingKey: 'Observation.create', body: { id: 'o1' } },
+      ]);
+      const seen = new Map<string, Delivery[]>();
+      for (const q of [patients, creates, everything]) {
+        seen.set(q, []);
+        await subscribe(fx.bus, q, async (d) => { seen.get(q)!.push(d); }, options({ ordered: true }));
+      }
+      await eventually('topic deliveries', () => [...seen.values()].reduce((n, l) => n + l.length, 0) >= 7);
+      await sleep(300);
+      expect(seen.get(patients)!.map((d) => d.id)).toEqual(['e1', 'e2']);
+      expect(seen.get(creates)!.map((d) => d.id).sort()).toEqual(['e1', 'e3']);
+      expect(seen.get(everything)!.map((d) => d.id).sort()).toEqual(['e1', 'e2', 'e3']);
+      expect(seen.get(patients)![0]).toMatchObject({ key: 'Patient/p1', body: { id: 'p1' }, headers: { routingKey: 'Patient.create' } });
+
+      // Only `#` listens to Encounter events; on an exchange nobody is bound to, the publish still succeeds.
+      await fx.bus.publishTopic(exchange, [{ id: 'e4', routingKey: 'Encounter.delete', body: {} }]);
+      await fx.bus.publishTopic(queueName('unbound'), [{ id: 'e5', routingKey: 'Encounter.delete', body: {} }]);
+      await eventually('the # queue gets e4', () => seen.get(everything)!.some((d) => d.id === 'e4'));
+      await sleep(200);
+      expect(seen.get(patients)!.length + seen.get(creates)!.length).toBe(4);
+    });
+
+    it('keeps topic bindings across a restart', async () => {
+      const exchange = queueName('fhir');
+      const queue = queueName('t-restart');
+      await fx.bus.bindTopic(queue, exchange, 'Task.#');
+      await fx.bus.close();
+
+      const restarted = await fx.reopen();
+      await restarted.publishTopic(exchange, [{ id: 'r1', routingKey: 'Task.update', body: { id: 't1' } }]);
+      const got: Delivery[] = [];
+      await subscribe(restarted, queue, async (d) => { got.push(d); }, options());
+      await eventually('delivery through a binding made before the restart', () => got.length >= 1);
+      expect(got[0]).toMatchObject({ id: 'r1', body: { id: 't1' } });
+    });
   });
 }

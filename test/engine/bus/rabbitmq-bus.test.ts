@@ -7,9 +7,11 @@ busContract('RabbitMQ bus', async () => {
   const prefix = `${uniqueName('lingshu_t')}.`;
   return fixtureOf(() => new RabbitMqBus(RABBIT_URL, { prefix, partitions: 4 }), async (opened) => {
     const queues = new Set(opened.flatMap((b) => b.queueNames()));
+    const exchanges = new Set(opened.flatMap((b) => b.exchangeNames()));
     const admin = new RabbitMqBus(RABBIT_URL, { prefix, partitions: 4 });
     await admin.start();
     for (const q of queues) await admin.removeQueue(q);
+    for (const x of exchanges) await admin.removeExchange(x);
     await admin.close();
   });
 });
