@@ -1,0 +1,70 @@
+import { Knex } from 'knex';
+import { Dialect, dialectOf, isUniqueViolation } from '../../engine/db';
+
+/**
+ * Every SQL difference the FHIR store has to know about, for SQLite, PostgreSQL, MySQL/MariaDB, SQL Server and
+ * Oracle. The repository, migrations and outbox relay speak plain knex and ask this file whenever a dialect matters.
+ */
+export interface StoreDialect {
+  readonly name: Dialect;
+  /** Transaction settings for store writes. */
+  readonly transactionConfig: Knex.TransactionConfig;
+  /**
+   * False where the database has a single writer (SQLite): the relay then claims nothing, because one process owns
+   * the file and holding its only connection across a bus publish would stall every write (and the in-process bus).
+   */
+  readonly relayClaimsRows: boolean;
+  /** A resource JSON column: large enough for a 10 MB resource. */
+  contentColumn(t: Knex.CreateTableBuilder, name: string): Knex.ColumnBuilder;
+  /** A column compared case-sensitively (FHIR ids and types are case-sensitive). */
+  caseSensitive(column: Knex.ColumnBuilder): Knex.ColumnBuilder;
+  /** Lock the row(s) the query selects until the transaction ends (no-op where writers are serialised anyway). */
+  forUpdate<Q extends Knex.QueryBuilder>(query: Q): Q;
+  /** Lock the given outbox rows that no one else holds, skipping those another relay has locked. */
+  lockUnpublishedOutboxRows(trx: Knex.Transaction, seqs: number[]): Promise<Array<Record<string, unknown>>>;
+  isUniqueViolation(err: unknown): boolean;
+  /** Deadlocks and serialisation failures: a concurrent writer got there first. */
+  isWriteConflict(err: unknown): boolean;
+  /** Reads a boolean column as stored by this driver (true/false, 0/1, '0'/'1'). */
+  bool(value: unknown): boolean;
+}
+
+const OUTBOX_COLUMNS = ['seq', 'resource_type', 'resource_id', 'version_id', 'action', 'correlation_id', 'created_at'];
+
+export function storeDialect(db: Knex): StoreDialect {
+  const name = dialectOf(db);
+  return {
+    name,
+    // MySQL's default REPEATABLE READ takes gap locks on SELECT … FOR UPDATE of an id that does not exist yet, so two
+    // concurrent create-on-updates deadlock; READ COMMITTED also makes a re-read after a lock wait see the winner's row.
+    transactionConfig: name === 'mysql' ? { isolationLevel: 'read committed' } : {},
+    relayClaimsRows: name !== 'sqlite',
+    contentColumn: (t, column) => (name === 'mysql' ? t.text(column, 'longtext') : t.text(column)),
+    caseSensitive: (column) => (name === 'mysql' ? column.collate('utf8mb4_bin') : column),
+    forUpdate: (query) => (name === 'sqlite' ? query : (query.forUpdate() as typeof query)),
+    async lockUnpublishedOutboxRows(trx, seqs) {
+      if (seqs.length === 0) return [];
+      const cols = OUTBOX_COLUMNS.join(', ');
+      const marks = seqs.map(() => '?').join(', ');
+      if (name === 'sqlite') {
+        return trx('fhir_outbox').select(OUTBOX_COLUMNS).whereIn('seq', seqs).whereNull('published_at').orderBy('seq');
+      }
+      if (name === 'mssql') {
+        return trx.raw(`SELECT ${cols} FROM fhir_outbox WITH (UPDLOCK, ROWLOCK, READPAST) WHERE seq IN (${marks}) AND published_at IS NULL ORDER BY seq`, seqs) as unknown as Promise<Array<Record<string, unknown>>>;
+      }
+      if (name === 'oracle') {
+        return trx.raw(`SELECT ${cols} FROM fhir_outbox WHERE seq IN (${marks}) AND published_at IS NULL FOR UPDATE SKIP LOCKED`, seqs)
+          .then((rows: unknown) => (rows as Array<Record<string, unknown>>).sort((a, b) => Number(a.seq) - Number(b.seq)));
+      }
+      // PostgreSQL 9.5+, MySQL 8+, MariaDB 10.6+.
+      return trx('fhir_outbox').select(OUTBOX_COLUMNS).whereIn('seq', seqs).whereNull('published_at').orderBy('seq').forUpdate().skipLocked();
+    },
+    isUniqueViolation: (err) => isUniqueViolation(err) || (err as { errorNum?: number })?.errorNum === 1,
+    isWriteConflict(err) {
+      const e = err as { code?: string; errno?: number; errorNum?: number };
+      return e?.code === '40P01' || e?.code === '40001' || e?.code === 'ER_LOCK_DEADLOCK' || e?.errno === 1213
+        || e?.errno === 1205 || e?.errorNum === 60 || e?.code === 'SQLITE_BUSY';
+    },
+    bool: (value) => value === true || value === 1 || value === '1' || value === 't',
+  };
+}
