@@ -1,0 +1,241 @@
+/**
+ * FHIR store benchmark (issue 3): 100,000 Observations over 1,000 Patients, on SQLite and on PostgreSQL, served by
+ * the real product process (dist/main.js) while autocannon runs here, in another process on the same 2 cores.
+ * Measures reads by id, the patient-chart search, a create/read/update/delete mix, and the raw ceiling: express
+ * answering a SELECT by primary key on the same database with no FHIR layer. Prints figures; asserts nothing.
+ *
+ *   npm run bench:fhir                                 (BENCH_SECONDS=10 per measurement)
+ *   BENCH_DBS=sqlite  BENCH_OBSERVATIONS=20000        smaller or single-database runs
+ */
+import { ChildProcess, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import autocannon from 'autocannon';
+import knexFactory from 'knex';
+
+const ROOT = path.join(__dirname, '..', '..');
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
+const PATIENTS = Number(process.env.BENCH_PATIENTS ?? 1000);
+const OBSERVATIONS = Number(process.env.BENCH_OBSERVATIONS ?? 100_000);
+const DBS = (process.env.BENCH_DBS ?? 'sqlite,postgres').split(',');
+const PG_ADMIN = process.env.LINGSHU_BENCH_PG ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const CODES = ['718-7', '789-8', '6690-2', '777-3', '2345-7', '2160-0', '1742-6', '1920-8', '2823-3', '2951-2'];
+const FHIR_JSON = { 'content-type': 'application/fhir+json' };
+
+interface Figures { name: string; rps: number; p50: number; p99: number; errors: number }
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+    s.on('error', reject);
+  });
+}
+
+async function waitReady(url: string, child: ChildProcess): Promise<void> {
+  for (let i = 0; i < 600; i++) {
+    if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}`);
+    try {
+      if ((await fetch(url)).status === 200) return;
+    } catch { /* still starting */ }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${url} did not answer`);
+}
+
+async function startProduct(dbUrl: string, port: number): Promise<ChildProcess> {
+  const channels = fs.mkdtempSync(path.join(os.tmpdir(), 'lingshu-bench-channels-'));
+  const child = spawn(process.execPath, [path.join(ROOT, 'dist/main.js')], {
+    cwd: ROOT,
+    env: { ...process.env, LINGSHU_DB: dbUrl, LINGSHU_PORT: String(port), LINGSHU_LOG_LEVEL: 'warn', LINGSHU_CHANNELS_DIR: channels },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  await waitReady(`http://127.0.0.1:${port}/health/ready`, child);
+  return child;
+}
+
+async function startRawServer(dbUrl: string, port: number): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [path.join(__dirname, 'raw-select-server.js')], {
+    cwd: ROOT, env: { ...process.env, RAW_DB: dbUrl, RAW_PORT: String(port) }, stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  await waitReady(`http://127.0.0.1:${port}/ready`, child);
+  return child;
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  await exited;
+}
+
+async function postBundle(base: string, entries: object[]): Promise<string[]> {
+  const res = await fetch(`${base}/fhir`, {
+    method: 'POST', headers: FHIR_JSON,
+    body: JSON.stringify({ resourceType: 'Bundle', type: 'transaction', entry: entries }),
+  });
+  if (res.status !== 200) throw new Error(`transaction failed: ${res.status} ${await res.text()}`);
+  const bundle = (await res.json()) as { entry: { response: { location: string } }[] };
+  return bundle.entry.map((e) => e.response.location.split('/')[1]);
+}
+
+function observation(patientId: string, i: number): object {
+  const day = new Date(Date.UTC(2024, 0, 1) + (i % 700) * 86_400_000 + (i % 1440) * 60_000).toISOString();
+  return {
+    resourceType: 'Observation', status: 'final',
+    category: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'laboratory' }] }],
+    code: { coding: [{ system: 'http://loinc.org', code: CODES[i % CODES.length] }], text: '血红蛋白' },
+    subject: { reference: `Patient/${patientId}` }, effectiveDateTime: day,
+    valueQuantity: { value: 100 + (i % 80), unit: 'g/L', system: 'http://unitsofmeasure.org', code: 'g/L' },
+  };
+}
+
+/** Loads through the product's own transaction endpoint, a few bundles at a time. */
+async function load(base: string): Promise<{ patients: string[]; observations: string[] }> {
+  const patients: string[] = [];
+  for (let i = 0; i < PATIENTS; i += 100) {
+    const batch = Array.from({ length: Math.min(100, PATIENTS - i) }, (_, j) => ({
+      resource: { resourceType: 'Patient', name: [{ text: `测试${i + j}` }], gender: (i + j) % 2 ? 'male' : 'female', birthDate: '1980-01-01' },
+      request: { method: 'POST', url: 'Patient' },
+    }));
+    patients.push(...(await postBundle(base, batch)));
+  }
+  const observations: string[] = [];
+  const perBundle = 200;
+  const started = Date.now();
+  for (let i = 0; i < OBSERVATIONS; i += perBundle * 4) {
+    const bundles = [0, 1, 2, 3].map((k) => i + k * perBundle).filter((s) => s < OBSERVATIONS).map((start) =>
+      postBundle(base, Array.from({ length: Math.min(perBundle, OBSERVATIONS - start) }, (_, j) => ({
+        resource: observation(patients[(start + j) % patients.length], start + j),
+        request: { method: 'POST', url: 'Observation' },
+      }))));
+    for (const ids of await Promise.all(bundles)) observations.push(...ids);
+  }
+  const seconds = (Date.now() - started) / 1000;
+  console.log(`  loaded ${observations.length} Observations in ${seconds.toFixed(1)} s (${Math.round(observations.length / seconds)}/s through transaction Bundles)`);
+  return { patients, observations };
+}
+
+function pick<T>(list: T[]): T {
+  return list[Math.floor(Math.random() * list.length)];
+}
+
+async function measure(name: string, opts: autocannon.Options): Promise<Figures> {
+  const r = await autocannon({ connections: CONNECTIONS, duration: SECONDS, ...opts });
+  const errors = r.non2xx + r.errors + r.timeouts;
+  return { name, rps: Math.round(r.requests.average), p50: r.latency.p50, p99: r.latency.p99, errors };
+}
+
+/**
+ * One iteration = create a Patient, an Encounter and 5 Observations referencing them, read them back, update two,
+ * delete all seven: 22 requests, each counted in req/s. The ids travel in autocannon's per-connection context.
+ */
+function crudMix(base: string): autocannon.Options {
+  type Ctx = { patient?: string; encounter?: string; obs: string[] };
+  const idOf = (body: string) => (JSON.parse(body) as { id: string }).id;
+  const requests: autocannon.Request[] = [
+    {
+      method: 'POST', path: '/fhir/Patient', headers: FHIR_JSON,
+      setupRequest: (req, ctx) => { Object.assign(ctx, { obs: [] }); return { ...req, body: JSON.stringify({ resourceType: 'Patient', name: [{ text: '压测患者' }], gender: 'female' }) }; },
+      onResponse: (_s, body, ctx) => { (ctx as Ctx).patient = idOf(body); },
+    },
+    {
+      method: 'POST', path: '/fhir/Encounter', headers: FHIR_JSON,
+      setupRequest: (req, ctx) => ({ ...req, body: JSON.stringify({ resourceType: 'Encounter', status: 'in-progress', class: { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'VR' }, subject: { reference: `Patient/${(ctx as Ctx).patient}` } }) }),
+      onResponse: (_s, body, ctx) => { (ctx as Ctx).encounter = idOf(body); },
+    },
+    ...Array.from({ length: 5 }, (_, i): autocannon.Request => ({
+      method: 'POST', path: '/fhir/Observation', headers: FHIR_JSON,
+      setupRequest: (req, ctx) => ({ ...req, body: JSON.stringify({ ...observation((ctx as Ctx).patient!, i), encounter: { reference: `Encounter/${(ctx as Ctx).encounter}` } }) }),
+      onResponse: (_s, body, ctx) => { (ctx as Ctx).obs.push(idOf(body)); },
+    })),
+    { method: 'GET', setupRequest: (req, ctx) => ({ ...req, path: `/fhir/Patient/${(ctx as Ctx).patient}` }) },
+    { method: 'GET', setupRequest: (req, ctx) => ({ ...req, path: `/fhir/Encounter/${(ctx as Ctx).encounter}` }) },
+    ...Array.from({ length: 5 }, (_, i): autocannon.Request => ({ method: 'GET', setupRequest: (req, ctx) => ({ ...req, path: `/fhir/Observation/${(ctx as Ctx).obs[i]}` }) })),
+    {
+      method: 'PUT', headers: FHIR_JSON,
+      setupRequest: (req, ctx) => ({ ...req, path: `/fhir/Patient/${(ctx as Ctx).patient}`, body: JSON.stringify({ resourceType: 'Patient', id: (ctx as Ctx).patient, name: [{ text: '压测患者' }], gender: 'female', birthDate: '1990-05-01' }) }),
+    },
+    {
+      method: 'PUT', headers: FHIR_JSON,
+      setupRequest: (req, ctx) => ({ ...req, path: `/fhir/Encounter/${(ctx as Ctx).encounter}`, body: JSON.stringify({ resourceType: 'Encounter', id: (ctx as Ctx).encounter, status: 'finished', class: { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'VR' }, subject: { reference: `Patient/${(ctx as Ctx).patient}` } }) }),
+    },
+    ...Array.from({ length: 5 }, (_, i): autocannon.Request => ({ method: 'DELETE', setupRequest: (req, ctx) => ({ ...req, path: `/fhir/Observation/${(ctx as Ctx).obs[i]}` }) })),
+    { method: 'DELETE', setupRequest: (req, ctx) => ({ ...req, path: `/fhir/Encounter/${(ctx as Ctx).encounter}` }) },
+    { method: 'DELETE', setupRequest: (req, ctx) => ({ ...req, path: `/fhir/Patient/${(ctx as Ctx).patient}` }) },
+  ];
+  return { url: base, requests };
+}
+
+async function benchDatabase(kind: string): Promise<Figures[]> {
+  let dbUrl: string;
+  let cleanup: () => Promise<void>;
+  if (kind === 'sqlite') {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lingshu-bench-'));
+    dbUrl = `sqlite:${path.join(dir, 'bench.db')}`;
+    cleanup = async () => fs.rmSync(dir, { recursive: true, force: true });
+  } else {
+    const name = `lingshu_bench_${process.pid}`;
+    const admin = knexFactory({ client: 'pg', connection: PG_ADMIN });
+    await admin.raw(`CREATE DATABASE ${name}`);
+    await admin.destroy();
+    const u = new URL(PG_ADMIN);
+    u.pathname = `/${name}`;
+    dbUrl = u.toString();
+    cleanup = async () => {
+      const a = knexFactory({ client: 'pg', connection: PG_ADMIN });
+      await a.raw(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await a.destroy();
+    };
+  }
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const product = await startProduct(dbUrl, port);
+  const out: Figures[] = [];
+  try {
+    console.log(`${kind}:`);
+    const { patients, observations } = await load(base);
+    out.push(await measure(`${kind} read by id`, {
+      url: base, requests: [{ method: 'GET', setupRequest: (req) => ({ ...req, path: `/fhir/Observation/${pick(observations)}` }) }],
+    }));
+    out.push(await measure(`${kind} search subject+code, _sort=-date, _count=20`, {
+      url: base,
+      requests: [{ method: 'GET', setupRequest: (req) => ({ ...req, path: `/fhir/Observation?subject=Patient/${pick(patients)}&code=http://loinc.org|${pick(CODES)}&_sort=-date&_count=20` }) }],
+    }));
+    out.push(await measure(`${kind} CRUD mix`, crudMix(base)));
+    await stop(product);
+    const rawPort = await freePort();
+    const raw = await startRawServer(dbUrl, rawPort);
+    try {
+      out.push(await measure(`${kind} raw ceiling (express + SELECT by PK)`, {
+        url: `http://127.0.0.1:${rawPort}`,
+        requests: [{ method: 'GET', setupRequest: (req) => ({ ...req, path: `/raw/Observation/${pick(observations)}` }) }],
+      }));
+    } finally {
+      await stop(raw);
+    }
+  } finally {
+    await stop(product);
+    await cleanup();
+  }
+  return out;
+}
+
+async function main(): Promise<void> {
+  console.log(`FHIR store benchmark: ${OBSERVATIONS} Observations over ${PATIENTS} Patients, ${CONNECTIONS} connections, ${SECONDS} s each, ${os.cpus().length} cores`);
+  const all: Figures[] = [];
+  for (const kind of DBS) all.push(...(await benchDatabase(kind)));
+  console.log('\n| measurement | req/s | p50 ms | p99 ms | errors |\n|---|---|---|---|---|');
+  for (const f of all) console.log(`| ${f.name} | ${f.rps} | ${f.p50} | ${f.p99} | ${f.errors} |`);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
