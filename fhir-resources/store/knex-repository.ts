@@ -1,0 +1,297 @@
+import { Knex } from 'knex';
+import { OperationOutcomeError, SearchRequest, deepClone, generateId, parseSearchRequest } from '@medplum/core';
+import type { Resource, ResourceType } from '@medplum/fhirtypes';
+import { applyPatch, JsonPatchError, Operation } from 'fast-json-patch';
+import { validateResourceForWrite } from '../validation/validate-resource';
+import type {
+  CreateOptions, HistoryOptions, HistoryResult, JsonPatchOperation, Repository, RequestContext, SearchOptions,
+  SearchResult, UpdateOptions, WriteResult,
+} from './repository';
+import type { SearchIndex } from './search-index-port';
+import { StoreDialect, storeDialect } from './store-dialect';
+import { readHistory } from './store-history';
+import {
+  concurrentWrite, invalidRequest, resourceGone, resourceNotFound, tooManyMatches, versionMismatch,
+} from './store-outcomes';
+
+export interface KnexRepositoryOptions {
+  context?: RequestContext;
+  /** Called after every committed write transaction: the outbox relay's wake-up. */
+  onCommit?: () => void;
+}
+
+/** The current row of a resource as stored. */
+interface CurrentRow {
+  versionId: number;
+  lastUpdated: string;
+  deleted: boolean;
+  content: string;
+}
+
+type Method = 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+type Action = 'create' | 'update' | 'delete';
+
+/** FHIR R4 id: https://hl7.org/fhir/R4/datatypes.html#id */
+const ID_PATTERN = /^[A-Za-z0-9\-.]{1,64}$/;
+
+/**
+ * The FHIR store on knex. Every write runs in one transaction that writes the resource row, its history row, its
+ * search index rows and one outbox row, so a committed write always has its change event and a rolled-back one has
+ * none. Concurrent writers to one resource are serialised by a row lock on `fhir_resources` (SELECT … FOR UPDATE;
+ * SQLite has one writer) and the UPDATE compares the version it read, so no update is lost.
+ */
+export class KnexRepository implements Repository {
+  private readonly dialect: StoreDialect;
+
+  constructor(
+    private readonly db: Knex,
+    private readonly searchIndex: SearchIndex,
+    private readonly options: KnexRepositoryOptions = {},
+    /** Set on the repository handed to a transaction callback. */
+    private readonly trx?: Knex.Transaction,
+  ) {
+    this.dialect = storeDialect(db);
+  }
+
+  withContext(context: RequestContext): Repository {
+    return new KnexRepository(this.db, this.searchIndex, { ...this.options, context }, this.trx);
+  }
+
+  async transaction<T>(fn: (repo: Repository) => Promise<T>): Promise<T> {
+    if (this.trx) return fn(this);
+    const result = await this.db.transaction(
+      (trx) => fn(new KnexRepository(this.db, this.searchIndex, this.options, trx)),
+      this.dialect.transactionConfig,
+    );
+    this.options.onCommit?.();
+    return result;
+  }
+
+  async create<T extends Resource>(resource: T, options: CreateOptions = {}): Promise<WriteResult<T>> {
+    const incoming = this.prepare({ ...resource, id: generateId() });
+    return this.write(`${resource.resourceType}`, async (trx) => {
+      if (options.ifNoneExist !== undefined) {
+        const match = await this.findOne<T>(trx, resource.resourceType, options.ifNoneExist);
+        if (match) return { resource: match, created: false };
+      }
+      const stored = await this.putVersion(trx, incoming, undefined, 'POST', 'create');
+      return { resource: stored, created: true };
+    });
+  }
+
+  async read<T extends Resource>(resourceType: T['resourceType'], id: string): Promise<T> {
+    const row = await this.current(this.query(), resourceType, id, false);
+    if (!row) throw resourceNotFound(`${resourceType}/${id}`);
+    if (row.deleted) throw resourceGone(`${resourceType}/${id}`);
+    return JSON.parse(row.content) as T;
+  }
+
+  async vread<T extends Resource>(resourceType: T['resourceType'], id: string, versionId: string): Promise<T> {
+    const ref = `${resourceType}/${id}/_history/${versionId}`;
+    if (!/^[1-9]\d{0,9}$/.test(versionId)) throw resourceNotFound(ref);
+    const row = await this.query()('fhir_history').select('deleted', 'content')
+      .where({ resource_type: resourceType, id, version_id: Number(versionId) }).first();
+    if (!row) throw resourceNotFound(ref);
+    if (this.dialect.bool(row.deleted)) throw resourceGone(ref);
+    return JSON.parse(row.content) as T;
+  }
+
+  async update<T extends Resource>(resource: T, options: UpdateOptions = {}): Promise<WriteResult<T>> {
+    const incoming = this.prepare(resource);
+    const ref = `${resource.resourceType}/${resource.id}`;
+    return this.write(ref, (trx) => this.updateIn(trx, incoming, options.ifMatch, 'PUT'));
+  }
+
+  async conditionalUpdate<T extends Resource>(resource: T, search: string): Promise<WriteResult<T>> {
+    return this.write(resource.resourceType, async (trx) => {
+      const match = await this.findOne<T>(trx, resource.resourceType, search);
+      if (!match) {
+        if (resource.id) return this.updateIn(trx, this.prepare(resource), undefined, 'PUT');
+        const stored = await this.putVersion(trx, this.prepare({ ...resource, id: generateId() }), undefined, 'POST', 'create');
+        return { resource: stored, created: true };
+      }
+      if (resource.id && resource.id !== match.id) {
+        throw invalidRequest(`The resource's id ${resource.id} differs from ${match.id}, the one "${search}" matches.`, `${resource.resourceType}.id`);
+      }
+      return this.updateIn(trx, this.prepare({ ...resource, id: match.id }), undefined, 'PUT');
+    });
+  }
+
+  async patch<T extends Resource>(
+    resourceType: T['resourceType'], id: string, patch: JsonPatchOperation[], options: UpdateOptions = {},
+  ): Promise<T> {
+    const ref = `${resourceType}/${id}`;
+    return this.write(ref, async (trx) => {
+      const prev = await this.current(trx, resourceType, id, true);
+      if (!prev) throw resourceNotFound(ref);
+      if (prev.deleted) throw resourceGone(ref);
+      this.checkIfMatch(ref, options.ifMatch, prev);
+      const patched = applyJsonPatch(JSON.parse(prev.content) as T, patch);
+      if (patched.resourceType !== resourceType || patched.id !== id) {
+        throw invalidRequest(`A patch may not change the resource type or id of ${ref}.`, `${resourceType}.id`);
+      }
+      const result = await this.putVersion(trx, this.prepare(patched), prev, 'PATCH', 'update');
+      return result;
+    });
+  }
+
+  async delete(resourceType: ResourceType, id: string): Promise<void> {
+    const ref = `${resourceType}/${id}`;
+    await this.write(ref, async (trx) => {
+      const prev = await this.current(trx, resourceType, id, true);
+      if (!prev || prev.deleted) return;
+      await this.putVersion(trx, { resourceType, id } as Resource, prev, 'DELETE', 'delete');
+    });
+  }
+
+  history(resourceType?: ResourceType, id?: string, options?: HistoryOptions): Promise<HistoryResult> {
+    return readHistory(this.query(), this.dialect, resourceType, id, options).then(async (result) => {
+      if (resourceType && id && result.entries.length === 0 && !options?.cursor && !options?.since) {
+        const exists = await this.current(this.query(), resourceType, id, false);
+        if (!exists) throw resourceNotFound(`${resourceType}/${id}`);
+      }
+      return result;
+    });
+  }
+
+  search(request: SearchRequest, options?: SearchOptions): Promise<SearchResult> {
+    return this.searchIndex.search(this.query(), request, options);
+  }
+
+  private query(): Knex | Knex.Transaction {
+    return this.trx ?? this.db;
+  }
+
+  /**
+   * Runs `fn` in this repository's transaction, or in a new one that commits before the relay is woken. A unique
+   * violation (two creators of one id, or a history version written twice) and deadlocks mean a concurrent writer
+   * won: the caller gets 409 and may retry.
+   */
+  private async write<T>(ref: string, fn: (trx: Knex.Transaction) => Promise<T>): Promise<T> {
+    try {
+      if (this.trx) return await fn(this.trx);
+      const result = await this.db.transaction(fn, this.dialect.transactionConfig);
+      this.options.onCommit?.();
+      return result;
+    } catch (err) {
+      if (err instanceof OperationOutcomeError) throw err;
+      if (this.dialect.isUniqueViolation(err) || this.dialect.isWriteConflict(err)) throw concurrentWrite(ref);
+      throw err;
+    }
+  }
+
+  private async updateIn<T extends Resource>(
+    trx: Knex.Transaction, incoming: T, ifMatch: string | undefined, method: Method,
+  ): Promise<WriteResult<T>> {
+    const ref = `${incoming.resourceType}/${incoming.id}`;
+    const prev = await this.current(trx, incoming.resourceType, incoming.id as string, true);
+    this.checkIfMatch(ref, ifMatch, prev);
+    const live = prev !== undefined && !prev.deleted;
+    const stored = await this.putVersion(trx, incoming, prev, method, live ? 'update' : 'create');
+    return { resource: stored, created: !live };
+  }
+
+  private checkIfMatch(ref: string, ifMatch: string | undefined, prev: CurrentRow | undefined): void {
+    if (ifMatch === undefined) return;
+    const expected = parseETag(ifMatch);
+    if (!prev || String(prev.versionId) !== expected) throw versionMismatch(ref, expected, prev ? String(prev.versionId) : undefined);
+  }
+
+  /**
+   * Checks what the client sent (id, structure) before any database work, with the server-owned meta fields
+   * removed: the store assigns versionId and lastUpdated.
+   */
+  private prepare<T extends Resource>(resource: T): T {
+    if (!resource.id) throw invalidRequest(`An update needs the id of the ${resource.resourceType} in the body.`, `${resource.resourceType}.id`);
+    if (!ID_PATTERN.test(resource.id)) {
+      throw invalidRequest(`"${resource.id}" is not a valid id: use 1 to 64 letters, digits, "-" or ".".`, `${resource.resourceType}.id`);
+    }
+    const copy = deepClone(resource);
+    if (copy.meta) {
+      delete copy.meta.versionId;
+      delete copy.meta.lastUpdated;
+      if (Object.keys(copy.meta).length === 0) delete copy.meta;
+    }
+    validateResourceForWrite(copy);
+    return copy;
+  }
+
+  private async current(q: Knex | Knex.Transaction, resourceType: string, id: string, lock: boolean): Promise<CurrentRow | undefined> {
+    const query = q('fhir_resources').select('version_id', 'last_updated', 'deleted', 'content')
+      .where({ resource_type: resourceType, id });
+    const row = await (lock ? this.dialect.forUpdate(query) : query).first();
+    if (!row) return undefined;
+    return { versionId: Number(row.version_id), lastUpdated: row.last_updated, deleted: this.dialect.bool(row.deleted), content: row.content };
+  }
+
+  /** The one resource a conditional interaction's search matches; several → 412. */
+  private async findOne<T extends Resource>(trx: Knex.Transaction, resourceType: string, search: string): Promise<T | undefined> {
+    const query = search.startsWith('?') ? search.slice(1) : search;
+    let request: SearchRequest;
+    try {
+      request = parseSearchRequest(`${resourceType}?${query}`);
+    } catch (err) {
+      throw invalidRequest(`The condition "${search}" is not a valid search: ${(err as Error).message}`);
+    }
+    const result = await this.searchIndex.search(trx, { ...request, count: 2 }, { strict: true });
+    if (result.resources.length > 1) throw tooManyMatches(search);
+    return result.resources[0] as T | undefined;
+  }
+
+  /** Writes version prev+1 of the resource: current row, history row, index rows and the outbox event. */
+  private async putVersion<T extends Resource>(
+    trx: Knex.Transaction, resource: T, prev: CurrentRow | undefined, method: Method, action: Action,
+  ): Promise<T> {
+    const versionId = (prev?.versionId ?? 0) + 1;
+    const lastUpdated = nextInstant(prev?.lastUpdated);
+    const resourceType = resource.resourceType;
+    const id = resource.id as string;
+    const deleted = action === 'delete';
+    const stored = { ...resource, meta: { ...resource.meta, versionId: String(versionId), lastUpdated } } as T;
+    const row = { version_id: versionId, last_updated: lastUpdated, deleted, content: JSON.stringify(stored) };
+    if (prev) {
+      // Compare-and-set on the version read under the lock: a writer that slipped past it updates nothing.
+      const n = await trx('fhir_resources').where({ resource_type: resourceType, id, version_id: prev.versionId }).update(row);
+      if (n !== 1) throw concurrentWrite(`${resourceType}/${id}`);
+    } else {
+      await trx('fhir_resources').insert({ resource_type: resourceType, id, ...row });
+    }
+    await trx('fhir_history').insert({ resource_type: resourceType, id, ...row, method });
+    if (deleted) await this.searchIndex.unindex(trx, resourceType, id);
+    else await this.searchIndex.index(trx, stored);
+    await trx('fhir_outbox').insert({
+      resource_type: resourceType,
+      resource_id: id,
+      version_id: versionId,
+      action,
+      correlation_id: this.options.context?.correlationId ?? null,
+      created_at: Date.now(),
+    });
+    return stored;
+  }
+}
+
+/** Now, but never before the previous version's instant (clocks of several nodes may disagree slightly). */
+function nextInstant(previous: string | undefined): string {
+  const now = new Date().toISOString();
+  return previous !== undefined && previous > now ? previous : now;
+}
+
+/** `W/"3"`, `"3"` or `3` → `3`. */
+function parseETag(etag: string): string {
+  return etag.trim().replace(/^W\//, '').replace(/^"(.*)"$/, '$1');
+}
+
+function applyJsonPatch<T extends Resource>(doc: T, patch: JsonPatchOperation[]): T {
+  if (!Array.isArray(patch)) throw invalidRequest('A JSON Patch body must be an array of operations.');
+  try {
+    return applyPatch(doc, patch as Operation[], true, false).newDocument;
+  } catch (err) {
+    if (err instanceof JsonPatchError) {
+      const op = patch[err.index ?? 0];
+      const what = err.name === 'TEST_OPERATION_FAILED' ? 'its "test" failed' : err.message.split('\n')[0];
+      throw invalidRequest(`JSON Patch operation ${(err.index ?? 0) + 1} (${op?.op} ${op?.path}) cannot be applied: ${what}.`);
+    }
+    throw err;
+  }
+}
