@@ -1,0 +1,70 @@
+import type { Patient } from '@medplum/fhirtypes';
+import { ALL_DATABASES } from '../../support/databases';
+import { countRows, openStore, patient, statusOf, StoreFixture } from './store-fixture';
+
+// Matching runs through FakeSearchIndex (identifier only) until fhir-resources/search lands; the store's part is
+// what it does with none, one or several matches.
+const MRN = 'urn:oid:2.16.156.10011.1.12';
+const withMrn = (family: string, mrn: string): Patient => patient(family, { identifier: [{ system: MRN, value: mrn }] });
+
+describe.each(ALL_DATABASES)('KnexRepository conditional interactions on %s', (kind) => {
+  let fx: StoreFixture;
+  beforeAll(async () => { fx = await openStore(kind); });
+  afterAll(async () => { await fx.cleanup(); });
+
+  it('conditional create returns the one match unchanged and writes nothing', async () => {
+    const repo = fx.repository();
+    const { resource: first } = await repo.create(withMrn('张', 'A1'));
+    const before = await countRows(fx.db, 'fhir_history');
+    const again = await repo.create(withMrn('张', 'A1'), { ifNoneExist: `identifier=${MRN}|A1` });
+    expect(again).toEqual({ resource: first, created: false });
+    expect(await countRows(fx.db, 'fhir_history')).toBe(before);
+  });
+
+  it('conditional create with no match creates the resource', async () => {
+    const { created } = await fx.repository().create(withMrn('李', 'B1'), { ifNoneExist: `identifier=${MRN}|B1` });
+    expect(created).toBe(true);
+  });
+
+  it('conditional create matching several resources answers 412', async () => {
+    const repo = fx.repository();
+    await repo.create(withMrn('王', 'C1'));
+    await repo.create(withMrn('王', 'C1'));
+    expect(await statusOf(repo.create(withMrn('王', 'C1'), { ifNoneExist: `identifier=${MRN}|C1` }))).toBe(412);
+  });
+
+  it('conditional create inside a transaction sees a match created earlier in it', async () => {
+    const created = await fx.repository().transaction(async (tx) => {
+      await tx.create(withMrn('赵', 'D1'));
+      return (await tx.create(withMrn('赵', 'D1'), { ifNoneExist: `identifier=${MRN}|D1` })).created;
+    });
+    expect(created).toBe(false);
+  });
+
+  it('conditional update with no match creates, with a server id when the body has none', async () => {
+    const { resource, created } = await fx.repository().conditionalUpdate(withMrn('钱', 'E1'), `identifier=${MRN}|E1`);
+    expect(created).toBe(true);
+    expect(resource.id).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('conditional update with one match updates that resource', async () => {
+    const repo = fx.repository();
+    const { resource: first } = await repo.create(withMrn('孙', 'F1'));
+    const { resource, created } = await repo.conditionalUpdate({ ...withMrn('孙', 'F1'), gender: 'male' }, `identifier=${MRN}|F1`);
+    expect(created).toBe(false);
+    expect(resource).toMatchObject({ id: first.id, gender: 'male', meta: { versionId: '2' } });
+  });
+
+  it('conditional update whose body id differs from the match answers 400', async () => {
+    const repo = fx.repository();
+    await repo.create(withMrn('周', 'G1'));
+    expect(await statusOf(repo.conditionalUpdate({ ...withMrn('周', 'G1'), id: 'someone-else' }, `identifier=${MRN}|G1`))).toBe(400);
+  });
+
+  it('conditional update matching several resources answers 412', async () => {
+    const repo = fx.repository();
+    await repo.create(withMrn('吴', 'H1'));
+    await repo.create(withMrn('吴', 'H1'));
+    expect(await statusOf(repo.conditionalUpdate(withMrn('吴', 'H1'), `identifier=${MRN}|H1`))).toBe(412);
+  });
+});

@@ -1,0 +1,82 @@
+import type { Patient } from '@medplum/fhirtypes';
+import { ALL_DATABASES } from '../../support/databases';
+import { countRows, openStore, patient, statusOf, StoreFixture } from './store-fixture';
+
+const TABLES = ['fhir_resources', 'fhir_history', 'fhir_outbox'];
+const counts = (fx: StoreFixture) => Promise.all(TABLES.map((t) => countRows(fx.db, t)));
+
+describe.each(ALL_DATABASES)('KnexRepository transactions and concurrency on %s', (kind) => {
+  let fx: StoreFixture;
+  beforeAll(async () => { fx = await openStore(kind); });
+  afterAll(async () => { await fx.cleanup(); });
+
+  it('a transaction that throws leaves no resource, history or outbox row', async () => {
+    const before = await counts(fx);
+    await expect(fx.repository().transaction(async (repo) => {
+      const { resource } = await repo.create(patient('回滚'));
+      await repo.update({ ...resource, active: true });
+      throw new Error('business rule failed');
+    })).rejects.toThrow('business rule failed');
+    expect(await counts(fx)).toEqual(before);
+  });
+
+  it('a nested transaction joins the outer one and rolls back with it', async () => {
+    const before = await counts(fx);
+    await expect(fx.repository().transaction(async (outer) => {
+      await outer.transaction((inner) => inner.create(patient('内层')));
+      await outer.create(patient('外层'));
+      throw new Error('outer failed');
+    })).rejects.toThrow('outer failed');
+    expect(await counts(fx)).toEqual(before);
+  });
+
+  it('writes inside a committed transaction are all kept and read back inside it', async () => {
+    const repo = fx.repository();
+    const ids = await repo.transaction(async (tx) => {
+      const a = await tx.create(patient('甲'));
+      const b = await tx.create(patient('乙'));
+      expect((await tx.read<Patient>('Patient', a.resource.id as string)).name?.[0].family).toBe('甲');
+      return [a.resource.id as string, b.resource.id as string];
+    });
+    for (const id of ids) await expect(repo.read('Patient', id)).resolves.toBeDefined();
+  });
+
+  it('the repository wakes its listener only after a write commits', async () => {
+    let wakes = 0;
+    const repo = fx.repository({ onCommit: () => { wakes++; } });
+    await repo.create(patient('醒'));
+    await repo.transaction(async (tx) => { await tx.create(patient('一')); await tx.create(patient('二')); }).catch(() => undefined);
+    await repo.transaction(async (tx) => { await tx.create(patient('三')); throw new Error('no'); }).catch(() => undefined);
+    expect(wakes).toBe(2);
+  });
+
+  it('concurrent updates with the same If-Match: exactly one wins, the others answer 412', async () => {
+    const repo = fx.repository();
+    const { resource } = await repo.create(patient('并发'));
+    const statuses = await Promise.all([1, 2, 3, 4, 5].map((n) =>
+      statusOf(repo.update({ ...resource, name: [{ family: `writer ${n}` }] }, { ifMatch: 'W/"1"' }))));
+    expect(statuses.filter((s) => s === 'ok')).toHaveLength(1);
+    expect(statuses.filter((s) => s === 412)).toHaveLength(4);
+    const { entries } = await repo.history('Patient', resource.id);
+    expect(entries.map((e) => e.versionId)).toEqual(['2', '1']);
+  });
+
+  it('concurrent updates without If-Match are all kept as consecutive versions', async () => {
+    const repo = fx.repository();
+    const { resource } = await repo.create(patient('排队'));
+    await Promise.all([1, 2, 3, 4].map((n) => repo.update({ ...resource, name: [{ family: `writer ${n}` }] })));
+    const { entries } = await repo.history('Patient', resource.id);
+    expect(entries.map((e) => e.versionId)).toEqual(['5', '4', '3', '2', '1']);
+    const outbox = await fx.db('fhir_outbox').where({ resource_id: resource.id }).orderBy('seq');
+    expect(outbox.map((r) => Number(r.version_id))).toEqual([1, 2, 3, 4, 5]);
+  });
+
+  it('concurrent create-on-update of one new id creates it once; the others update or answer 409', async () => {
+    const repo = fx.repository();
+    const statuses = await Promise.all([1, 2, 3].map((n) => statusOf(repo.update({ ...patient(`c${n}`), id: `race-${kind}` }))));
+    expect(statuses.every((s) => s === 'ok' || s === 409)).toBe(true);
+    const { entries } = await repo.history('Patient', `race-${kind}`);
+    expect(entries.filter((e) => e.method === 'PUT' && e.versionId === '1')).toHaveLength(1);
+    expect(entries).toHaveLength(statuses.filter((s) => s === 'ok').length);
+  });
+});
