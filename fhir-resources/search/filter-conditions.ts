@@ -1,0 +1,258 @@
+import { Filter, splitSearchOnComma } from '@medplum/core';
+import type { SearchParameter } from '@medplum/fhirtypes';
+import type { Knex } from 'knex';
+import { IndexKind, INDEX_TABLES } from './search-migrations';
+import { invalidSearchValue, SearchContext } from './search-context';
+import { searchParameter } from './search-parameters';
+import { parseReferenceTarget } from './reference-target';
+import { hasChinese, normalizeText, pinyinQuery, escapeLike } from './text-normalization';
+import { approximateDateRange, dateSearchRange, InstantRange, numberSearchRange, splitPrefix } from './value-ranges';
+
+/**
+ * One search filter as SQL: a condition on the fhir_resources row aliased `outer`, mostly an EXISTS over the index
+ * table of the parameter's type. Values separated by commas are ORed inside one condition; repeated parameters are
+ * separate filters and so ANDed (R4 search §3.1.1.5).
+ */
+type Builder = Knex.QueryBuilder;
+
+const KIND_OF_TYPE: Record<string, IndexKind> = {
+  string: 'string', token: 'token', reference: 'reference', date: 'date', number: 'number', quantity: 'quantity', uri: 'uri',
+};
+
+export function indexKindOf(param: SearchParameter): IndexKind | undefined {
+  return KIND_OF_TYPE[param.type ?? ''];
+}
+
+export function applyFilter(ctx: SearchContext, qb: Builder, resourceType: string, outer: string, filter: Filter): void {
+  const { code, operator } = filter;
+  if (code.startsWith('_has')) return ctx.reject(code, '_has (reverse chaining) is not supported');
+  if (code.includes('.')) return applyChain(ctx, qb, resourceType, outer, filter);
+  if (code === '_id') return applyId(ctx, qb, outer, filter);
+  if (code === '_lastUpdated') return applyLastUpdated(ctx, qb, outer, filter);
+  const param = searchParameter(resourceType, code);
+  if (!param) return ctx.reject(code, `Unknown search parameter "${code}" for ${resourceType}`);
+  const kind = indexKindOf(param);
+  if (!kind) return ctx.reject(code, `Search parameter "${code}" of type ${param.type} is not supported`);
+  if (operator === 'missing') return applyMissing(ctx, qb, kind, resourceType, outer, filter);
+  const values = splitSearchOnComma(filter.value);
+  switch (kind) {
+    case 'string': {
+      if (!['eq', 'sw', 'exact', 'contains'].includes(operator)) return unsupportedModifier(ctx, filter);
+      return exists(ctx, qb, kind, resourceType, outer, code, (b, a) => values.forEach((v) => b.orWhere((c) => stringMatch(c, a, operator, v))));
+    }
+    case 'token': {
+      if (operator === 'text') {
+        return exists(ctx, qb, kind, resourceType, outer, code, (b, a) => values.forEach((v) => b.orWhere((c) => textMatch(c, a, v))));
+      }
+      if (operator !== 'eq' && operator !== 'not') return unsupportedModifier(ctx, filter);
+      return exists(ctx, qb, kind, resourceType, outer, code, (b, a) => values.forEach((v) => b.orWhere((c) => tokenMatch(c, a, v))), operator === 'not');
+    }
+    case 'reference': {
+      if (operator !== 'eq') return unsupportedModifier(ctx, filter);
+      return exists(ctx, qb, kind, resourceType, outer, code, (b, a) => values.forEach((v) => b.orWhere((c) => referenceMatch(c, a, param, v))));
+    }
+    case 'date': {
+      const ranges = values.map((v) => splitPrefix(operator, v)).map(({ prefix, value }) => ({ prefix, range: dateSearchRange(code, value) }));
+      return exists(ctx, qb, kind, resourceType, outer, code, (b, a) =>
+        ranges.forEach(({ prefix, range }) => b.orWhere((c) => dateMatch(c, `${a}.low`, `${a}.high`, prefix, range))));
+    }
+    case 'number': {
+      const ranges = values.map((v) => splitPrefix(operator, v));
+      return exists(ctx, qb, kind, resourceType, outer, code, (b, a) =>
+        ranges.forEach(({ prefix, value }) => b.orWhere((c) => numberMatch(c, `${a}.low`, `${a}.high`, prefix, code, value))));
+    }
+    case 'quantity': {
+      const parsed = values.map((v) => splitPrefix(operator, v));
+      return exists(ctx, qb, kind, resourceType, outer, code, (b, a) =>
+        parsed.forEach(({ prefix, value }) => b.orWhere((c) => quantityMatch(c, a, prefix, code, value))));
+    }
+    case 'uri': {
+      if (operator !== 'eq' && operator !== 'below') return unsupportedModifier(ctx, filter);
+      return exists(ctx, qb, kind, resourceType, outer, code, (b, a) =>
+        values.forEach((v) => (operator === 'below' ? b.orWhereRaw(`?? like ? escape '!'`, [`${a}.value`, `${escapeLike(v)}%`]) : b.orWhere(`${a}.value`, v))));
+    }
+  }
+}
+
+function unsupportedModifier(ctx: SearchContext, filter: Filter): void {
+  ctx.reject(filter.code, `Modifier or prefix "${filter.operator}" is not supported on "${filter.code}"`);
+}
+
+/** EXISTS (or NOT EXISTS) a row of the parameter in its index table, narrowed by `match`. */
+function exists(
+  ctx: SearchContext, qb: Builder, kind: IndexKind, resourceType: string, outer: string, param: string,
+  match: ((b: Builder, alias: string) => void) | undefined, negate = false,
+): void {
+  const a = ctx.alias();
+  const sub = ctx.db(`${INDEX_TABLES[kind]} as ${a}`).select(ctx.db.raw('1'))
+    .where(`${a}.resource_type`, resourceType).where(`${a}.resource_id`, ctx.db.ref(`${outer}.id`)).where(`${a}.param`, param);
+  if (match) sub.where((b) => match(b, a));
+  if (negate) qb.whereNotExists(sub);
+  else qb.whereExists(sub);
+}
+
+function applyMissing(ctx: SearchContext, qb: Builder, kind: IndexKind, resourceType: string, outer: string, filter: Filter): void {
+  if (filter.value !== 'true' && filter.value !== 'false') {
+    throw invalidSearchValue(filter.code, `:missing takes true or false, not "${filter.value}"`);
+  }
+  exists(ctx, qb, kind, resourceType, outer, filter.code, undefined, filter.value === 'true');
+}
+
+function like(b: Builder, column: string, pattern: string): void {
+  b.orWhereRaw(`?? like ? escape '!'`, [column, pattern]);
+}
+
+/**
+ * Default: starts-with on the normalised value; Chinese text also matches anywhere inside (names and item names are
+ * not split into words), and Latin letters also match the start of the pinyin initials or full pinyin.
+ */
+function stringMatch(b: Builder, a: string, operator: string, value: string): void {
+  if (operator === 'exact') {
+    b.where(`${a}.value_exact`, value);
+    return;
+  }
+  const norm = normalizeText(value);
+  const py = pinyinQuery(value);
+  const anywhere = operator === 'contains';
+  like(b, `${a}.value`, anywhere || hasChinese(norm) ? `%${escapeLike(norm)}%` : `${escapeLike(norm)}%`);
+  if (py) {
+    like(b, `${a}.initials`, anywhere ? `%${escapeLike(py)}%` : `${escapeLike(py)}%`);
+    like(b, `${a}.pinyin`, anywhere ? `%${escapeLike(py)}%` : `${escapeLike(py)}%`);
+  }
+}
+
+/** `:text` on tokens: the display / text anywhere, or pinyin initials / full pinyin from the start. */
+function textMatch(b: Builder, a: string, value: string): void {
+  const norm = normalizeText(value);
+  like(b, `${a}.text`, `%${escapeLike(norm)}%`);
+  const py = pinyinQuery(value);
+  if (py) {
+    like(b, `${a}.text_initials`, `${escapeLike(py)}%`);
+    like(b, `${a}.text_pinyin`, `${escapeLike(py)}%`);
+  }
+}
+
+/** `code`, `system|code`, `|code` (no system), `system|` (any code of the system). */
+function tokenMatch(b: Builder, a: string, value: string): void {
+  const bar = value.search(/(?<!\\)\|/);
+  const unescape = (s: string): string => s.replace(/\\([|,$\\])/g, '$1');
+  if (bar < 0) {
+    b.where(`${a}.value`, unescape(value));
+    return;
+  }
+  const system = unescape(value.slice(0, bar));
+  const code = unescape(value.slice(bar + 1));
+  if (system === '') b.whereNull(`${a}.system`).where(`${a}.value`, code);
+  else if (code === '') b.where(`${a}.system`, system);
+  else b.where(`${a}.system`, system).where(`${a}.value`, code);
+}
+
+/** `Type/id`, an absolute URL ending in `Type/id`, a bare id (typed when the parameter has one target), or a canonical. */
+function referenceMatch(b: Builder, a: string, param: SearchParameter, value: string): void {
+  const target = parseReferenceTarget(value);
+  if (target) {
+    b.where((c) => c.where(`${a}.target_type`, target.type).where(`${a}.target_id`, target.id)).orWhere(`${a}.reference`, value);
+  } else if (/^[A-Za-z0-9\-.]{1,64}$/.test(value)) {
+    b.where(`${a}.target_id`, value);
+    if (param.target?.length === 1) b.where(`${a}.target_type`, param.target[0]);
+  } else {
+    b.where(`${a}.reference`, value);
+  }
+}
+
+/**
+ * Prefix semantics between the stored range [low, high] and the search range (R4 search §3.1.1.4): `eq` = stored
+ * range inside the search range; `gt`/`lt` = some of the stored range after/before it; `sa`/`eb` = all of it.
+ */
+export function dateMatch(b: Builder, low: string, high: string, prefix: string, s: InstantRange): void {
+  switch (prefix) {
+    case 'ne': b.where((c) => c.where(low, '<', s.low).orWhere(high, '>', s.high)); break;
+    case 'gt': b.where(high, '>', s.high); break;
+    case 'lt': b.where(low, '<', s.low); break;
+    case 'ge': b.where(high, '>=', s.low); break;
+    case 'le': b.where(low, '<=', s.high); break;
+    case 'sa': b.where(low, '>', s.high); break;
+    case 'eb': b.where(high, '<', s.low); break;
+    case 'ap': {
+      const w = approximateDateRange(s);
+      b.where(low, '<=', w.high).where(high, '>=', w.low);
+      break;
+    }
+    default: b.where(low, '>=', s.low).where(high, '<=', s.high);
+  }
+}
+
+function numberMatch(b: Builder, low: string, high: string, prefix: string, param: string, text: string): void {
+  const s = numberSearchRange(param, text);
+  const v = s.value;
+  switch (prefix) {
+    case 'ne': b.where((c) => c.where(low, '<', s.low).orWhere(high, '>=', s.high)); break;
+    case 'gt': b.where(high, '>', v); break;
+    case 'lt': b.where(low, '<', v); break;
+    case 'ge': b.where(high, '>=', v); break;
+    case 'le': b.where(low, '<=', v); break;
+    case 'sa': b.where(low, '>', v); break;
+    case 'eb': b.where(high, '<', v); break;
+    case 'ap': b.where(low, '<=', v + Math.abs(v) * 0.1).where(high, '>=', v - Math.abs(v) * 0.1); break;
+    default: b.where(low, '>=', s.low).where(high, '<', s.high);
+  }
+}
+
+/** `[prefix]number|system|code`; with no system the code matches the coded unit or the human unit. */
+function quantityMatch(b: Builder, a: string, prefix: string, param: string, value: string): void {
+  const [number, system, code] = value.split('|');
+  numberMatch(b, `${a}.value`, `${a}.value`, prefix, param, number);
+  if (system) b.where(`${a}.system`, system);
+  if (code) {
+    if (system) b.where(`${a}.code`, code);
+    else b.where((c) => c.where(`${a}.code`, code).orWhere(`${a}.unit`, code));
+  }
+}
+
+function applyId(ctx: SearchContext, qb: Builder, outer: string, filter: Filter): void {
+  const ids = splitSearchOnComma(filter.value);
+  if (filter.operator === 'eq') qb.whereIn(`${outer}.id`, ids);
+  else if (filter.operator === 'not' || filter.operator === 'ne') qb.whereNotIn(`${outer}.id`, ids);
+  else if (filter.operator === 'missing') { if (filter.value === 'true') qb.whereRaw('1 = 0'); }
+  else unsupportedModifier(ctx, filter);
+}
+
+function applyLastUpdated(ctx: SearchContext, qb: Builder, outer: string, filter: Filter): void {
+  if (filter.operator === 'missing') {
+    if (filter.value === 'true') qb.whereRaw('1 = 0');
+    return;
+  }
+  const column = `${outer}.last_updated`;
+  const ranges = splitSearchOnComma(filter.value).map((v) => splitPrefix(filter.operator, v))
+    .map(({ prefix, value }) => ({ prefix, range: dateSearchRange(filter.code, value) }));
+  qb.where((b) => ranges.forEach(({ prefix, range }) => b.orWhere((c) => dateMatch(c, column, column, prefix, range))));
+}
+
+/**
+ * `subject:Patient.identifier=…` / `subject.name=…`: a reference of this resource whose target (one of the named or
+ * allowed types) is a live resource matching the rest of the chain.
+ */
+function applyChain(ctx: SearchContext, qb: Builder, resourceType: string, outer: string, filter: Filter): void {
+  const dot = filter.code.indexOf('.');
+  const [base, typeHint] = filter.code.slice(0, dot).split(':');
+  const chained = filter.code.slice(dot + 1);
+  const param = searchParameter(resourceType, base);
+  if (!param || param.type !== 'reference') {
+    return ctx.reject(filter.code, `"${base}" is not a reference search parameter of ${resourceType}, so it cannot be chained`);
+  }
+  const first = chained.split(/[.:]/)[0];
+  const types = (typeHint ? [typeHint] : param.target ?? [])
+    .filter((t) => first === '_id' || first === '_lastUpdated' || searchParameter(t, first) !== undefined);
+  if (types.length === 0) return ctx.reject(filter.code, `No target type of "${base}" has a search parameter "${first}"`);
+  exists(ctx, qb, 'reference', resourceType, outer, base, (b, a) => {
+    for (const type of types) {
+      b.orWhere((c) => {
+        const t = ctx.alias('t');
+        const target = ctx.db(`fhir_resources as ${t}`).select(ctx.db.raw('1'))
+          .where(`${t}.resource_type`, type).where(`${t}.id`, ctx.db.ref(`${a}.target_id`)).where(`${t}.deleted`, false);
+        applyFilter(ctx, target, type, t, { code: chained, operator: filter.operator, value: filter.value });
+        c.where(`${a}.target_type`, type).whereExists(target);
+      });
+    }
+  });
+}

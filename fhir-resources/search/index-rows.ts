@@ -1,0 +1,177 @@
+import {
+  convertToSearchableDates, convertToSearchableNumbers, convertToSearchableQuantities, convertToSearchableReferences,
+  convertToSearchableStrings, convertToSearchableTokens, convertToSearchableUris, evalFhirPathTyped, toTypedValue, TypedValue,
+} from '@medplum/core';
+import type { CodeableConcept, Coding, Identifier, Resource } from '@medplum/fhirtypes';
+import type { IndexKind } from './search-migrations';
+import { COLUMN_PARAMETERS, parameterDetails, searchParametersOf } from './search-parameters';
+import { hasChinese, INDEXED_TEXT_LENGTH, normalizeText, pinyinKeys } from './text-normalization';
+import { parseReferenceTarget } from './reference-target';
+
+/** Rows of one resource for each index table (without resource_type / resource_id, added by the writer). */
+export type IndexRows = Record<IndexKind, Array<Record<string, string | number | null>>>;
+
+export const MIN_INSTANT = '0001-01-01T00:00:00.000Z';
+export const MAX_INSTANT = '9999-12-31T23:59:59.999Z';
+/** Open ends of number ranges; finite so that every dialect stores and compares them. */
+export const NUMBER_FLOOR = -1e300;
+export const NUMBER_CEILING = 1e300;
+
+export function emptyRows(): IndexRows {
+  return { token: [], string: [], reference: [], date: [], number: [], quantity: [], uri: [] };
+}
+
+export function extractIndexRows(resource: Resource): IndexRows {
+  const rows = emptyRows();
+  const root = toTypedValue(resource);
+  for (const [code, param] of Object.entries(searchParametersOf(resource.resourceType))) {
+    if (COLUMN_PARAMETERS.has(code) || !param.expression) continue;
+    let values: TypedValue[];
+    try {
+      values = evalFhirPathTyped(parameterDetails(resource.resourceType, param).parsedExpression, [root], { '%resource': root, '%rootResource': root });
+    } catch {
+      // A few R4 expressions use functions the FHIRPath engine lacks (e.g. resolve()-based ones); they stay unindexed.
+      continue;
+    }
+    if (values.length === 0) continue;
+    switch (param.type) {
+      case 'string': addStrings(rows, code, values); break;
+      case 'token': addTokens(rows, code, values); break;
+      case 'reference': addReferences(rows, code, values); break;
+      case 'date': addDates(rows, code, values); break;
+      case 'number': addNumbers(rows, code, values); break;
+      case 'quantity': addQuantities(rows, code, values); break;
+      case 'uri': addUris(rows, code, values); break;
+      default: break; // composite and special parameters are not indexed
+    }
+  }
+  return rows;
+}
+
+/**
+ * Besides the formatted name or address, each part is indexed on its own so that default (starts-with) search finds
+ * "Hans Müller" by `muller`; a Chinese name also gets family + given without a space (张三), the way it is written.
+ */
+const TEXT_PARTS: Record<string, string[]> = {
+  HumanName: ['text', 'family', 'given', 'prefix', 'suffix'],
+  Address: ['text', 'line', 'city', 'district', 'state', 'postalCode', 'country'],
+};
+
+function addStrings(rows: IndexRows, param: string, values: TypedValue[]): void {
+  const strings = new Set<string>(convertToSearchableStrings(values));
+  for (const tv of values) {
+    const parts = TEXT_PARTS[tv.type];
+    if (parts) {
+      const v = tv.value as Record<string, unknown>;
+      for (const name of parts) {
+        const part = v[name];
+        for (const s of Array.isArray(part) ? part : [part]) if (typeof s === 'string') strings.add(s);
+      }
+      if (tv.type === 'HumanName' && typeof v.family === 'string' && hasChinese(v.family)) {
+        strings.add(v.family + ((v.given as string[] | undefined) ?? []).join(''));
+      }
+    }
+  }
+  for (const s of strings) {
+    if (!s.trim()) continue;
+    const keys = pinyinKeys(s);
+    rows.string.push({
+      param, value_exact: s.slice(0, INDEXED_TEXT_LENGTH), value: normalizeText(s),
+      initials: keys?.initials.slice(0, INDEXED_TEXT_LENGTH) ?? null, pinyin: keys?.full.slice(0, INDEXED_TEXT_LENGTH) ?? null,
+    });
+  }
+}
+
+/**
+ * Codes and display texts go to separate rows: @medplum/core's token conversion lists texts as system-less codes,
+ * which would make `code=Hemoglobin` match a display; here only `:text` looks at them.
+ */
+function addTokens(rows: IndexRows, param: string, values: TypedValue[]): void {
+  const seen = new Set<string>();
+  const token = (system: string | undefined, value: string | undefined): void => {
+    if (value === undefined && system === undefined) return;
+    const key = `${system ?? ''}|${value ?? ''}`;
+    if (seen.has(key)) return;
+    seen.add(key);
+    rows.token.push({ param, system: cut(system), value: cut(value), text: null, text_initials: null, text_pinyin: null });
+  };
+  const texts = new Set<string>();
+  const coding = (c: Coding | undefined): void => {
+    if (!c) return;
+    token(c.system, c.code);
+    if (c.display) texts.add(c.display);
+  };
+  const concept = (cc: CodeableConcept | undefined): void => {
+    if (!cc) return;
+    cc.coding?.forEach(coding);
+    if (cc.text) texts.add(cc.text);
+  };
+  for (const tv of values) {
+    if (tv.type === 'CodeableConcept') concept(tv.value as CodeableConcept);
+    else if (tv.type === 'Coding') coding(tv.value as Coding);
+    else if (tv.type === 'Identifier') {
+      const id = tv.value as Identifier;
+      token(id.system, id.value);
+      concept(id.type);
+    } else {
+      for (const t of convertToSearchableTokens([tv])) token(t.system, t.value);
+    }
+  }
+  for (const text of texts) {
+    const keys = pinyinKeys(text);
+    rows.token.push({
+      param, system: null, value: null, text: normalizeText(text),
+      text_initials: keys?.initials.slice(0, INDEXED_TEXT_LENGTH) ?? null, text_pinyin: keys?.full.slice(0, INDEXED_TEXT_LENGTH) ?? null,
+    });
+  }
+}
+
+function addReferences(rows: IndexRows, param: string, values: TypedValue[]): void {
+  for (const reference of new Set(convertToSearchableReferences(values))) {
+    if (!reference || reference.startsWith('#')) continue;
+    const target = parseReferenceTarget(reference);
+    rows.reference.push({ param, target_type: target?.type ?? null, target_id: target?.id ?? null, reference: reference.slice(0, 500) });
+  }
+}
+
+function addDates(rows: IndexRows, param: string, values: TypedValue[]): void {
+  for (const period of convertToSearchableDates(values)) {
+    const low = toInstant(period.start) ?? MIN_INSTANT;
+    const high = toInstant(period.end) ?? MAX_INSTANT;
+    if (period.start === undefined && period.end === undefined) continue;
+    rows.date.push({ param, low, high });
+  }
+}
+
+function addNumbers(rows: IndexRows, param: string, values: TypedValue[]): void {
+  for (const [low, high] of convertToSearchableNumbers(values)) {
+    if (low === undefined && high === undefined) continue;
+    rows.number.push({ param, low: low ?? NUMBER_FLOOR, high: high ?? NUMBER_CEILING });
+  }
+}
+
+function addQuantities(rows: IndexRows, param: string, values: TypedValue[]): void {
+  for (const q of convertToSearchableQuantities(values)) {
+    if (typeof q.value !== 'number') continue;
+    rows.quantity.push({ param, value: q.value, system: cut(q.system, 255), code: cut(q.code, 64), unit: cut(q.unit, 64) });
+  }
+}
+
+function addUris(rows: IndexRows, param: string, values: TypedValue[]): void {
+  for (const uri of new Set(convertToSearchableUris(values))) if (uri) rows.uri.push({ param, value: uri.slice(0, 500) });
+}
+
+/** An instant as stored: ISO with ms and Z, clamped to years 1..9999 so that it still sorts as text. */
+export function toInstant(value: string | undefined): string | undefined {
+  if (!value) return undefined;
+  const ms = Date.parse(value);
+  if (Number.isNaN(ms)) return undefined;
+  const iso = new Date(ms).toISOString();
+  if (iso < MIN_INSTANT) return MIN_INSTANT;
+  if (iso.length !== MAX_INSTANT.length || iso > MAX_INSTANT) return MAX_INSTANT;
+  return iso;
+}
+
+function cut(value: string | undefined, length = 255): string | null {
+  return value === undefined ? null : value.slice(0, length);
+}

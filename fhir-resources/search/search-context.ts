@@ -1,0 +1,30 @@
+import { badRequest, OperationOutcomeError } from '@medplum/core';
+import type { OperationOutcomeIssue } from '@medplum/fhirtypes';
+import type { Knex } from 'knex';
+
+/**
+ * State of one search while its SQL is built: the connection, fresh table aliases for nested subqueries, and what
+ * to do with a parameter or modifier this server does not support (strict → 400, lenient → ignored with a warning).
+ */
+export class SearchContext {
+  readonly warnings: OperationOutcomeIssue[] = [];
+  private aliases = 0;
+
+  constructor(readonly db: Knex | Knex.Transaction, readonly strict: boolean) {}
+
+  alias(prefix = 'x'): string {
+    this.aliases += 1;
+    return `${prefix}${this.aliases}`;
+  }
+
+  /** Reports an unusable parameter; returns normally only under lenient handling, the caller then skips it. */
+  reject(parameter: string, diagnostics: string): void {
+    if (this.strict) throw new OperationOutcomeError(badRequest(diagnostics, parameter));
+    this.warnings.push({ severity: 'warning', code: 'not-supported', diagnostics: `${diagnostics}; it was ignored`, expression: [parameter] });
+  }
+}
+
+/** A client error in a search value (bad date, bad cursor): always a 400, whatever the handling preference. */
+export function invalidSearchValue(parameter: string, diagnostics: string): OperationOutcomeError {
+  return new OperationOutcomeError(badRequest(diagnostics, parameter));
+}

@@ -1,0 +1,111 @@
+import type { SearchRequest } from '@medplum/core';
+import type { Resource } from '@medplum/fhirtypes';
+import type { Knex } from 'knex';
+import type { SearchOptions, SearchResult } from '../store/repository';
+import type { SearchIndex } from '../store/search-index-port';
+import { applyFilter } from './filter-conditions';
+import { loadIncluded } from './includes';
+import { extractIndexRows, IndexRows } from './index-rows';
+import { shapeResource } from './result-shaping';
+import { SearchContext } from './search-context';
+import { IndexKind, INDEX_TABLES, migrateFhirSearch } from './search-migrations';
+import { ensureSearchDefinitions } from './search-parameters';
+import { applyKeyset, applyOrder, decodeCursor, encodeCursor, planSort } from './sort-keys';
+
+export const DEFAULT_PAGE_SIZE = 20;
+export const MAX_PAGE_SIZE = 1000;
+
+/** Rows per INSERT: well under SQLite's bound-variable limit for the widest table (11 columns). */
+const INSERT_BATCH = 200;
+const KINDS = Object.keys(INDEX_TABLES) as IndexKind[];
+
+/**
+ * FHIR search over fhir_resources and the `fhir_idx_*` tables with plain knex, so the same SQL runs on SQLite,
+ * PostgreSQL and MySQL/MariaDB. Index rows are written in the caller's transaction; pages are keyset (seek) pages on
+ * (sort values…, id), so a page boundary never moves when rows are inserted or updated elsewhere in the table.
+ */
+export class KnexSearchIndex implements SearchIndex {
+  constructor() {
+    ensureSearchDefinitions();
+  }
+
+  async migrate(db: Knex): Promise<void> {
+    await migrateFhirSearch(db);
+  }
+
+  async index(trx: Knex.Transaction, resource: Resource): Promise<void> {
+    await this.indexMany(trx, [resource]);
+  }
+
+  /** Replaces the index rows of many resources with a handful of statements (bulk loads, transaction Bundles). */
+  async indexMany(trx: Knex.Transaction, resources: Resource[]): Promise<void> {
+    const byType = new Map<string, string[]>();
+    for (const r of resources) {
+      if (!r.id) throw new Error(`cannot index a ${r.resourceType} without an id`);
+      byType.set(r.resourceType, [...(byType.get(r.resourceType) ?? []), r.id]);
+    }
+    for (const [type, ids] of byType) await this.deleteRows(trx, type, ids);
+    const rows: IndexRows = { token: [], string: [], reference: [], date: [], number: [], quantity: [], uri: [] };
+    for (const resource of resources) {
+      const own = extractIndexRows(resource);
+      for (const kind of KINDS) {
+        for (const row of own[kind]) rows[kind].push({ resource_type: resource.resourceType, resource_id: resource.id as string, ...row });
+      }
+    }
+    for (const kind of KINDS) {
+      for (let i = 0; i < rows[kind].length; i += INSERT_BATCH) {
+        await trx(INDEX_TABLES[kind]).insert(rows[kind].slice(i, i + INSERT_BATCH));
+      }
+    }
+  }
+
+  async unindex(trx: Knex.Transaction, resourceType: string, id: string): Promise<void> {
+    await this.deleteRows(trx, resourceType, [id]);
+  }
+
+  private async deleteRows(trx: Knex.Transaction, resourceType: string, ids: string[]): Promise<void> {
+    for (let i = 0; i < ids.length; i += 500) {
+      const chunk = ids.slice(i, i + 500);
+      for (const kind of KINDS) {
+        await trx(INDEX_TABLES[kind]).where('resource_type', resourceType).whereIn('resource_id', chunk).delete();
+      }
+    }
+  }
+
+  async search(db: Knex | Knex.Transaction, request: SearchRequest, options: SearchOptions = {}): Promise<SearchResult> {
+    const ctx = new SearchContext(db, Boolean(options.strict));
+    const type = request.resourceType;
+    const base = db('fhir_resources as r').where('r.resource_type', type).where('r.deleted', false);
+    for (const filter of request.filters ?? []) applyFilter(ctx, base, type, 'r', filter);
+    const plan = planSort(ctx, type, 'r', request.sortRules);
+    const count = Math.min(Math.max(request.count ?? DEFAULT_PAGE_SIZE, 0), MAX_PAGE_SIZE);
+    const cursorValues = request.cursor ? decodeCursor(plan, request.cursor) : undefined;
+
+    let total: number | undefined;
+    // parseSearchRequest turns `_summary=count` into count 0 with total accurate.
+    if (request.total === 'accurate' || count === 0) {
+      const [row] = await base.clone().count({ n: '*' });
+      total = Number((row as { n: unknown }).n);
+    }
+    if (count === 0) return withOutcome(ctx, { resources: [], included: [], total });
+
+    const inner = base.clone().select('r.id', 'r.content');
+    for (const key of plan.keys) inner.select(key.select);
+    const page = db.from(inner.as('q')).select('*');
+    if (cursorValues) applyKeyset(page, plan, cursorValues);
+    applyOrder(page, plan);
+    if (request.offset) page.offset(request.offset);
+    const rows: Array<Record<string, unknown>> = await page.limit(count + 1);
+
+    const matches = rows.slice(0, count).map((row) => JSON.parse(String(row.content)) as Resource);
+    const next = rows.length > count ? encodeCursor(plan, rows[count - 1]) : undefined;
+    const included = await loadIncluded(ctx, request, matches);
+    const shape = (r: Resource): Resource => shapeResource(r, request.summary, request.fields);
+    return withOutcome(ctx, { resources: matches.map(shape), included, total, next });
+  }
+}
+
+function withOutcome(ctx: SearchContext, result: SearchResult): SearchResult {
+  if (ctx.warnings.length > 0) result.outcome = { resourceType: 'OperationOutcome', issue: ctx.warnings };
+  return result;
+}

