@@ -1,0 +1,78 @@
+import { type InternalSchemaElement, type InternalTypeSchema, tryGetDataType } from '@medplum/core';
+import type { Resource } from '@medplum/fhirtypes';
+
+/** One element value met while walking a resource, with its FHIR type and the FHIRPath that points at it. */
+export interface TypedElement {
+  value: unknown;
+  /** FHIR type code: `code`, `Coding`, `Identifier`, a backbone type name such as `PatientContact`, … */
+  type: string;
+  path: string;
+  element: InternalSchemaElement;
+}
+
+export type TypedElementVisitor = (element: TypedElement) => void;
+
+/**
+ * Walks a resource along its R4 StructureDefinition and hands each element value to `visit` with its declared type,
+ * so that checks can be written per type (every Coding, every Identifier…) wherever the type occurs, contained and
+ * Bundle resources included. Choice elements are named the FHIRPath way (`Observation.value.ofType(Quantity)`);
+ * repeating elements carry their index (`Patient.identifier[1].value`). Keys the definition does not know and values
+ * of the wrong JSON shape are passed over silently: the structural validation reports them.
+ * The caller has already bounded the nesting depth (json-shape-guards.ts), so the recursion cannot overflow.
+ */
+export function walkTypedElements(resource: Resource, visit: TypedElementVisitor): void {
+  walkResource(resource as unknown as Record<string, unknown>, resource.resourceType, visit);
+}
+
+function walkResource(resource: Record<string, unknown>, path: string, visit: TypedElementVisitor): void {
+  const type = typeof resource.resourceType === 'string' ? resource.resourceType : undefined;
+  const schema = type ? tryGetDataType(type) : undefined;
+  if (schema) walkObject(resource, schema, path, visit);
+}
+
+function walkObject(object: Record<string, unknown>, schema: InternalTypeSchema, path: string, visit: TypedElementVisitor): void {
+  for (const [key, value] of Object.entries(object)) {
+    if (key === 'resourceType' || key.startsWith('_') || value === null || value === undefined) continue;
+    const resolved = resolveElement(schema, key);
+    if (!resolved) continue;
+    const { element, type, name } = resolved;
+    const items = Array.isArray(value) ? value : [value];
+    if (Array.isArray(value) !== Boolean(element.isArray)) continue;
+    items.forEach((item, i) => {
+      const itemPath = `${path}.${name}${Array.isArray(value) ? `[${i}]` : ''}`;
+      visit({ value: item, type, path: itemPath, element });
+      if (!isPlainObject(item)) return;
+      if (type === 'Resource' || type === 'DomainResource') walkResource(item, itemPath, visit);
+      else if (isComplexType(type)) {
+        const inner = tryGetDataType(type);
+        if (inner) walkObject(item, inner, itemPath, visit);
+      }
+    });
+  }
+}
+
+function resolveElement(schema: InternalTypeSchema, key: string): { element: InternalSchemaElement; type: string; name: string } | undefined {
+  const direct = schema.elements[key];
+  if (direct) {
+    if (direct.type.length !== 1) return undefined;
+    return { element: direct, type: direct.type[0].code, name: key };
+  }
+  for (const [name, element] of Object.entries(schema.elements)) {
+    if (!name.endsWith('[x]')) continue;
+    const base = name.slice(0, -3);
+    if (!key.startsWith(base)) continue;
+    const suffix = key.slice(base.length);
+    const match = element.type.find((t) => t.code.charAt(0).toUpperCase() + t.code.slice(1) === suffix);
+    if (match) return { element, type: match.code, name: `${base}.ofType(${match.code})` };
+  }
+  return undefined;
+}
+
+/** Primitive types start lower-case (`code`, `dateTime`); FHIRPath system types are URLs. */
+function isComplexType(type: string): boolean {
+  return /^[A-Z]/.test(type);
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
