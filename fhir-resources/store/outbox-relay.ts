@@ -62,7 +62,7 @@ export class OutboxRelay {
   private failures = 0;
   private lastPrune = 0;
 
-  constructor(private readonly db: Knex, private readonly bus: Bus, options: OutboxRelayOptions = {}) {
+  constructor(private readonly db: Knex, private readonly bus: Pick<Bus, 'publishTopic'>, options: OutboxRelayOptions = {}) {
     this.dialect = storeDialect(db);
     this.pollMs = options.pollMs ?? 1000;
     this.batchSize = options.batchSize ?? 200;
