@@ -2,11 +2,20 @@ import { adapterRegistry } from './adapters/registry';
 import { loadConfig, ConfigError } from './engine/config/config';
 import { logger } from './engine/logger';
 import { startServer } from './engine/server';
+import { startFhirModule } from './fhir-resources/fhir-module';
 
 /** The composition root: the engine, the hospital's adapters and channels, and (demo profile) the demo peers. */
 async function main(): Promise<void> {
   const config = loadConfig();
-  const running = await startServer({ config, registry: adapterRegistry() });
+  const running = await startServer({
+    config,
+    registry: adapterRegistry(),
+    mount: async (app, { db, bus }) => {
+      const fhir = await startFhirModule({ db, bus });
+      app.use('/fhir', fhir.router);
+      return fhir;
+    },
+  });
   const shutdown = (signal: string) => {
     logger.info('shutting down', { signal });
     running.stop().then(() => process.exit(0), (err) => {

@@ -26,8 +26,11 @@ export interface ServerOptions {
   /** Channels declared in TypeScript; YAML ones are read from config.channelsDir. */
   channels?: (db: Knex) => ChannelDefinition[];
   /** Extra routes (FHIR, admin UI, demo token issuer) mounted before the engine's. */
-  mount?: (app: Express, parts: { db: Knex; bus: Bus }) => void | Promise<void>;
+  mount?: (app: Express, parts: { db: Knex; bus: Bus }) => Mounted | Promise<Mounted>;
 }
+
+/** What a mounted part needs at shutdown: it stops after the HTTP port closes and before the bus and database. */
+export type Mounted = void | { stop(): Promise<void> };
 
 export interface RunningServer {
   app: Express;
@@ -97,7 +100,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   collectDefaultMetrics({ register: metrics });
   const app = express();
   app.disable('x-powered-by');
-  await options.mount?.(app, { db, bus });
+  const mounted = await options.mount?.(app, { db, bus });
   app.use('/health', healthRoutes(db, bus));
   app.get('/metrics', async (_req, res) => {
     const text = (await metrics.metrics()) + (await engine.stats.registry.metrics());
@@ -131,6 +134,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       await new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections?.();
       await scheduler.stop();
+      if (mounted) await mounted.stop();
       await engine.stop();
       await bus.close();
       await store.close();
