@@ -1,4 +1,4 @@
-import { parseSearchRequest } from '@medplum/core';
+import { parseSearchRequest, SearchRequest } from '@medplum/core';
 import type { Resource } from '@medplum/fhirtypes';
 import type { Knex } from 'knex';
 import { SearchOptions, SearchResult } from '../../../fhir-resources/store/repository';
@@ -56,8 +56,9 @@ export class SearchHarness {
   }
 
   /** Ids of the matches, in result order. */
-  async ids(query: string, options?: SearchOptions): Promise<string[]> {
-    return (await this.search(query, options)).resources.map((r) => r.id as string);
+  async ids(query: string | SearchRequest, options?: SearchOptions): Promise<string[]> {
+    const result = typeof query === 'string' ? await this.search(query, options) : await this.index.search(this.db, query, options);
+    return result.resources.map((r) => r.id as string);
   }
 }
 
