@@ -19,12 +19,15 @@ export class SearchContext {
 
   /** Reports an unusable parameter; returns normally only under lenient handling, the caller then skips it. */
   reject(parameter: string, diagnostics: string): void {
-    if (this.strict) throw new OperationOutcomeError(badRequest(diagnostics, parameter));
+    if (this.strict) throw invalidSearchValue(parameter, diagnostics);
     this.warnings.push({ severity: 'warning', code: 'not-supported', diagnostics: `${diagnostics}; it was ignored`, expression: [parameter] });
   }
 }
 
 /** A client error in a search value (bad date, bad cursor): always a 400, whatever the handling preference. */
 export function invalidSearchValue(parameter: string, diagnostics: string): OperationOutcomeError {
-  return new OperationOutcomeError(badRequest(diagnostics, parameter));
+  const outcome = badRequest(diagnostics, parameter);
+  // badRequest puts the words in details.text; clients and logs read diagnostics.
+  outcome.issue = outcome.issue?.map((issue) => ({ ...issue, diagnostics }));
+  return new OperationOutcomeError(outcome);
 }
