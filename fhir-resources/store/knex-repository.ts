@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Knex } from 'knex';
 import { OperationOutcomeError, SearchRequest, deepClone, generateId, parseSearchRequest } from '@medplum/core';
 import type { Resource, ResourceType } from '@medplum/fhirtypes';
@@ -32,6 +33,9 @@ type Method = 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 type Action = 'create' | 'update' | 'delete';
 
 /** FHIR R4 id: https://hl7.org/fhir/R4/datatypes.html#id */
+/** Runs of a write transaction that lost a race (deadlock, duplicate key) before the caller sees 409. */
+const WRITE_ATTEMPTS = 3;
+
 const ID_PATTERN = /^[A-Za-z0-9\-.]{1,64}$/;
 
 /**
@@ -164,19 +168,22 @@ export class KnexRepository implements Repository {
 
   /**
    * Runs `fn` in this repository's transaction, or in a new one that commits before the relay is woken. A unique
-   * violation (two creators of one id, or a history version written twice) and deadlocks mean a concurrent writer
-   * won: the caller gets 409 and may retry.
+   * violation (two creators of one id) or a deadlock means a concurrent writer got there first: a transaction of our
+   * own is run again from the start (it then sees the winner's row); inside a caller's transaction, or after the last
+   * attempt, the caller gets 409 and may retry.
    */
   private async write<T>(ref: string, fn: (trx: Knex.Transaction) => Promise<T>): Promise<T> {
-    try {
-      if (this.trx) return await fn(this.trx);
-      const result = await this.db.transaction(fn, this.dialect.transactionConfig);
-      this.options.onCommit?.();
-      return result;
-    } catch (err) {
-      if (err instanceof OperationOutcomeError) throw err;
-      if (this.dialect.isUniqueViolation(err) || this.dialect.isWriteConflict(err)) throw concurrentWrite(ref);
-      throw err;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        if (this.trx) return await fn(this.trx);
+        const result = await this.db.transaction(fn, this.dialect.transactionConfig);
+        this.options.onCommit?.();
+        return result;
+      } catch (err) {
+        if (err instanceof OperationOutcomeError) throw err;
+        if (!this.dialect.isUniqueViolation(err) && !this.dialect.isWriteConflict(err)) throw err;
+        if (this.trx || attempt >= WRITE_ATTEMPTS) throw concurrentWrite(ref);
+      }
     }
   }
 
@@ -224,9 +231,14 @@ export class KnexRepository implements Repository {
     return { versionId: Number(row.version_id), lastUpdated: row.last_updated, deleted: this.dialect.bool(row.deleted), content: row.content };
   }
 
-  /** The one resource a conditional interaction's search matches; several → 412. */
+  /**
+   * The one resource a conditional interaction's search matches; several → 412. Two requests with the same
+   * condition at once would both find nothing and both create, so the condition is first locked for the rest of
+   * the transaction (the second waits, then finds what the first created).
+   */
   private async findOne<T extends Resource>(trx: Knex.Transaction, resourceType: string, search: string): Promise<T | undefined> {
     const query = search.startsWith('?') ? search.slice(1) : search;
+    await this.lockCondition(trx, `${resourceType}?${query}`);
     let request: SearchRequest;
     try {
       request = parseSearchRequest(`${resourceType}?${query}`);
@@ -236,6 +248,12 @@ export class KnexRepository implements Repository {
     const result = await this.searchIndex.search(trx, { ...request, count: 2 }, { strict: true });
     if (result.resources.length > 1) throw tooManyMatches(search);
     return result.resources[0] as T | undefined;
+  }
+
+  private async lockCondition(trx: Knex.Transaction, condition: string): Promise<void> {
+    const key = createHash('sha256').update(condition).digest('hex');
+    await trx('fhir_write_locks').insert({ lock_key: key });
+    await trx('fhir_write_locks').where({ lock_key: key }).del();
   }
 
   /** Writes version prev+1 of the resource: current row, history row, index rows and the outbox event. */

@@ -43,6 +43,13 @@ const steps: MigrationStep[] = [
       t.index(['published_at', 'seq'], 'fhir_outbox_published_seq');
     });
   },
+  async (db: Knex) => {
+    // Rows live only inside a transaction (inserted, then deleted before commit): a second writer inserting the same
+    // key waits on the first one's uncommitted row, which serialises conditional creates and updates of one condition.
+    await db.schema.createTable('fhir_write_locks', (t) => {
+      t.string('lock_key', 64).primary();
+    });
+  },
 ];
 
 export async function migrateFhirStore(db: Knex): Promise<void> {

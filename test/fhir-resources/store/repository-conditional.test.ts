@@ -41,6 +41,13 @@ describe.each(ALL_DATABASES)('KnexRepository conditional interactions on %s', (k
     expect(created).toBe(false);
   });
 
+  it('concurrent conditional creates with one condition create one resource and return it to all', async () => {
+    const repo = fx.repository();
+    const results = await Promise.all([1, 2, 3, 4].map(() => repo.create(withMrn('并', 'R1'), { ifNoneExist: `identifier=${MRN}|R1` })));
+    expect(results.filter((r) => r.created)).toHaveLength(1);
+    expect(new Set(results.map((r) => r.resource.id)).size).toBe(1);
+  });
+
   it('conditional update with no match creates, with a server id when the body has none', async () => {
     const { resource, created } = await fx.repository().conditionalUpdate(withMrn('钱', 'E1'), `identifier=${MRN}|E1`);
     expect(created).toBe(true);
