@@ -1,0 +1,68 @@
+import type { Knex } from 'knex';
+import { z } from 'zod';
+import type { DestinationConnector, OutboundMessage } from '../../engine/channel/channel';
+import { isUniqueViolation } from '../../engine/db';
+import { foreignDatabaseSchema, openForeignDatabase } from './foreign-database';
+
+export const statementWriterSchema = foreignDatabaseSchema.extend({
+  /**
+   * SQL run once per message, e.g. `INSERT INTO his_inbox (msg_id, patient_id, body) VALUES (:messageId, :patientId,
+   * :content)`. Bound: messageId, correlationId, channelId, content, and each top-level field of a JSON object
+   * content (the transformer shapes the row; this writer only moves it).
+   */
+  statement: z.string().min(1),
+}).strict();
+
+export type StatementWriterOptions = z.input<typeof statementWriterSchema>;
+
+const NAMED = /(?<![:\w]):([A-Za-z_]\w*)(?!:)/g;
+
+function bindingsOf(m: OutboundMessage): Record<string, unknown> {
+  let fields: Record<string, unknown> = {};
+  try {
+    const parsed: unknown = JSON.parse(m.content);
+    if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) fields = parsed as Record<string, unknown>;
+  } catch {
+    // not JSON: only the message fields are bound
+  }
+  const values: Record<string, unknown> = { ...fields, messageId: m.messageId, correlationId: m.correlationId, channelId: m.channelId, content: m.content };
+  for (const [k, v] of Object.entries(values)) {
+    if (v !== null && typeof v === 'object') values[k] = JSON.stringify(v);
+  }
+  return values;
+}
+
+/**
+ * Writes to a foreign database (the HIS's interface tables) with one configured statement per message.
+ * table-writer covers rows in Lingshu's own database; this is its counterpart for someone else's schema.
+ * A unique-key violation counts as delivered: with the message id in a unique column the statement is idempotent,
+ * which covers a retry after a crash between the peer's commit and the engine recording the stage as sent.
+ */
+export function statementWriter(options: StatementWriterOptions): DestinationConnector {
+  const o = statementWriterSchema.parse(options);
+  const names = [...new Set([...o.statement.matchAll(NAMED)].map((x) => x[1]))];
+  let db: Knex | undefined;
+  return {
+    type: 'database-writer',
+    async start() {
+      db = openForeignDatabase(o);
+    },
+    async send(m: OutboundMessage) {
+      if (!db) throw new Error('database writer not started');
+      const values = bindingsOf(m);
+      const missing = names.filter((n) => values[n] === undefined);
+      if (missing.length) throw new Error(`message content has no field ${missing.join(', ')} for the statement`);
+      try {
+        await db.raw(o.statement, Object.fromEntries(names.map((n) => [n, values[n] as Knex.Value])));
+        return { response: 'statement executed' };
+      } catch (err) {
+        if (isUniqueViolation(err)) return { response: `message ${m.messageId} already written (unique key)` };
+        throw err;
+      }
+    },
+    async stop() {
+      await db?.destroy();
+      db = undefined;
+    },
+  };
+}
