@@ -177,7 +177,7 @@ describe.each(ALL_DATABASES)('KnexRepository reads and writes on %s', (kind) => 
     const repo = fx.repository();
     const { resource } = await repo.create(patient('尤'));
     await repo.delete('Patient', resource.id as string);
-    expect(fx.searchIndex.calls.filter((c) => c.includes(resource.id as string))).toEqual([
+    expect(fx.fakeIndex?.calls.filter((c) => c.includes(resource.id as string))).toEqual([
       `index Patient/${resource.id}/1`, `unindex Patient/${resource.id}`,
     ]);
   });

@@ -2,14 +2,14 @@ import type { Patient } from '@medplum/fhirtypes';
 import { ALL_DATABASES } from '../../support/databases';
 import { countRows, openStore, patient, statusOf, StoreFixture } from './store-fixture';
 
-// Matching runs through FakeSearchIndex (identifier only) until fhir-resources/search lands; the store's part is
-// what it does with none, one or several matches.
+// Matching runs through the real search index (fhir-resources/search); the store's part is what it does with none,
+// one or several matches.
 const MRN = 'urn:oid:2.16.156.10011.1.12';
 const withMrn = (family: string, mrn: string): Patient => patient(family, { identifier: [{ system: MRN, value: mrn }] });
 
 describe.each(ALL_DATABASES)('KnexRepository conditional interactions on %s', (kind) => {
   let fx: StoreFixture;
-  beforeAll(async () => { fx = await openStore(kind); });
+  beforeAll(async () => { fx = await openStore(kind, 'real'); });
   afterAll(async () => { await fx.cleanup(); });
 
   it('conditional create returns the one match unchanged and writes nothing', async () => {

@@ -1,6 +1,6 @@
 import { Knex } from 'knex';
-import type { SearchRequest } from '@medplum/core';
-import type { Identifier, Patient, Resource } from '@medplum/fhirtypes';
+import type { Patient, Resource } from '@medplum/fhirtypes';
+import { KnexSearchIndex } from '../../../fhir-resources/search/search-index';
 import { KnexRepository, KnexRepositoryOptions } from '../../../fhir-resources/store/knex-repository';
 import type { SearchResult } from '../../../fhir-resources/store/repository';
 import type { SearchIndex } from '../../../fhir-resources/store/search-index-port';
@@ -8,9 +8,8 @@ import { migrateFhirStore } from '../../../fhir-resources/store/store-migrations
 import { createTestDatabase, TestDatabase } from '../../support/databases';
 
 /**
- * A stand-in for fhir-resources/search/search-index.ts, which another part builds at the same time: it records the
- * store's index calls and answers `identifier=system|value` by scanning fhir_resources in the caller's transaction,
- * which is all the conditional interactions need. TODO: switch to the real SearchIndex once it lands.
+ * Records the store's index calls; CRUD, history and outbox tests need no search. Conditional interactions run on
+ * the real KnexSearchIndex (`openStore(kind, 'real')`).
  */
 export class FakeSearchIndex implements SearchIndex {
   readonly calls: string[] = [];
@@ -25,35 +24,34 @@ export class FakeSearchIndex implements SearchIndex {
     this.calls.push(`unindex ${resourceType}/${id}`);
   }
 
-  async search(db: Knex | Knex.Transaction, request: SearchRequest): Promise<SearchResult> {
-    const rows = await db('fhir_resources').select('content', 'deleted').where({ resource_type: request.resourceType });
-    const live = rows.filter((r) => !(r.deleted === true || Number(r.deleted) === 1)).map((r) => JSON.parse(r.content) as Resource);
-    const matches = live.filter((r) => (request.filters ?? []).every((f) => {
-      if (f.code !== 'identifier') throw new Error(`fake search index: unsupported parameter ${f.code}`);
-      const [system, value] = f.value.split('|');
-      return ((r as Patient).identifier ?? []).some((i: Identifier) => i.system === system && i.value === value);
-    }));
-    return { resources: matches.slice(0, request.count ?? 20), included: [] };
+  async search(): Promise<SearchResult> {
+    throw new Error('FakeSearchIndex does not search: open the store with the real index');
   }
 }
 
 export interface StoreFixture {
   database: TestDatabase;
   db: Knex;
-  searchIndex: FakeSearchIndex;
+  searchIndex: SearchIndex;
+  /** The recording stand-in, when the fixture runs on it. */
+  fakeIndex?: FakeSearchIndex;
   repository(options?: KnexRepositoryOptions): KnexRepository;
   cleanup(): Promise<void>;
 }
 
-export async function openStore(kind: TestDatabase['name']): Promise<StoreFixture> {
+/** `search: 'real'` runs on fhir-resources/search's KnexSearchIndex; the default is the recording stand-in. */
+export async function openStore(kind: TestDatabase['name'], search: 'fake' | 'real' = 'fake'): Promise<StoreFixture> {
   const database = await createTestDatabase(kind);
   const db = database.open();
   await migrateFhirStore(db);
-  const searchIndex = new FakeSearchIndex();
+  const fakeIndex = search === 'fake' ? new FakeSearchIndex() : undefined;
+  const searchIndex: SearchIndex = fakeIndex ?? new KnexSearchIndex();
+  await searchIndex.migrate(db);
   return {
     database,
     db,
     searchIndex,
+    fakeIndex,
     repository: (options) => new KnexRepository(db, searchIndex, options),
     cleanup: async () => {
       await db.destroy();
