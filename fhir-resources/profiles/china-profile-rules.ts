@@ -1,6 +1,6 @@
 import type { Identifier, OperationOutcomeIssue, Patient, Resource } from '@medplum/fhirtypes';
 import { ID_DOCUMENT_TYPES } from './china-code-tables';
-import { chinaCodeDisplay, chinaTerminologyResources, isChinaCodeSystem } from './china-terminology';
+import { chinaCodeDisplay, chinaCodeSystemTitle as title, isChinaCodeSystem } from './china-terminology';
 import { carriesResidentIdNumber, idDocumentNumberProblem } from './id-document-number';
 import {
   ADDRESS_DIVISION_EXTENSION,
@@ -144,11 +144,6 @@ function chinaPatientProfileIssues(patient: Patient, identifiers: Identifier[]):
   }
   if (patient.gender === undefined) issues.push(issue('required', 'the China Patient profile needs gender', 'Patient.gender'));
   return issues;
-}
-
-function title(system: string): string {
-  const codeSystem = chinaTerminologyResources().find((r) => r.resourceType === 'CodeSystem' && r.url === system);
-  return codeSystem?.title ?? system;
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

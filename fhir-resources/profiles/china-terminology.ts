@@ -144,13 +144,22 @@ function valueSetResource(t: TerminologyDescription): ValueSet {
 
 let resources: (CodeSystem | ValueSet)[] | undefined;
 
-/**
- * The China CodeSystem and ValueSet resources, for the store to load at start-up and serve. Built once; callers that
- * write them must clone them first (the store sets meta on what it writes).
- */
-export function chinaTerminologyResources(): (CodeSystem | ValueSet)[] {
+function builtResources(): (CodeSystem | ValueSet)[] {
   resources ??= TERMINOLOGIES.flatMap((t) => [codeSystemResource(t), valueSetResource(t)]);
   return resources;
+}
+
+/**
+ * The China CodeSystem and ValueSet resources, for the store to load at start-up and serve. Each call returns fresh
+ * copies, so a caller that sets meta or ids on them cannot change what the validator reads.
+ */
+export function chinaTerminologyResources(): (CodeSystem | ValueSet)[] {
+  return structuredClone(builtResources());
+}
+
+/** The title of a China code system ("民族类别代码 (GB 3304)"), for messages; the URL when it is not one of them. */
+export function chinaCodeSystemTitle(system: string): string {
+  return builtResources().find((r) => r.resourceType === 'CodeSystem' && r.url === system)?.title ?? system;
 }
 
 /** The URLs of the China code systems, for the validator to recognise codings it must check. */

@@ -5,6 +5,6 @@ export { idDocumentNumberProblem, carriesResidentIdNumber } from './id-document-
 export * from './china-code-tables';
 export { nationalities, nationalityAlpha3, type Nationality } from './nationality-codes';
 export { divisions, divisionByCode, type Division } from './administrative-division';
-export { chinaTerminologyResources, chinaCodeDisplay, isChinaCodeSystem, CHINA_CODE_SYSTEMS } from './china-terminology';
+export { chinaTerminologyResources, chinaCodeDisplay, chinaCodeSystemTitle, isChinaCodeSystem, CHINA_CODE_SYSTEMS } from './china-terminology';
 export { chinaElementIssues, chinaResourceIssues, idDocumentType, type ChinaElement } from './china-profile-rules';
 export { patientCompleteness, COMPLETENESS_FIELDS } from './patient-completeness';

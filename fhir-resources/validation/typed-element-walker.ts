@@ -17,7 +17,8 @@ export type TypedElementVisitor = (element: TypedElement) => void;
  * so that checks can be written per type (every Coding, every Identifier…) wherever the type occurs, contained and
  * Bundle resources included. Choice elements are named the FHIRPath way (`Observation.value.ofType(Quantity)`);
  * repeating elements carry their index (`Patient.identifier[1].value`). Keys the definition does not know and values
- * of the wrong JSON shape are passed over silently: the structural validation reports them.
+ * of the wrong JSON shape are passed over silently: the structural validation reports them. The `_element` siblings
+ * of primitives (their id and extensions) are not walked: no required binding or China rule applies inside them.
  * The caller has already bounded the nesting depth (json-shape-guards.ts), so the recursion cannot overflow.
  */
 export function walkTypedElements(resource: Resource, visit: TypedElementVisitor): void {

@@ -32,6 +32,12 @@ describe('China terminology resources', () => {
     }
   });
 
+  it('hands out copies, so a caller changing one does not change the next', () => {
+    const first = chinaTerminologyResources();
+    first[0].id = 'changed';
+    expect(chinaTerminologyResources()[0].id).toBe('id-document-type');
+  });
+
   it('gives each value set the whole of its code system', () => {
     const vs = chinaTerminologyResources().find((r): r is ValueSet => r.resourceType === 'ValueSet' && r.id === 'ethnicity');
     expect(vs?.compose?.include).toEqual([{ system: ETHNICITY_SYSTEM }]);
