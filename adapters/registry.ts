@@ -1,6 +1,9 @@
 import { ConnectorRegistry } from '../engine/channel/connector-registry';
 import { httpSource, httpSourceSchema } from './http/http-source';
 import { tableWriter, tableWriterSchema } from './database/table-writer';
+import { hipSource, hipSourceSchema } from './soap/hip-source';
+import { soapDestination, soapDestinationSchema } from './soap/soap-destination';
+import { soapSource, soapSourceSchema } from './soap/soap-source';
 import { databasePoller, databasePollerSchema } from './database/polling-reader';
 import { statementWriter, statementWriterSchema } from './database/statement-writer';
 
@@ -11,5 +14,8 @@ export function adapterRegistry(): ConnectorRegistry {
     .destination('table', { schema: tableWriterSchema, create: (o, ctx) => tableWriter(ctx.db, o) })
     .source('database-poller', { schema: databasePollerSchema, create: (o, ctx) => databasePoller(ctx.db, o) })
     .destination('database-writer', { schema: statementWriterSchema, create: (o) => statementWriter(o) })
+    .source('soap', { schema: soapSourceSchema, create: (o) => soapSource(o) })
+    .source('hl7v3-hip', { schema: hipSourceSchema, create: (o) => hipSource(o) })
+    .destination('soap', { schema: soapDestinationSchema, create: (o) => soapDestination(o) })
     .transformer('passthrough', (m) => m.content);
 }

@@ -1,0 +1,235 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express, { Router } from 'express';
+import * as soap from 'soap';
+import type { SimulatedPeer } from '../peer';
+import { HisPatient, HisState } from './his-state';
+import * as v3 from './his-v3';
+import { hisWsdl } from './his-wsdl';
+
+export interface HisPeerOptions {
+  /** SOAP port; 0 = any free port. */
+  port?: number;
+  /** Address to bind and to advertise in the WSDL. */
+  host?: string;
+  /** Lingshu's 互联互通 endpoint, where the HIS pushes 个人信息注册 (e.g. http://127.0.0.1:8080/channels/hip?wsdl). */
+  lingshu?: { wsdl: string; soapVersion?: '1.1' | '1.2'; timeoutMs?: number };
+  /** Start with the sample patients and orders. */
+  seed?: boolean;
+}
+
+export type FailureMode = 'timeout' | '500' | 'malformed';
+
+export interface ReceivedCall {
+  at: string;
+  action: string;
+  interaction?: string;
+  messageId?: string;
+  /** What the HIS answered: AA, AE, or the failure it was told to simulate. */
+  outcome: string;
+}
+
+export const HIS_SOAP_PATH = '/HISService.asmx';
+const ACTION_OF_REGISTRATION = 'PatientInfoRegister';
+const KEEP_RECEIVED = 200;
+
+/**
+ * A HIS that serves the 互联互通 services over SOAP (`HIPMessageServer(action, message)` with HL7 v3 inside):
+ * 个人信息注册/更新/查询 (PRPA_IN201311UV02 / 201314UV02 / 201305UV02) and 医嘱查询 with 收费 status (QUMT_IN020030UV01),
+ * keeping patients and orders in memory; it pushes registrations to Lingshu's 互联互通 endpoint, and can be told to
+ * fail its next calls (no answer, HTTP 500 with a SOAP fault, a truncated envelope).
+ */
+export class HisPeer implements SimulatedPeer {
+  readonly name = 'his';
+  readonly description = 'HIS: 互联互通 SOAP services with HL7 v3 XML (个人信息注册/查询, 医嘱/收费查询), pushes 个人信息注册 to Lingshu';
+  readonly state: HisState;
+  readonly received: ReceivedCall[] = [];
+  private failure: { mode: FailureMode; remaining: number } | undefined;
+  private server?: http.Server;
+  private readonly held = new Set<http.ServerResponse>();
+  private lingshuClient?: Promise<soap.Client>;
+  private port = 0;
+
+  constructor(private readonly options: HisPeerOptions = {}) {
+    this.state = new HisState(options.seed ?? true);
+  }
+
+  get url(): string {
+    return `http://${this.options.host ?? '127.0.0.1'}:${this.port}${HIS_SOAP_PATH}`;
+  }
+
+  async start(): Promise<Record<string, number>> {
+    const app = express();
+    app.use(HIS_SOAP_PATH, (req, res, next) => this.injectFailure(req, res, next));
+    const server = http.createServer(app);
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.options.port ?? 0, this.options.host ?? '127.0.0.1', () => resolve());
+    });
+    this.server = server;
+    this.port = (server.address() as AddressInfo).port;
+    // The WSDL is made once the port is known: callers take the service address from it.
+    await new Promise<void>((resolve, reject) => {
+      soap.listen(app, {
+        path: HIS_SOAP_PATH, xml: hisWsdl(this.url), preserveWhitespace: true, suppressStack: true,
+        services: { HISService: { HISServiceSoap: { HIPMessageServer: (args: { action?: string; message?: string }) => this.serve(args) } } },
+        callback: (err: unknown) => (err ? reject(err) : resolve()),
+      } as soap.IServerOptions);
+    });
+    return { soap: this.port };
+  }
+
+  async stop(): Promise<void> {
+    for (const res of this.held) res.socket?.destroy();
+    this.held.clear();
+    const server = this.server;
+    this.server = undefined;
+    if (!server) return;
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
+  }
+
+  /** Makes the next `times` SOAP calls fail the given way. */
+  fail(mode: FailureMode, times: number): void {
+    this.failure = times > 0 ? { mode, remaining: times } : undefined;
+  }
+
+  /** Calls Lingshu's 互联互通 endpoint, as the HIS does when something happens on its side; returns the result string. */
+  async sendToLingshu(action: string, message: string): Promise<string> {
+    const target = this.options.lingshu;
+    if (!target) throw new Error('no Lingshu endpoint configured (options.lingshu.wsdl)');
+    this.lingshuClient ??= soap.createClientAsync(target.wsdl, { forceSoap12Headers: target.soapVersion === '1.2' }).catch((err) => {
+      this.lingshuClient = undefined;
+      throw err;
+    });
+    const client = await this.lingshuClient;
+    const [result] = await (client as unknown as { HIPMessageServerAsync: (a: object, o: object) => Promise<[{ HIPMessageServerResult?: string }]> })
+      .HIPMessageServerAsync({ action, message }, { timeout: target.timeoutMs ?? 10000 });
+    return result?.HIPMessageServerResult ?? '';
+  }
+
+  /** Registers a patient in the HIS and, when Lingshu is configured, pushes the 个人信息注册 to it. */
+  async registerPatient(p: Omit<HisPatient, 'id'> & { id?: string }, notify = true): Promise<{ patient: HisPatient; lingshuAnswer?: string }> {
+    const patient = this.state.addPatient(p);
+    if (!notify || !this.options.lingshu) return { patient };
+    return { patient, lingshuAnswer: await this.sendToLingshu(ACTION_OF_REGISTRATION, v3.patientRegistration(patient)) };
+  }
+
+  control(): Router {
+    const r = express.Router();
+    r.use(express.json({ limit: '1mb' }));
+    r.get('/', (_req, res) => res.json({ name: this.name, url: this.url, wsdl: `${this.url}?wsdl`, failure: this.failure ?? null, lingshu: this.options.lingshu?.wsdl ?? null }));
+    r.get('/patients', (_req, res) => res.json([...this.state.patients.values()]));
+    r.post('/patients', async (req, res) => {
+      const body = req.body as Partial<HisPatient> & { notify?: boolean };
+      if (!body?.name) return void res.status(400).json({ error: 'name is required' });
+      try {
+        res.status(201).json(await this.registerPatient({ gender: '0', ...body, name: body.name }, body.notify !== false));
+      } catch (err) {
+        res.status(502).json({ error: `Lingshu did not take the registration: ${(err as Error).message}` });
+      }
+    });
+    r.get('/orders', (req, res) => {
+      const patientId = typeof req.query.patientId === 'string' ? req.query.patientId : undefined;
+      res.json(patientId ? this.state.ordersOf(patientId) : [...this.state.orders.values()]);
+    });
+    r.post('/orders/:id/pay', (req, res) => {
+      const order = this.state.orders.get(req.params.id);
+      if (!order) return void res.status(404).json({ error: `no order ${req.params.id}` });
+      order.chargeStatus = 'paid';
+      res.json(order);
+    });
+    r.post('/fail', (req, res) => {
+      const mode = String(req.query.mode ?? '500') as FailureMode;
+      const times = Number(req.query.times ?? 1);
+      if (!['timeout', '500', 'malformed'].includes(mode) || !Number.isInteger(times) || times < 0) {
+        return void res.status(400).json({ error: 'use ?times=N&mode=timeout|500|malformed' });
+      }
+      this.fail(mode, times);
+      res.json({ mode, times });
+    });
+    r.get('/received', (_req, res) => res.json(this.received));
+    r.post('/send', async (req, res) => {
+      const { action, message } = (req.body ?? {}) as { action?: string; message?: string };
+      if (!action || !message) return void res.status(400).json({ error: 'action and message are required' });
+      try {
+        res.json({ result: await this.sendToLingshu(action, message) });
+      } catch (err) {
+        res.status(502).json({ error: (err as Error).message });
+      }
+    });
+    return r;
+  }
+
+  private injectFailure(req: express.Request, res: express.Response, next: express.NextFunction): void {
+    if (req.method !== 'POST' || !this.failure) return next();
+    const { mode } = this.failure;
+    if (--this.failure.remaining <= 0) this.failure = undefined;
+    this.record({ action: '?', outcome: `simulated ${mode}` });
+    if (mode === 'timeout') {
+      // Never answers; the socket is destroyed on stop.
+      this.held.add(res);
+      res.on('close', () => this.held.delete(res));
+      return;
+    }
+    if (mode === '500') {
+      res.status(500).type('text/xml; charset=utf-8').send(
+        '<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body>' +
+        '<soap:Fault><faultcode>soap:Server</faultcode><faultstring>HIS 数据库连接失败: ORA-12541 TNS:no listener</faultstring></soap:Fault></soap:Body></soap:Envelope>');
+      return;
+    }
+    // A reply cut off mid-element, as a HIS whose gateway drops the connection after a fixed buffer sends it.
+    res.status(200).type('text/xml; charset=utf-8').send('<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body><HIPMessageServerResponse xmlns="http://tempuri.org/"><HIPMessageServerResult>&lt;MCCI_IN0000');
+  }
+
+  private serve(args: { action?: string; message?: string }): { HIPMessageServerResult: string } {
+    const action = args?.action ?? '';
+    let req: v3.V3Request | undefined;
+    let answer: string;
+    try {
+      req = v3.readRequest(args?.message ?? '');
+      answer = this.answer(req);
+    } catch (err) {
+      if (!(err instanceof v3.V3Error)) throw err;
+      answer = v3.ack('AE', err.message, req);
+    }
+    this.record({ action, interaction: req?.interaction, messageId: req?.messageId, outcome: /typeCode="AE"/.test(answer) ? 'AE' : 'AA' });
+    return { HIPMessageServerResult: answer };
+  }
+
+  private answer(req: v3.V3Request): string {
+    switch (req.interaction) {
+      case 'PRPA_IN201311UV02': {
+        const patient = this.state.addPatient(v3.patientFromRegistration(req));
+        return v3.ack('AA', `注册成功 ${patient.id}`, req);
+      }
+      case 'PRPA_IN201314UV02': {
+        const update = v3.patientFromRegistration(req);
+        const known = update.id ? this.state.patients.get(update.id) : undefined;
+        if (!known) return v3.ack('AE', `患者 ${update.id ?? '(无ID)'} 不存在，无法更新`, req);
+        Object.assign(known, Object.fromEntries(Object.entries(update).filter(([, v]) => v !== undefined)));
+        return v3.ack('AA', '更新成功', req);
+      }
+      case 'PRPA_IN201305UV02':
+        return v3.patientQueryAnswer(req, this.state.findPatient(v3.patientQuery(req)));
+      case 'QUMT_IN020030UV01':
+      case 'QUMT_IN020030PL': {
+        const patientId = v3.orderQueryPatient(req);
+        return v3.orderQueryAnswer(req, patientId, this.state.ordersOf(patientId));
+      }
+      default:
+        return v3.ack('AE', `不支持的交互 ${req.interaction}`, req);
+    }
+  }
+
+  private record(call: Omit<ReceivedCall, 'at'>): void {
+    this.received.push({ at: new Date().toISOString(), ...call });
+    if (this.received.length > KEEP_RECEIVED) this.received.shift();
+  }
+}
+
+export function hisPeer(options: HisPeerOptions = {}): HisPeer {
+  return new HisPeer(options);
+}
