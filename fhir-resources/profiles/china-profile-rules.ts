@@ -67,7 +67,9 @@ function codingIssues(coding: Record<string, unknown>, path: string): OperationO
 
 /** The CV02.01.101 document type of an identifier, or undefined when it is not an ID document identifier. */
 export function idDocumentType(identifier: Identifier): string | undefined {
-  const coded = identifier.type?.coding?.find((c) => c?.system === ID_DOCUMENT_TYPE_SYSTEM)?.code;
+  // Runs on unvalidated input too (all issues are collected in one pass), so no shape is taken for granted.
+  const codings: unknown = identifier.type?.coding;
+  const coded = Array.isArray(codings) ? codings.find((c) => isObject(c) && c.system === ID_DOCUMENT_TYPE_SYSTEM)?.code : undefined;
   if (typeof coded === 'string') return coded;
   return identifier.system === RESIDENT_ID_SYSTEM ? '01' : undefined;
 }

@@ -163,6 +163,19 @@ describe('China profile rules in validateResourceForWrite', () => {
     ]);
   });
 
+  it('reports malformed China elements as structure issues instead of failing', () => {
+    const patient = {
+      resourceType: 'Patient',
+      meta: { profile: CHINA_PATIENT_PROFILE },
+      identifier: [{ type: { coding: ID_DOCUMENT_TYPE_SYSTEM }, value: 11010519 }, 'X'],
+      extension: [{ url: NATIONALITY_EXTENSION, valueCodeableConcept: { coding: 'CHN' } }],
+      address: [{ extension: ADDRESS_DIVISION_EXTENSION }],
+    } as unknown as Patient;
+    const issues = issuesOf(patient);
+    expect(issues.length).toBeGreaterThan(0);
+    for (const issue of issues) expect(issue.expression?.[0]).toMatch(/^Patient\./);
+  });
+
   it('does not require an ID document of a patient without the profile', () => {
     expect(issuesOf({ resourceType: 'Patient', name: [{ text: '张三' }] })).toEqual([]);
   });
