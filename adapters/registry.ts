@@ -1,5 +1,6 @@
 import { ConnectorRegistry } from '../engine/channel/connector-registry';
 import { httpSource, httpSourceSchema } from './http/http-source';
+import { httpSender, httpSenderSchema } from './http/http-sender';
 import { tableWriter, tableWriterSchema } from './database/table-writer';
 import { hipSource, hipSourceSchema } from './soap/hip-source';
 import { soapDestination, soapDestinationSchema } from './soap/soap-destination';
@@ -14,6 +15,7 @@ export function adapterRegistry(): ConnectorRegistry {
     .destination('table', { schema: tableWriterSchema, create: (o, ctx) => tableWriter(ctx.db, o) })
     .source('database-poller', { schema: databasePollerSchema, create: (o, ctx) => databasePoller(ctx.db, o) })
     .destination('database-writer', { schema: statementWriterSchema, create: (o) => statementWriter(o) })
+    .destination('http-sender', { schema: httpSenderSchema, create: (o) => httpSender(o) })
     .source('soap', { schema: soapSourceSchema, create: (o) => soapSource(o) })
     .source('hl7v3-hip', { schema: hipSourceSchema, create: (o) => hipSource(o) })
     .destination('soap', { schema: soapDestinationSchema, create: (o) => soapDestination(o) })

@@ -1,14 +1,38 @@
 import express from 'express';
 import iconv from 'iconv-lite';
 import { z } from 'zod';
+import { XMLValidator } from 'fast-xml-parser';
 import type { SourceConnector, SourceContext } from '../../engine/channel/channel';
+import { authChecker, httpAuthSchema } from './http-auth';
 
-export interface HttpSourceOptions {
+export const httpSourceSchema = z.object({
   /** Largest body accepted, e.g. '10mb'. */
-  maxBody?: string;
-}
+  maxBody: z.string().default('10mb'),
+  /** Below /channels/<channelId>, for peers whose URL layout is fixed on their side (e.g. /notify/result). */
+  path: z.string().regex(/^\/[A-Za-z0-9/_.-]*$/, 'a path starting with /').default('/'),
+  methods: z.array(z.enum(['POST', 'PUT', 'PATCH'])).min(1).default(['POST']),
+  /** A body that does not parse as the declared kind is refused with 400 before anything is stored. */
+  body: z.enum(['any', 'json', 'xml']).default('any'),
+  auth: httpAuthSchema.default({ type: 'none' }),
+}).strict();
 
-export const httpSourceSchema = z.object({ maxBody: z.string().default('10mb') }).strict();
+export type HttpSourceOptions = z.input<typeof httpSourceSchema>;
+
+/** Why the body is not the declared kind, or undefined. XML is only validated: no entity is ever expanded here. */
+function bodyProblem(kind: 'any' | 'json' | 'xml', content: string): string | undefined {
+  if (kind === 'json') {
+    try {
+      JSON.parse(content);
+    } catch (err) {
+      return `body is not JSON: ${(err as Error).message}`;
+    }
+  }
+  if (kind === 'xml') {
+    const valid = XMLValidator.validate(content);
+    if (valid !== true) return `body is not XML: ${valid.err.msg} (line ${valid.err.line})`;
+  }
+  return undefined;
+}
 
 const TEXTUAL = /^(text\/|application\/(json|xml|fhir\+json|fhir\+xml|soap\+xml|hl7-v2|x-hl7|edi-hl7|x-www-form-urlencoded))|\+json|\+xml/i;
 
@@ -19,22 +43,33 @@ function charsetOf(contentType: string): string {
 }
 
 /**
- * Receives messages on POST /channels/<channelId> of the engine's HTTP port. The answer is sent only after the
- * message is durably stored: 202 with the message id, so the sender may forget it; 503 while paused, so it retries.
+ * Receives messages on POST /channels/<channelId> of the engine's HTTP port (path, methods, body kind and
+ * authentication per channel). The answer is sent only after the message is durably stored: 202 with the message
+ * id, so the sender may forget it; 503 while paused, so it retries; 401 / 400 for requests that are not accepted.
  */
 export function httpSource(options: HttpSourceOptions = {}): SourceConnector {
-  const { maxBody } = httpSourceSchema.parse(options);
+  const o = httpSourceSchema.parse(options);
   return {
     type: 'http',
     async start(ctx: SourceContext) {
       const router = ctx.httpRouter();
-      router.post('/', express.raw({ type: () => true, limit: maxBody }), async (req, res) => {
+      const refusal = authChecker(o.auth);
+      router.all(o.path, express.raw({ type: () => true, limit: o.maxBody }), async (req, res) => {
+        if (!o.methods.includes(req.method as 'POST')) {
+          res.status(405).set('Allow', o.methods.join(', ')).json({ error: `method ${req.method} not allowed; use ${o.methods.join(' or ')}` });
+          return;
+        }
         if (!ctx.accepting()) {
           res.status(503).set('Retry-After', '5').json({ error: `通道 ${ctx.channelId} 已暂停 (channel paused); retry later` });
           return;
         }
         const contentType = String(req.headers['content-type'] ?? 'application/octet-stream');
         const body: Buffer = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+        const refused = refusal(req.headers, body);
+        if (refused) {
+          res.status(401).json({ error: refused });
+          return;
+        }
         let content: string;
         let encoding: string;
         if (TEXTUAL.test(contentType) || /charset=/i.test(contentType)) {
@@ -47,6 +82,11 @@ export function httpSource(options: HttpSourceOptions = {}): SourceConnector {
         } else {
           encoding = 'base64';
           content = body.toString('base64');
+        }
+        const problem = bodyProblem(o.body, content);
+        if (problem) {
+          res.status(400).json({ error: problem });
+          return;
         }
         const correlationId = typeof req.headers['x-correlation-id'] === 'string' ? req.headers['x-correlation-id'].slice(0, 128) : undefined;
         const result = await ctx.accept({ content, contentType, encoding, correlationId });
