@@ -5,6 +5,8 @@ import { tableWriter, tableWriterSchema } from './database/table-writer';
 import { hipSource, hipSourceSchema } from './soap/hip-source';
 import { soapDestination, soapDestinationSchema } from './soap/soap-destination';
 import { soapSource, soapSourceSchema } from './soap/soap-source';
+import { mllpListener, mllpListenerSchema } from './mllp/mllp-listener';
+import { mllpSender, mllpSenderSchema } from './mllp/mllp-sender';
 import { databasePoller, databasePollerSchema } from './database/polling-reader';
 import { statementWriter, statementWriterSchema } from './database/statement-writer';
 
@@ -16,6 +18,8 @@ export function adapterRegistry(): ConnectorRegistry {
     .source('database-poller', { schema: databasePollerSchema, create: (o, ctx) => databasePoller(ctx.db, o) })
     .destination('database-writer', { schema: statementWriterSchema, create: (o) => statementWriter(o) })
     .destination('http-sender', { schema: httpSenderSchema, create: (o) => httpSender(o) })
+    .source('mllp', { schema: mllpListenerSchema, create: (o) => mllpListener(o) })
+    .destination('mllp', { schema: mllpSenderSchema, create: (o) => mllpSender(o) })
     .source('soap', { schema: soapSourceSchema, create: (o) => soapSource(o) })
     .source('hl7v3-hip', { schema: hipSourceSchema, create: (o) => hipSource(o) })
     .destination('soap', { schema: soapDestinationSchema, create: (o) => soapDestination(o) })

@@ -1,0 +1,50 @@
+import type { SimulatedPeer } from './peer';
+import { lisPeer } from './lis/lis-peer';
+import { pacsPeer } from './pacs/pacs-peer';
+import { reproLisPeer } from './repro-lis/repro-lis-peer';
+import type { ResultSenderConfig } from './mllp/result-sender-peer';
+
+export interface SimulatorConfig {
+  /** Control port (GET /_sim/ …). */
+  port: number;
+  lis: ResultSenderConfig;
+  pacs: ResultSenderConfig;
+  reproLis: ResultSenderConfig;
+}
+
+function target(value: string | undefined): { host: string; port: number } {
+  // Lingshu's demo HL7 v2 inbound listener (ARCHITECTURE.md, fixed interfaces).
+  const [host, port] = (value ?? '127.0.0.1:2575').split(':');
+  return { host: host || '127.0.0.1', port: Number(port) || 2575 };
+}
+
+function charset(value: string | undefined, fallback: 'utf-8' | 'gbk'): 'utf-8' | 'gbk' {
+  const v = (value ?? '').toLowerCase();
+  return v === 'gbk' || v === 'gb18030' ? 'gbk' : v === 'utf-8' || v === 'utf8' ? 'utf-8' : fallback;
+}
+
+/** Every setting from the environment: LINGSHU_SIM_<PEER>_TARGET (host:port), _CHARSET (utf-8 | gbk), _PORT. */
+export function simulatorConfig(env: NodeJS.ProcessEnv = process.env): SimulatorConfig {
+  const peer = (prefix: string, defaultCharset: 'utf-8' | 'gbk', defaultPort: number): ResultSenderConfig => ({
+    target: target(env[`${prefix}_TARGET`]),
+    charset: charset(env[`${prefix}_CHARSET`], defaultCharset),
+    ordersPort: env[`${prefix}_PORT`] !== undefined ? Number(env[`${prefix}_PORT`]) : defaultPort,
+  });
+  return {
+    port: env.LINGSHU_SIM_PORT !== undefined ? Number(env.LINGSHU_SIM_PORT) : 9100,
+    // Most domestic LIS products still send GBK; the PACS here is a newer UTF-8 system.
+    lis: peer('LINGSHU_SIM_LIS', 'gbk', 2576),
+    pacs: peer('LINGSHU_SIM_PACS', 'utf-8', 2577),
+    reproLis: peer('LINGSHU_SIM_REPRO_LIS', 'gbk', 2578),
+  };
+}
+
+/** The peers the host starts. */
+export function allPeers(config: SimulatorConfig): SimulatedPeer[] {
+  return [
+    lisPeer(config.lis),
+    pacsPeer(config.pacs),
+    reproLisPeer(config.reproLis),
+    // ── The lead adds the other peers here (HIS from simulators/his/, payment gateways, …). ──
+  ];
+}
