@@ -73,7 +73,7 @@ export class KnexRepository implements Repository {
 
   async create<T extends Resource>(resource: T, options: CreateOptions = {}): Promise<WriteResult<T>> {
     const incoming = this.prepare({ ...resource, id: generateId() });
-    return this.write(`${resource.resourceType}`, async (trx) => {
+    return this.write(resource.resourceType, async (trx) => {
       if (options.ifNoneExist !== undefined) {
         const match = await this.findOne<T>(trx, resource.resourceType, options.ifNoneExist);
         if (match) return { resource: match, created: false };
@@ -134,8 +134,7 @@ export class KnexRepository implements Repository {
       if (patched.resourceType !== resourceType || patched.id !== id) {
         throw invalidRequest(`A patch may not change the resource type or id of ${ref}.`, `${resourceType}.id`);
       }
-      const result = await this.putVersion(trx, this.prepare(patched), prev, 'PATCH', 'update');
-      return result;
+      return this.putVersion(trx, this.prepare(patched), prev, 'PATCH', 'update');
     });
   }
 
@@ -148,14 +147,13 @@ export class KnexRepository implements Repository {
     });
   }
 
-  history(resourceType?: ResourceType, id?: string, options?: HistoryOptions): Promise<HistoryResult> {
-    return readHistory(this.query(), this.dialect, resourceType, id, options).then(async (result) => {
-      if (resourceType && id && result.entries.length === 0 && !options?.cursor && !options?.since) {
-        const exists = await this.current(this.query(), resourceType, id, false);
-        if (!exists) throw resourceNotFound(`${resourceType}/${id}`);
-      }
-      return result;
-    });
+  async history(resourceType?: ResourceType, id?: string, options?: HistoryOptions): Promise<HistoryResult> {
+    const result = await readHistory(this.query(), this.dialect, resourceType, id, options);
+    // An empty first page of an instance history: a resource that never existed is 404, not an empty Bundle.
+    if (resourceType && id && result.entries.length === 0 && !options?.cursor && !options?.since) {
+      if (!(await this.current(this.query(), resourceType, id, false))) throw resourceNotFound(`${resourceType}/${id}`);
+    }
+    return result;
   }
 
   search(request: SearchRequest, options?: SearchOptions): Promise<SearchResult> {
@@ -282,7 +280,7 @@ export class KnexRepository implements Repository {
       resource_id: id,
       version_id: versionId,
       action,
-      correlation_id: this.options.context?.correlationId ?? null,
+      correlation_id: this.options.context?.correlationId?.slice(0, 128) ?? null,
       created_at: Date.now(),
     });
     return stored;

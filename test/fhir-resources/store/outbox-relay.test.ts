@@ -4,7 +4,7 @@ import { createLogger } from '../../../engine/logger';
 import { OutboxRelay } from '../../../fhir-resources/store/outbox-relay';
 import { ALL_DATABASES, uniqueName } from '../../support/databases';
 import { collect, Collected, eventually, refusingFirst } from './relay-fixture';
-import { countRows, openStore, patient, StoreFixture } from './store-fixture';
+import { openStore, patient, StoreFixture } from './store-fixture';
 
 describe.each(ALL_DATABASES)('FHIR outbox relay with the in-process bus on %s', (kind) => {
   let fx: StoreFixture;
@@ -17,17 +17,24 @@ describe.each(ALL_DATABASES)('FHIR outbox relay with the in-process bus on %s', 
     return r;
   };
 
-  beforeEach(async () => {
+  // One database and bus per dialect; each test gets a fresh queue, bound after the rows earlier tests left behind
+  // were published, so it sees only its own events.
+  beforeAll(async () => {
     fx = await openStore(kind);
     bus = new InProcessBus(fx.db, { pollMs: 10 });
     await bus.start();
+  });
+  afterAll(async () => {
+    await bus.close();
+    await fx.cleanup();
+  });
+  beforeEach(async () => {
+    await new OutboxRelay(fx.db, bus).drain();
     events = await collect(bus, uniqueName('fhir_patients'), 'Patient.*');
   });
   afterEach(async () => {
     for (const r of relays.splice(0)) await r.stop();
     await events.subscription.close();
-    await bus.close();
-    await fx.cleanup();
   });
 
   it('publishes committed writes in order with routing key, per-resource key and change body', async () => {
@@ -37,7 +44,7 @@ describe.each(ALL_DATABASES)('FHIR outbox relay with the in-process bus on %s', 
     await repo.delete('Patient', resource.id as string);
     expect(await relay().drain()).toBe(3);
     await eventually('three events', () => events.deliveries.length === 3);
-    const seqs = (await fx.db('fhir_outbox').orderBy('seq')).map((r) => Number(r.seq));
+    const seqs = (await fx.db('fhir_outbox').where({ resource_id: resource.id }).orderBy('seq')).map((r) => Number(r.seq));
     expect(events.deliveries.map((d) => [d.id, d.key, d.headers?.routingKey])).toEqual([
       [`fhir-event-${seqs[0]}`, `Patient/${resource.id}`, 'Patient.create'],
       [`fhir-event-${seqs[1]}`, `Patient/${resource.id}`, 'Patient.update'],
@@ -99,9 +106,9 @@ describe.each(ALL_DATABASES)('FHIR outbox relay with the in-process bus on %s', 
     await repo.create(patient('旧'));
     const r = relay({ retentionMs: 60_000 });
     await r.drain();
-    await repo.create(patient('新'));
-    expect(await r.prune(Date.now() + 120_000)).toBe(1);
-    expect(await countRows(fx.db, 'fhir_outbox')).toBe(1);
+    const { resource: fresh } = await repo.create(patient('新'));
+    await r.prune(Date.now() + 120_000);
+    expect((await fx.db('fhir_outbox').select('resource_id')).map((row) => row.resource_id)).toEqual([fresh.id]);
     expect(await r.backlog()).toBe(1);
   });
 
