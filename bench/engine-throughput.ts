@@ -4,6 +4,8 @@
  * confirms + consume with ack, same size, no engine) measured in the same run. Prints figures; asserts nothing.
  *
  *   npm run bench:engine            (BENCH_SECONDS=20 to run longer)
+ *   BENCH_STACKS=b                  only some of a, b, raw
+ *   BENCH_CPU_PROF=/tmp/prof        the engine writes a V8 CPU profile per stack there (node --cpu-prof)
  */
 import { ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -18,6 +20,8 @@ const ROOT = path.join(__dirname, '..', '..');
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 15);
 const PG_ADMIN = process.env.LINGSHU_BENCH_PG ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const AMQP = process.env.LINGSHU_BENCH_AMQP ?? 'amqp://guest:guest@127.0.0.1:5672';
+const STACKS = (process.env.BENCH_STACKS ?? 'a,b,raw').split(',');
+const CPU_PROF = process.env.BENCH_CPU_PROF;
 const BODY = JSON.stringify({ resourceType: 'Observation', note: 'x'.repeat(1960) });
 const CHANNEL = `id: bench
 source: { type: http }
@@ -37,7 +41,8 @@ function percentile(sorted: number[], p: number): number {
 }
 
 async function startEngine(env: Record<string, string>, port: number): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [path.join(ROOT, 'dist/main.js')], {
+  const prof = CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF}`] : [];
+  const child = spawn(process.execPath, [...prof, path.join(ROOT, 'dist/main.js')], {
     cwd: ROOT, env: { ...process.env, ...env, LINGSHU_PORT: String(port), LINGSHU_LOG_LEVEL: 'warn', LINGSHU_PROFILE: 'production' }, stdio: ['ignore', 'inherit', 'inherit'],
   });
   for (let i = 0; i < 300; i++) {
@@ -130,23 +135,29 @@ async function main(): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lingshu-bench-'));
   fs.writeFileSync(path.join(dir, 'bench.yaml'), CHANNEL);
   const sqlite = path.join(dir, 'bench.db');
-  const embedded = await stack('(a) SQLite + in-process', { LINGSHU_DB: `sqlite:${sqlite}`, LINGSHU_BUS: '', LINGSHU_CHANNELS_DIR: dir }, () => openDatabase(`sqlite:${sqlite}`));
-
-  const dbName = `lingshu_bench_${process.pid}`;
-  const admin = knexFactory({ client: 'pg', connection: PG_ADMIN });
-  await admin.raw(`CREATE DATABASE ${dbName}`);
-  const pgUrl = Object.assign(new URL(PG_ADMIN), { pathname: `/${dbName}` }).toString();
-  let production: Figures[] = [];
-  try {
-    production = await stack('(b) PostgreSQL + RabbitMQ', { LINGSHU_DB: pgUrl, LINGSHU_BUS: AMQP, LINGSHU_CHANNELS_DIR: dir, LINGSHU_RABBITMQ__PREFIX: `bench${process.pid}` }, () => openDatabase(pgUrl));
-  } finally {
-    await admin.raw(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
-    await admin.destroy();
+  let embedded: Figures[] = [];
+  if (STACKS.includes('a')) {
+    embedded = await stack('(a) SQLite + in-process', { LINGSHU_DB: `sqlite:${sqlite}`, LINGSHU_BUS: '', LINGSHU_CHANNELS_DIR: dir }, () => openDatabase(`sqlite:${sqlite}`));
   }
-  const ceiling = await rawRabbit();
-  console.log(`raw RabbitMQ ceiling (amqplib, quorum, confirms + acks, no engine): ${ceiling} msg/s`);
-  console.log(`(b) / raw ceiling: ${Math.round((production[0].perSecond / ceiling) * 100)}%`);
-  console.log(`(a) embedded max: ${embedded[0].perSecond} msg/s`);
+  let production: Figures[] = [];
+  if (STACKS.includes('b')) {
+    const dbName = `lingshu_bench_${process.pid}`;
+    const admin = knexFactory({ client: 'pg', connection: PG_ADMIN });
+    await admin.raw(`CREATE DATABASE ${dbName}`);
+    const pgUrl = Object.assign(new URL(PG_ADMIN), { pathname: `/${dbName}` }).toString();
+    try {
+      production = await stack('(b) PostgreSQL + RabbitMQ', { LINGSHU_DB: pgUrl, LINGSHU_BUS: AMQP, LINGSHU_CHANNELS_DIR: dir, LINGSHU_RABBITMQ__PREFIX: `bench${process.pid}` }, () => openDatabase(pgUrl));
+    } finally {
+      await admin.raw(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+      await admin.destroy();
+    }
+  }
+  if (STACKS.includes('raw')) {
+    const ceiling = await rawRabbit();
+    console.log(`raw RabbitMQ ceiling (amqplib, quorum, confirms + acks, no engine): ${ceiling} msg/s`);
+    if (production.length) console.log(`(b) / raw ceiling: ${Math.round((production[0].perSecond / ceiling) * 100)}%`);
+  }
+  if (embedded.length) console.log(`(a) embedded max: ${embedded[0].perSecond} msg/s`);
   fs.rmSync(dir, { recursive: true, force: true });
 }
 

@@ -31,24 +31,29 @@ function describe(err: unknown): string {
  * by rethrowing. A delivery that may have been seen before (redelivered, or re-published by the sweep) is checked
  * against the store first, so a message already sent is not sent again.
  */
-export function destinationHandler(dest: DestinationDefinition, store: MessageStore, stats: ChannelStats, log: Log): Handler {
+export function destinationHandler(dest: DestinationDefinition, store: MessageStore, stats: ChannelStats, log: Log, settle: (messageId: string, stage: string) => void = () => undefined): Handler {
   return async (delivery: Delivery) => {
     const env = delivery.body as DestinationEnvelope;
     const meta = { channel: env.channelId, destination: dest.name, messageId: env.messageId, correlationId: env.correlationId, attempt: delivery.attempt };
     if (delivery.redelivered || delivery.headers?.recovered) {
       const status = await store.stageStatus(env.messageId, dest.name);
-      if (status === 'sent' || status === 'error') return;
+      if (status === 'sent' || status === 'error') {
+        settle(env.messageId, dest.name);
+        return;
+      }
     }
     const outbound: OutboundMessage = { ...env, destination: dest.name, attempt: delivery.attempt };
     try {
       const response = await dest.connector.send(outbound);
       dest.checkResponse?.(response);
+      settle(env.messageId, dest.name);
       await store.updateStage({ messageId: env.messageId, stage: dest.name, status: 'sent', response: response.response?.slice(0, MAX_RECORDED) ?? null, error: null, attempts: delivery.attempt });
       stats.count(env.channelId, 'sent');
       stats.delivered(env.channelId, env.receivedAt);
     } catch (err) {
       const error = describe(err);
       const final = delivery.lastAttempt;
+      settle(env.messageId, dest.name);
       try {
         await store.recordAttemptError(env.messageId, { stage: dest.name, attempt: delivery.attempt, error, at: Date.now() });
         await store.updateStage({ messageId: env.messageId, stage: dest.name, status: final ? 'error' : 'queued', error, attempts: delivery.attempt });

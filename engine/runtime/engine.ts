@@ -64,7 +64,9 @@ export class Engine {
   private sweeping = false;
 
   constructor(private readonly options: EngineOptions) {
-    this.dispatcher = new Dispatcher(options.bus, options.store, this.stats, options.log);
+    // A quarter of the sweep's minimum age: a stage is marked 'queued' long before the sweep could take it for lost.
+    const markDelayMs = Math.min(250, (options.dispatchSweepMs ?? 5000) / 4);
+    this.dispatcher = new Dispatcher(options.bus, options.store, this.stats, options.log, { markDelayMs });
   }
 
   async start(): Promise<void> {
@@ -84,6 +86,7 @@ export class Engine {
   async stop(): Promise<void> {
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     for (const id of [...this.channels.keys()]) await this.undeploy(id);
+    await this.dispatcher.close();
   }
 
   queueName(channelId: string, destination: string): string {
@@ -100,7 +103,7 @@ export class Engine {
       for (const dest of def.destinations) {
         await dest.connector.start?.();
         const policy = { ...this.options.defaultQueue, ...dest.queue };
-        const sub = await this.options.bus.subscribe(this.queueName(def.id, dest.name), destinationHandler(dest, this.options.store, this.stats, this.options.log), {
+        const sub = await this.options.bus.subscribe(this.queueName(def.id, dest.name), destinationHandler(dest, this.options.store, this.stats, this.options.log, (m, s) => this.dispatcher.settle(m, s)), {
           concurrency: policy.concurrency,
           ordered: Boolean(dest.orderBy),
           retry: policy,
@@ -252,7 +255,7 @@ export class Engine {
         const pending = await this.options.store.pendingStages(1000, Date.now() - minAgeMs);
         const items = pending.flatMap((p) => {
           const d = this.channels.get(p.channelId);
-          if (!d || !d.def.destinations.some((x) => x.name === p.stage)) return [];
+          if (!d || !d.def.destinations.some((x) => x.name === p.stage) || this.dispatcher.onBus(p.messageId, p.stage)) return [];
           return [this.dispatchItem(d.def, p.stage, { messageId: p.messageId, channelId: p.channelId, destination: p.stage, correlationId: p.correlationId, content: p.content ?? '', receivedAt: p.receivedAt }, true)];
         });
         if (!items.length) return;
