@@ -57,7 +57,7 @@ export function readTransmission(xml: string): Transmission {
   refuseDtd(xml, 'HL7 v3 message');
   if (!xml.trim()) throw new Hl7v3FormatError('message is empty');
   const valid = XMLValidator.validate(xml);
-  if (valid !== true) throw new Hl7v3FormatError(`message is not well-formed XML: ${valid.err.msg} (line ${valid.err.line}, column ${valid.err.col})`);
+  if (valid !== true) throw new Hl7v3FormatError(`message is not well-formed XML: ${valid.err.msg}${valid.err.col ? ` (line ${valid.err.line}, column ${valid.err.col})` : ''}`);
   const doc = parser.parse(xml) as Node;
   const rootName = Object.keys(doc).find((k) => !k.startsWith('?') && !k.startsWith('#'));
   if (!rootName) throw new Hl7v3FormatError('message has no root element');

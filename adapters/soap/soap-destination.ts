@@ -53,7 +53,7 @@ export function describeSoapError(err: unknown, where: string, timeoutMs: number
   if (e.code === 'ENOTFOUND' || e.code === 'EAI_AGAIN') return new Error(`host of ${where} not found`);
   // The package throws { Fault: Invalid XML } (not an Error) when the answer does not parse.
   const snippet = typeof e.body === 'string' ? `: ${e.body.slice(0, 200)}` : '';
-  if (e.Fault) return new Error(`malformed SOAP reply from ${where} (HTTP ${e.response?.status ?? '?'}): ${e.Fault.faultstring ?? 'unreadable'} ${e.Fault.detail ?? ''}`.trim() + snippet);
+  if (e.Fault) return new Error(`malformed SOAP reply from ${where} (HTTP ${e.response?.status ?? '?'}): ${e.Fault.faultstring ?? 'unreadable'}: ${String(e.Fault.detail ?? '').split('\n')[0]}`);
   if (e.response?.status && e.response.status >= 400) return new Error(`HTTP ${e.response.status} from ${where}${snippet}`);
   if (/Cannot parse response/.test(e.message ?? '')) return new Error(`malformed SOAP reply from ${where}${snippet}`);
   return new Error(`SOAP call to ${where} failed: ${e.message ?? String(err)}`);
@@ -67,7 +67,7 @@ export function describeSoapError(err: unknown, where: string, timeoutMs: number
 export function soapDestination(options: SoapDestinationOptions): DestinationConnector {
   const o = soapDestinationSchema.parse(options);
   let client: Promise<soap.Client> | undefined;
-  const where = () => `${o.operation} at ${o.endpoint ?? o.wsdl}`;
+  const where = () => `${o.operation} at ${o.endpoint ?? o.wsdl.replace(/\?wsdl$/i, '')}`;
 
   const getClient = () => {
     client ??= soap.createClientAsync(o.wsdl, {

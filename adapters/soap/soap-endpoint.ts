@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import express, { Request, Response, Router } from 'express';
+import { XMLValidator } from 'fast-xml-parser';
 import iconv from 'iconv-lite';
 import * as soap from 'soap';
 import { ENVELOPE_NS, faultEnvelope, packageFault, soapContentType, SoapRequestFault, SoapVersion } from './soap-fault';
@@ -39,7 +40,8 @@ interface CallContext {
 
 type ServiceMethod = (args: Record<string, unknown>) => Promise<Record<string, unknown>>;
 interface WsdlDefinitions {
-  services: Record<string, { ports: Record<string, { binding: { methods: Record<string, unknown> } }> }>;
+  /** topElements: the input element of each document/literal operation. */
+  services: Record<string, { ports: Record<string, { binding: { methods: Record<string, unknown>; topElements?: Record<string, unknown> } }> }>;
 }
 type Services = Record<string, Record<string, Record<string, ServiceMethod>>>;
 
@@ -64,6 +66,22 @@ function soapActionOf(req: Request): string | undefined {
   const header = req.headers.soapaction;
   if (typeof header === 'string' && header) return header.replace(/^"|"$/g, '');
   return /action\s*=\s*"?([^";]+)/i.exec(String(req.headers['content-type'] ?? ''))?.[1];
+}
+
+const BODY_CHILD = /<(?:[\w.-]+:)?Body\b[^>]*>\s*(?:<!--[\s\S]*?-->\s*)*<(?:[\w.-]+:)?([\w.-]+)/;
+
+/**
+ * What the soap package cannot be trusted to refuse cleanly: it answers a broken envelope, a missing Body or an unknown
+ * operation with a TypeError text or a fault claiming a WS-Security header. Checked here first, so the caller learns
+ * what is wrong; returns the reason, or undefined when the envelope names an operation of the WSDL.
+ */
+function envelopeProblem(envelope: string, inputs: Set<string>): string | undefined {
+  const valid = XMLValidator.validate(envelope);
+  if (valid !== true) return `envelope is not well-formed XML: ${valid.err.msg}${valid.err.col ? ` (line ${valid.err.line}, column ${valid.err.col})` : ''}`;
+  const element = BODY_CHILD.exec(envelope)?.[1];
+  if (!element) return 'no SOAP Body with an operation element in the envelope';
+  if (!inputs.has(element)) return `no operation of this service takes <${element}> (known: ${[...inputs].join(', ')})`;
+  return undefined;
 }
 
 function listen(wsdl: string, services: Services, version: SoapVersion): Promise<soap.Server> {
@@ -98,11 +116,14 @@ export async function soapEndpoint(options: SoapEndpointOptions): Promise<Router
   // trailing whitespace would be trimmed, and the store must keep what was received.
   for (const v of ['1.1', '1.2'] as const) wsdlOf(v).options.preserveWhitespace = true;
   const definitions = wsdlOf('1.1').definitions;
+  const inputs = new Set<string>();
   for (const [serviceName, service] of Object.entries(definitions.services)) {
     services[serviceName] = {};
     for (const [portName, port] of Object.entries(service.ports)) {
       services[serviceName][portName] = {};
+      for (const element of Object.keys(port.binding.topElements ?? {})) inputs.add(element);
       for (const operation of Object.keys(port.binding.methods)) {
+        inputs.add(operation);
         services[serviceName][portName][operation] = async (args) => {
           const call = context.getStore()!;
           try {
@@ -150,6 +171,8 @@ export async function soapEndpoint(options: SoapEndpointOptions): Promise<Router
       } catch (e) {
         return refuse(res, version, 400, (e as XmlRefusedError).message);
       }
+      const problem = envelopeProblem(envelope, inputs);
+      if (problem) return refuse(res, version, 400, problem);
       if (options.accepting && !options.accepting()) {
         res.set('Retry-After', '5');
         return refuse(res, version, 503, 'channel paused; retry later', 'server');

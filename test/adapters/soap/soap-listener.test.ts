@@ -97,6 +97,24 @@ describe('SOAP listeners on the engine', () => {
     expect(message.raw).toContain('http://schemas.xmlsoap.org/soap/envelope/');
   });
 
+  it('answers a Client fault naming the problem to an envelope that is not well-formed, and keeps serving', async () => {
+    const res = await request(server.base).post('/channels/hip').set('Content-Type', 'application/soap+xml; charset=utf-8')
+      .send('<soap:Envelope xmlns:soap="http://www.w3.org/2003/05/soap-envelope"><soap:Body><HIPMessageServer xmlns="urn:hl7-org:v3">');
+    expect(res.status).toBe(400);
+    expect(res.text).toContain('<soap:Value>soap:Sender</soap:Value>');
+    expect(res.text).toContain('envelope is not well-formed XML');
+    const client = (await soap.createClientAsync(hipWsdl)) as HipClient;
+    const [again] = await client.HIPMessageServerAsync({ action: 'PatientInfoRegister', message: REGISTER.replace(REGISTER_ID, 'after-broken-envelope-0001') });
+    expect(typeCode(again.HIPMessageServerResult)).toBe('AA');
+  });
+
+  it('answers a Client fault to a call of an operation the WSDL does not have', async () => {
+    const res = await request(server.base).post('/channels/hip').set('Content-Type', 'text/xml; charset=utf-8')
+      .send('<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body><PatientQuery xmlns="urn:hl7-org:v3"><id>1</id></PatientQuery></soap:Body></soap:Envelope>');
+    expect(res.status).toBe(400);
+    expect(res.text).toContain('<faultstring>no operation of this service takes &lt;PatientQuery&gt; (known: HIPMessageServer)</faultstring>');
+  });
+
   it('answers 503 with a Server fault while the channel is paused', async () => {
     await request(server.base).post('/api/channels/hip/pause').expect(200);
     try {
