@@ -21,6 +21,12 @@ source: { type: hl7v3-hip, device: LINGSHU-TEST }
 destinations:
   - { name: rows, type: table, table: hip_in }
 `,
+  'hip-strict.yaml': `
+id: hip-strict
+source: { type: hl7v3-hip, actions: [PatientInfoRegister], maxBody: 8kb }
+destinations:
+  - { name: rows, type: table, table: hip_strict_in }
+`,
   'charge.yaml': `
 id: charge
 source:
@@ -86,6 +92,22 @@ describe('SOAP listeners on the engine', () => {
     expect((await stored('no-action-0001'))[0].contentType).toBe('application/hl7-v3+xml; charset=utf-8; interaction="PRPA_IN201311UV02"');
   });
 
+  it('answers AE to an action that a channel naming its actions does not serve, and stores nothing', async () => {
+    const client = (await soap.createClientAsync(`${server.base}/channels/hip-strict?wsdl`)) as HipClient;
+    const [result] = await client.HIPMessageServerAsync({ action: 'OrderInfoQuery', message: REGISTER.replace(REGISTER_ID, 'strict-0001') });
+    expect(typeCode(result.HIPMessageServerResult)).toBe('AE');
+    expect(detail(result.HIPMessageServerResult)).toBe('action &quot;OrderInfoQuery&quot; is not served by this endpoint');
+    expect((await request(server.base).get('/api/messages').query({ channel: 'hip-strict' })).body.messages).toHaveLength(0);
+  });
+
+  it('refuses an envelope over the size limit with a fault before parsing it', async () => {
+    const client = (await soap.createClientAsync(`${server.base}/channels/hip-strict?wsdl`)) as HipClient;
+    const large = REGISTER.replace('</PRPA_IN201311UV02>', `<!-- ${'备注'.repeat(4000)} --></PRPA_IN201311UV02>`);
+    await expect(client.HIPMessageServerAsync({ action: 'PatientInfoRegister', message: large })).rejects.toMatchObject({
+      message: expect.stringContaining('envelope larger than 8kb'), response: expect.objectContaining({ status: 413 }),
+    });
+  });
+
   it('stores a call of a generic SOAP listener as the received envelope and answers with the configured reply', async () => {
     const client = await soap.createClientAsync(`${server.base}/channels/charge?wsdl`);
     const [result] = await (client as unknown as { ChargeNotifyAsync(a: object): Promise<[{ code: string; receipt: string }]> })
@@ -119,7 +141,8 @@ describe('SOAP listeners on the engine', () => {
     await request(server.base).post('/api/channels/hip/pause').expect(200);
     try {
       const client = (await soap.createClientAsync(hipWsdl)) as HipClient;
-      await expect(client.HIPMessageServerAsync({ action: 'PatientInfoRegister', message: REGISTER })).rejects.toMatchObject({
+      const large = REGISTER.replace('</PRPA_IN201311UV02>', `<!-- ${'备注'.repeat(4000)} --></PRPA_IN201311UV02>`);
+    await expect(client.HIPMessageServerAsync({ action: 'PatientInfoRegister', message: large })).rejects.toMatchObject({
         message: expect.stringContaining('channel paused'), response: expect.objectContaining({ status: 503 }),
       });
     } finally {
