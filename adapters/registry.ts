@@ -1,6 +1,9 @@
 import { ConnectorRegistry } from '../engine/channel/connector-registry';
 import { httpSource, httpSourceSchema } from './http/http-source';
 import { httpSender, httpSenderSchema } from './http/http-sender';
+import { HttpSmsGateway, httpSmsGatewaySchema } from './sms/http-sms-gateway';
+import { smsReceiptSource } from './sms/sms-receipt-source';
+import { smsSender } from './sms/sms-sender';
 import { tableWriter, tableWriterSchema } from './database/table-writer';
 import { hipSource, hipSourceSchema } from './soap/hip-source';
 import { soapDestination, soapDestinationSchema } from './soap/soap-destination';
@@ -18,6 +21,8 @@ export function adapterRegistry(): ConnectorRegistry {
     .source('database-poller', { schema: databasePollerSchema, create: (o, ctx) => databasePoller(ctx.db, o) })
     .destination('database-writer', { schema: statementWriterSchema, create: (o) => statementWriter(o) })
     .destination('http-sender', { schema: httpSenderSchema, create: (o) => httpSender(o) })
+    .destination('sms', { schema: httpSmsGatewaySchema, create: (o, ctx) => smsSender(ctx.db, () => new HttpSmsGateway(o)) })
+    .source('sms-receipts', { schema: httpSmsGatewaySchema, create: (o, ctx) => smsReceiptSource(ctx.db, () => new HttpSmsGateway(o)) })
     .source('mllp', { schema: mllpListenerSchema, create: (o) => mllpListener(o) })
     .destination('mllp', { schema: mllpSenderSchema, create: (o) => mllpSender(o) })
     .source('soap', { schema: soapSourceSchema, create: (o) => soapSource(o) })
