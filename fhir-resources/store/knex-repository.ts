@@ -224,7 +224,8 @@ export class KnexRepository implements Repository {
   private async current(q: Knex | Knex.Transaction, resourceType: string, id: string, lock: boolean): Promise<CurrentRow | undefined> {
     const query = q('fhir_resources').select('version_id', 'last_updated', 'deleted', 'content')
       .where({ resource_type: resourceType, id });
-    const row = await (lock ? this.dialect.forUpdate(query) : query).first();
+    // No .first(): Oracle's row-limit wrapper cannot carry FOR UPDATE; the primary key gives at most one row anyway.
+    const [row] = await (lock ? this.dialect.forUpdate(query) : query);
     if (!row) return undefined;
     return { versionId: Number(row.version_id), lastUpdated: row.last_updated, deleted: this.dialect.bool(row.deleted), content: row.content };
   }

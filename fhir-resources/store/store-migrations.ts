@@ -31,7 +31,7 @@ const steps: MigrationStep[] = [
       t.index(['resource_type', 'last_updated'], 'fhir_history_type_updated');
     });
     await db.schema.createTable('fhir_outbox', (t) => {
-      t.bigIncrements('seq').primary();
+      t.bigIncrements('seq');
       t.string('resource_type', 64).notNullable();
       t.string('resource_id', 64).notNullable();
       t.integer('version_id').notNullable();
