@@ -53,7 +53,9 @@ export function storeDialect(db: Knex): StoreDialect {
         return trx.raw(`SELECT ${cols} FROM fhir_outbox WITH (UPDLOCK, ROWLOCK, READPAST) WHERE seq IN (${marks}) AND published_at IS NULL ORDER BY seq`, seqs) as unknown as Promise<Array<Record<string, unknown>>>;
       }
       if (name === 'oracle') {
-        return trx.raw(`SELECT ${cols} FROM fhir_outbox WHERE seq IN (${marks}) AND published_at IS NULL FOR UPDATE SKIP LOCKED`, seqs)
+        // knex creates Oracle tables and columns with quoted lower-case names: unquoted ones would be upper-cased.
+        const quoted = OUTBOX_COLUMNS.map((c) => `"${c}"`).join(', ');
+        return trx.raw(`SELECT ${quoted} FROM "fhir_outbox" WHERE "seq" IN (${marks}) AND "published_at" IS NULL FOR UPDATE SKIP LOCKED`, seqs)
           .then((rows: unknown) => (rows as Array<Record<string, unknown>>).sort((a, b) => Number(a.seq) - Number(b.seq)));
       }
       // PostgreSQL 9.5+, MySQL 8+, MariaDB 10.6+.
