@@ -180,7 +180,14 @@ export async function soapEndpoint(options: SoapEndpointOptions): Promise<Router
       const soapAction = soapActionOf(req);
       // The operation is found from the body's element, not from SOAPAction: hospital callers send empty, quoted or
       // made-up actions, and the package fails on an action it cannot match.
-      const answer = await context.run({ envelope, version, soapAction }, () => servers[version].processRequest(envelope, { headers: {}, url: '/' }));
+      let answer;
+      try {
+        answer = await context.run({ envelope, version, soapAction }, () => servers[version].processRequest(envelope, { headers: {}, url: '/' }));
+      } catch (e) {
+        // Nothing may escape this callback: express does not catch its rejections, and the process must not fall over.
+        options.onRefused?.(`internal error: ${(e as Error)?.message ?? e}`);
+        return refuse(res, version, 500, 'internal error; the message was not accepted', 'server');
+      }
       if (!/^\s*</.test(answer.body)) {
         // The package answers problems it does not model (no such operation, no body) with bare text.
         return refuse(res, version, 400, `not a call of this service: ${answer.body.slice(0, 200)}`);
