@@ -6,6 +6,9 @@ import type { BundleEntry, Resource } from '@medplum/fhirtypes';
  * it); what still points forward after that (a cycle) is filled in by the transaction once both exist.
  */
 
+/** A urn inside a URL or search string (`Observation?subject=urn:uuid:…`); ends where the query value ends. */
+const URN_IN_TEXT = /urn:(?:uuid|oid):[A-Za-z0-9.\-]+/g;
+
 function walkReferences(value: unknown, visit: (ref: string) => string | undefined): unknown {
   if (Array.isArray(value)) return value.map((v) => walkReferences(v, visit));
   if (value === null || typeof value !== 'object') return value;
@@ -36,9 +39,8 @@ export class UrnReferences {
   }
 
   rewriteText(text: string): string {
-    let out = text;
-    for (const [urn, ref] of this.resolved) out = out.split(urn).join(ref);
-    return out;
+    if (this.resolved.size === 0) return text;
+    return text.replace(URN_IN_TEXT, (urn) => this.resolved.get(urn) ?? urn);
   }
 
   rewriteResource<T extends Resource>(resource: T): T {
@@ -54,7 +56,7 @@ export class UrnReferences {
   private mentioned(resource: Resource | undefined, ...texts: (string | undefined)[]): Set<string> {
     const found = new Set<string>();
     walkReferences(resource, (ref) => { if (this.known.has(ref)) found.add(ref); return undefined; });
-    for (const t of texts) for (const urn of this.known) if (t?.includes(urn)) found.add(urn);
+    for (const t of texts) for (const urn of t?.match(URN_IN_TEXT) ?? []) if (this.known.has(urn)) found.add(urn);
     return found;
   }
 

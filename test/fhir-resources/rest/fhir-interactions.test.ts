@@ -167,6 +167,36 @@ describe('FHIR REST interactions', () => {
     expect(storedB.link?.[0].other.reference).toBe(`Patient/${pa.id}`);
   });
 
+  it('resolves a urn:uuid inside the search URL of a conditional update entry', async () => {
+    const p = json<Patient>(await post('/fhir/Patient', patient('金')));
+    const o = json<Observation>(await post('/fhir/Observation', { resourceType: 'Observation', status: 'preliminary', code: { text: '血糖' }, subject: { reference: `Patient/${p.id}` } }));
+    const urn = 'urn:uuid:c0000000-0000-4000-8000-00000000000c';
+    const res = await post('/fhir', {
+      resourceType: 'Bundle', type: 'transaction',
+      entry: [
+        { fullUrl: urn, resource: { ...p, active: true }, request: { method: 'PUT', url: `Patient/${p.id}` } },
+        { resource: { resourceType: 'Observation', status: 'final', code: { text: '血糖' }, subject: { reference: urn } }, request: { method: 'PUT', url: `Observation?subject=${urn}` } },
+      ],
+    });
+    expect(res.status).toBe(200);
+    const updated = json<Bundle>(res).entry![1];
+    expect(updated.response?.status).toBe('200 OK');
+    expect(updated.resource?.id).toBe(o.id);
+    expect((updated.resource as Observation).subject?.reference).toBe(`Patient/${p.id}`);
+  });
+
+  it('deletes the one match of a conditional delete and refuses to choose among several with 412', async () => {
+    const family = `条件删除${process.pid}`;
+    const one = json<Patient>(await post('/fhir/Patient', patient(family)));
+    expect((await request(fx.app).delete(`/fhir/Patient?family=${encodeURIComponent(family)}`)).status).toBe(200);
+    expect((await request(fx.app).get(`/fhir/Patient/${one.id}`)).status).toBe(410);
+    await post('/fhir/Patient', patient(family));
+    await post('/fhir/Patient', patient(family));
+    expect((await request(fx.app).delete(`/fhir/Patient?family=${encodeURIComponent(family)}`)).status).toBe(412);
+    const left = json<Bundle>(await request(fx.app).get(`/fhir/Patient?family=${encodeURIComponent(family)}`));
+    expect(left.entry).toHaveLength(2);
+  });
+
   it('applies a JSON Patch carried as a Binary in a transaction entry', async () => {
     const p = json<Patient>(await post('/fhir/Patient', patient('张')));
     const patchDoc: Binary = { resourceType: 'Binary', contentType: 'application/json-patch+json', data: Buffer.from(JSON.stringify([{ op: 'add', path: '/active', value: true }])).toString('base64') };
