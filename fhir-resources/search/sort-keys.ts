@@ -57,8 +57,11 @@ export function planSort(ctx: SearchContext, resourceType: string, outer: string
     }
     const a = ctx.alias('o');
     const value = `${a}.${SORT_COLUMN[kind][descending ? 1 : 0]}`;
+    // GROUP BY keeps planners from answering min/max by walking the (param, value) index and filtering on the
+    // resource id, which is a scan per row; the owner index finds the handful of rows of this resource instead.
     const sub = ctx.db(`${INDEX_TABLES[kind]} as ${a}`)
-      .where(`${a}.resource_type`, resourceType).where(`${a}.resource_id`, ctx.db.ref(`${outer}.id`)).where(`${a}.param`, rule.code);
+      .where(`${a}.resource_type`, resourceType).where(`${a}.resource_id`, ctx.db.ref(`${outer}.id`)).where(`${a}.param`, rule.code)
+      .groupBy(`${a}.resource_id`);
     if (descending) sub.max(value);
     else sub.min(value);
     keys.push({ column, descending, select: sub.as(column), nullable: true });
