@@ -3,6 +3,7 @@ import { Knex } from 'knex';
 import { OperationOutcomeError, SearchRequest, deepClone, generateId, parseSearchRequest } from '@medplum/core';
 import type { Resource, ResourceType } from '@medplum/fhirtypes';
 import { applyPatch, JsonPatchError, Operation } from 'fast-json-patch';
+import { jsonShapeIssues } from '../validation/json-shape-guards';
 import { validateResourceForWrite } from '../validation/validate-resource';
 import type {
   CreateOptions, HistoryOptions, HistoryResult, JsonPatchOperation, Repository, RequestContext, SearchOptions,
@@ -211,6 +212,9 @@ export class KnexRepository implements Repository {
     if (!ID_PATTERN.test(resource.id)) {
       throw invalidRequest(`"${resource.id}" is not a valid id: use 1 to 64 letters, digits, "-" or ".".`, `${resource.resourceType}.id`);
     }
+    // Shape first: deepClone serialises, and a hostile nesting depth would overflow the stack there.
+    const shape = jsonShapeIssues(resource);
+    if (shape.length > 0) throw new OperationOutcomeError({ resourceType: 'OperationOutcome', issue: shape });
     const copy = deepClone(resource);
     if (copy.meta) {
       delete copy.meta.versionId;

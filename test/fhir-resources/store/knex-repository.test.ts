@@ -84,6 +84,17 @@ describe.each(ALL_DATABASES)('KnexRepository reads and writes on %s', (kind) => 
     expect(await countRows(fx.db, 'fhir_history')).toBe(before);
   });
 
+  it('a hostile nesting depth is refused as an OperationOutcome, not a stack overflow, and nothing is written', async () => {
+    const before = await countRows(fx.db, 'fhir_history');
+    let deep: Record<string, unknown> = {};
+    const root = deep;
+    for (let i = 0; i < 100_000; i++) deep = (deep.extension = [{ url: 'x' }] as unknown as Record<string, unknown>[])[0] as Record<string, unknown>;
+    const err = await fx.repository().create({ ...patient('褚'), ...root } as Patient).catch((e) => e);
+    expect(err).toBeInstanceOf(OperationOutcomeError);
+    expect(JSON.stringify((err as OperationOutcomeError).outcome)).toContain('nests deeper than');
+    expect(await countRows(fx.db, 'fhir_history')).toBe(before);
+  });
+
   it('an update that repeats identical content still creates a version', async () => {
     const repo = fx.repository();
     const { resource: v1 } = await repo.create(patient('郑'));
