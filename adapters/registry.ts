@@ -1,6 +1,8 @@
 import { ConnectorRegistry } from '../engine/channel/connector-registry';
 import { httpSource, httpSourceSchema } from './http/http-source';
 import { httpSender, httpSenderSchema } from './http/http-sender';
+import { amqpConsumer, amqpConsumerSchema } from './amqp/amqp-consumer';
+import { amqpPublisher, amqpPublisherSchema } from './amqp/amqp-publisher';
 import { HttpSmsGateway, httpSmsGatewaySchema } from './sms/http-sms-gateway';
 import { smsReceiptSource } from './sms/sms-receipt-source';
 import { smsSender } from './sms/sms-sender';
@@ -21,6 +23,8 @@ export function adapterRegistry(): ConnectorRegistry {
     .source('database-poller', { schema: databasePollerSchema, create: (o, ctx) => databasePoller(ctx.db, o) })
     .destination('database-writer', { schema: statementWriterSchema, create: (o) => statementWriter(o) })
     .destination('http-sender', { schema: httpSenderSchema, create: (o) => httpSender(o) })
+    .source('amqp-consumer', { schema: amqpConsumerSchema, create: (o, ctx) => amqpConsumer(ctx.db, o) })
+    .destination('amqp-publisher', { schema: amqpPublisherSchema, create: (o) => amqpPublisher(o) })
     .destination('sms', { schema: httpSmsGatewaySchema, create: (o, ctx) => smsSender(ctx.db, () => new HttpSmsGateway(o)) })
     .source('sms-receipts', { schema: httpSmsGatewaySchema, create: (o, ctx) => smsReceiptSource(ctx.db, () => new HttpSmsGateway(o)) })
     .source('mllp', { schema: mllpListenerSchema, create: (o) => mllpListener(o) })
