@@ -3,12 +3,16 @@ import { loadConfig, ConfigError } from './engine/config/config';
 import { logger } from './engine/logger';
 import { startServer } from './engine/server';
 import { startFhirModule } from './fhir-resources/fhir-module';
+import { startSimulatorHost } from './simulators/host';
+import { allPeers, simulatorConfig } from './simulators/peers';
 
 /** The composition root: the engine, the hospital's adapters and channels, and (demo profile) the demo peers. */
 async function main(): Promise<void> {
   const config = loadConfig();
+  const demo = config.profile === 'demo';
   const running = await startServer({
     config,
+    extraChannelDirs: demo ? ['config/demo-channels'] : [],
     registry: adapterRegistry(),
     mount: async (app, { db, bus }) => {
       const fhir = await startFhirModule({ db, bus });
@@ -16,9 +20,12 @@ async function main(): Promise<void> {
       return fhir;
     },
   });
+  // The demo hospital: simulated peers speaking the real protocols to the demo channels (README, "Demo hospital").
+  const simulators = demo ? await startSimulatorHost(allPeers(simulatorConfig({ ...process.env, LINGSHU_PORT: String(running.port) })), { port: simulatorConfig().port }) : undefined;
+  if (simulators) logger.info('demo hospital simulators started', { control: `http://127.0.0.1:${simulators.port}/_sim/`, peers: simulators.peers.map((p) => p.name) });
   const shutdown = (signal: string) => {
     logger.info('shutting down', { signal });
-    running.stop().then(() => process.exit(0), (err) => {
+    Promise.resolve(simulators?.stop()).then(() => running.stop()).then(() => process.exit(0), (err) => {
       logger.error('shutdown failed', { error: (err as Error).message });
       process.exit(1);
     });

@@ -23,6 +23,8 @@ import { Scheduler } from './scheduler';
 export interface ServerOptions {
   config: LingshuConfig;
   registry: ConnectorRegistry;
+  /** More YAML channel folders after config.channelsDir (the demo profile's demo channels). */
+  extraChannelDirs?: string[];
   /** Channels declared in TypeScript; YAML ones are read from config.channelsDir. */
   channels?: (db: Knex) => ChannelDefinition[];
   /** Extra routes (FHIR, admin UI, demo token issuer) mounted before the engine's. */
@@ -62,7 +64,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     queuePrefix: config.rabbitmq.prefix, dispatchSweepMs: config.engine.dispatchSweepMs,
   });
 
-  const channelsDir = path.resolve(config.channelsDir);
+  const channelDirs = [config.channelsDir, ...(options.extraChannelDirs ?? [])].map((d) => path.resolve(d));
   const codeChannels = () => options.channels?.(db) ?? [];
   const deploySafely = async (def: ChannelDefinition) => {
     try {
@@ -71,7 +73,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       log.error('channel not deployed', { channel: def.id, origin: def.origin, error: (err as Error).message });
     }
   };
-  const loaded = loadChannelDirectory(channelsDir, registry, { db });
+  const loaded = { channels: [] as ChannelDefinition[], errors: [] as ReturnType<typeof loadChannelDirectory>['errors'] };
+  for (const dir of channelDirs) {
+    const found = loadChannelDirectory(dir, registry, { db });
+    loaded.channels.push(...found.channels);
+    loaded.errors.push(...found.errors);
+  }
   for (const err of loaded.errors) log.error('invalid channel definition; not deployed', { file: err.origin, channel: err.channelId, field: err.field, error: err.message });
   for (const def of [...loaded.channels, ...codeChannels()]) await deploySafely(def);
   await engine.recover();
@@ -81,8 +88,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const reload = async (id: string) => {
     const code = codeChannels().find((c) => c.id === id);
     if (code) return engine.deploy(code);
-    const file = ['.yaml', '.yml'].map((ext) => path.join(channelsDir, id + ext)).find((f) => fs.existsSync(f));
-    if (!file) throw new EngineError(404, `no channel ${id} in ${channelsDir} or in code`);
+    const file = channelDirs.flatMap((dir) => ['.yaml', '.yml'].map((ext) => path.join(dir, id + ext))).find((f) => fs.existsSync(f));
+    if (!file) throw new EngineError(404, `no channel ${id} in ${channelDirs.join(', ')} or in code`);
     await engine.deploy(channelFromYaml(fs.readFileSync(file, 'utf8'), file, registry, { db }));
   };
 

@@ -1,4 +1,5 @@
 import type { SimulatedPeer } from './peer';
+import { hisPeer, HisPeerOptions } from './his/his-peer';
 import { lisPeer } from './lis/lis-peer';
 import { pacsPeer } from './pacs/pacs-peer';
 import { reproLisPeer } from './repro-lis/repro-lis-peer';
@@ -10,6 +11,7 @@ export interface SimulatorConfig {
   lis: ResultSenderConfig;
   pacs: ResultSenderConfig;
   reproLis: ResultSenderConfig;
+  his: HisPeerOptions;
 }
 
 function target(value: string | undefined): { host: string; port: number } {
@@ -23,7 +25,10 @@ function charset(value: string | undefined, fallback: 'utf-8' | 'gbk'): 'utf-8' 
   return v === 'gbk' || v === 'gb18030' ? 'gbk' : v === 'utf-8' || v === 'utf8' ? 'utf-8' : fallback;
 }
 
-/** Every setting from the environment: LINGSHU_SIM_<PEER>_TARGET (host:port), _CHARSET (utf-8 | gbk), _PORT. */
+/**
+ * Every setting from the environment: LINGSHU_SIM_<PEER>_TARGET (host:port), _CHARSET (utf-8 | gbk), _PORT;
+ * LINGSHU_SIM_HIS_PORT and LINGSHU_SIM_HIS_LINGSHU_WSDL for the HIS.
+ */
 export function simulatorConfig(env: NodeJS.ProcessEnv = process.env): SimulatorConfig {
   const peer = (prefix: string, defaultCharset: 'utf-8' | 'gbk', defaultPort: number): ResultSenderConfig => ({
     target: target(env[`${prefix}_TARGET`]),
@@ -36,6 +41,12 @@ export function simulatorConfig(env: NodeJS.ProcessEnv = process.env): Simulator
     lis: peer('LINGSHU_SIM_LIS', 'gbk', 2576),
     pacs: peer('LINGSHU_SIM_PACS', 'utf-8', 2577),
     reproLis: peer('LINGSHU_SIM_REPRO_LIS', 'gbk', 2578),
+    his: {
+      port: env.LINGSHU_SIM_HIS_PORT !== undefined ? Number(env.LINGSHU_SIM_HIS_PORT) : 9101,
+      seed: true,
+      // The demo profile's 互联互通 channel (config/demo-channels/demo-hip.yaml) on Lingshu's default port.
+      lingshu: { wsdl: env.LINGSHU_SIM_HIS_LINGSHU_WSDL ?? `http://127.0.0.1:${env.LINGSHU_PORT ?? 8080}/channels/demo-hip?wsdl` },
+    },
   };
 }
 
@@ -45,6 +56,7 @@ export function allPeers(config: SimulatorConfig): SimulatedPeer[] {
     lisPeer(config.lis),
     pacsPeer(config.pacs),
     reproLisPeer(config.reproLis),
-    // ── The lead adds the other peers here (HIS from simulators/his/, payment gateways, …). ──
+    hisPeer(config.his),
+    // Payment gateways, 医技预约, 处方流转, pharmacy, regulator and SMS peers come with their issues.
   ];
 }
