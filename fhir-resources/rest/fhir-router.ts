@@ -71,6 +71,9 @@ function toFhirRequest(req: Request): FhirRequest {
   };
 }
 
+/** Bodies served often and never changed (the CapabilityStatement, ~370 kB of JSON) are serialised once. */
+const serialised = new WeakMap<object, string>();
+
 function send(res: Response, fhirReq: FhirRequest | undefined, out: FhirResponse): void {
   if (out.etag) res.setHeader('ETag', out.etag);
   if (out.lastModified) res.setHeader('Last-Modified', out.lastModified);
@@ -81,7 +84,7 @@ function send(res: Response, fhirReq: FhirRequest | undefined, out: FhirResponse
   const body = preferred === 'OperationOutcome' ? out.outcome ?? out.body : preferred === 'minimal' ? undefined : out.body;
   if (body === undefined) { res.end(); return; }
   res.setHeader('Content-Type', FHIR_JSON);
-  res.end(JSON.stringify(body));
+  res.end(serialised.get(body) ?? JSON.stringify(body));
 }
 
 function sendOutcome(res: Response, outcome: OperationOutcome): void {
@@ -103,6 +106,7 @@ export function fhirRouter(options: FhirRouterOptions): Router {
     if (!cs) {
       cs = capabilityStatement(ctx.baseUrl, operations, { name: 'Lingshu' });
       capabilities.set(ctx.baseUrl, cs);
+      serialised.set(cs, JSON.stringify(cs));
     }
     return { status: 200, body: cs };
   };

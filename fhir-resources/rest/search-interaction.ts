@@ -1,4 +1,4 @@
-import { formatSearchQuery, OperationOutcomeError, parseSearchRequest, type SearchRequest } from '@medplum/core';
+import { OperationOutcomeError, parseSearchRequest, type SearchRequest } from '@medplum/core';
 import type { Bundle, BundleEntry, BundleLink, ResourceType } from '@medplum/fhirtypes';
 import type { FhirContext, FhirRequest, FhirResponse } from './fhir-request';
 import { invalidRequest } from './http-outcomes';
@@ -19,22 +19,43 @@ export function searchQueryOf(req: FhirRequest): Query {
 }
 
 function parseRequest(type: ResourceType, query: Query): SearchRequest {
+  let request: SearchRequest;
   try {
-    return parseSearchRequest(type, query);
+    request = parseSearchRequest(type, query);
   } catch (err) {
     if (err instanceof OperationOutcomeError) throw err;
     throw invalidRequest(`The search cannot be read: ${(err as Error).message}`);
   }
+  // parseSearchRequest turns `_count=abc` into NaN rather than refusing it.
+  if (request.count !== undefined && !(Number.isInteger(request.count) && request.count >= 0)) {
+    throw invalidRequest(`_count must be a whole number (got "${([] as string[]).concat(query._count ?? '').join(',')}")`, '_count');
+  }
+  return request;
+}
+
+/**
+ * The query of a self or next link: the client's own parameters (so `_elements`, `_summary`, modifiers survive as
+ * written), with `_cursor` set for the next page. Paging is by cursor only, so an `_offset` is not carried over.
+ */
+function linkQuery(query: Query, cursor?: string): string {
+  const params = new URLSearchParams();
+  for (const [k, v] of Object.entries(query)) {
+    if (k === '_cursor' || (cursor && k === '_offset')) continue;
+    for (const value of ([] as string[]).concat(v ?? [])) params.append(k, value);
+  }
+  if (cursor) params.set('_cursor', cursor);
+  else if (query._cursor) params.set('_cursor', ([] as string[]).concat(query._cursor).at(-1)!);
+  const s = params.toString();
+  return s ? `?${s}` : '';
 }
 
 export async function search(ctx: FhirContext, req: FhirRequest, type: ResourceType): Promise<FhirResponse> {
-  const request = parseRequest(type, searchQueryOf(req));
+  const query = searchQueryOf(req);
+  const request = parseRequest(type, query);
   const result = await ctx.repo.search(request, { strict: req.prefer.handling === 'strict' });
   const typeUrl = `${ctx.baseUrl}/${type}`;
-  const link: BundleLink[] = [{ relation: 'self', url: `${typeUrl}${formatSearchQuery(request)}` }];
-  if (result.next) {
-    link.push({ relation: 'next', url: `${typeUrl}${formatSearchQuery({ ...request, cursor: result.next, offset: undefined })}` });
-  }
+  const link: BundleLink[] = [{ relation: 'self', url: `${typeUrl}${linkQuery(query)}` }];
+  if (result.next) link.push({ relation: 'next', url: `${typeUrl}${linkQuery(query, result.next)}` });
   const entry: BundleEntry[] = [
     ...result.resources.map((r) => ({ fullUrl: `${ctx.baseUrl}/${r.resourceType}/${r.id}`, resource: r, search: { mode: 'match' as const } })),
     ...result.included.map((r) => ({ fullUrl: `${ctx.baseUrl}/${r.resourceType}/${r.id}`, resource: r, search: { mode: 'include' as const } })),

@@ -76,6 +76,12 @@ describe('FHIR REST bad input', () => {
     expect(JSON.stringify(reported[0].resource)).toContain('no-such-param');
   });
 
+  it('answers a _count that is not a whole number with 400', async () => {
+    const res = await request(fx.app).get('/fhir/Patient?_count=abc');
+    expect(res.status).toBe(400);
+    expect(outcome(res).issue![0].expression).toEqual(['_count']);
+  });
+
   it('refuses a body over 10 MB with 413 and writes nothing', async () => {
     const before = await written();
     const big = JSON.stringify({ resourceType: 'Patient', text: { status: 'generated', div: `<div xmlns="http://www.w3.org/1999/xhtml">${'x'.repeat(10 * 1024 * 1024)}</div>` } });

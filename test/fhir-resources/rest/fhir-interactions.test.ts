@@ -83,6 +83,19 @@ describe('FHIR REST interactions', () => {
     expect(bundle.link?.find((l) => l.relation === 'next')?.url).toContain('_cursor=');
   });
 
+  it('keeps the client\'s own search parameters in the next link and only adds _cursor', async () => {
+    const family = `链接${process.pid}`;
+    await post('/fhir/Patient', patient(family));
+    await post('/fhir/Patient', patient(family));
+    const first = json<Bundle<Patient>>(await request(fx.app).get(`/fhir/Patient?family=${encodeURIComponent(family)}&_elements=name&_count=1`));
+    const next = new URL(first.link!.find((l) => l.relation === 'next')!.url!);
+    expect([...next.searchParams.keys()].sort()).toEqual(['_count', '_cursor', '_elements', 'family']);
+    const second = json<Bundle<Patient>>(await request(fx.app).get(`${next.pathname}${next.search}`));
+    expect(second.entry).toHaveLength(1);
+    expect(second.entry![0].resource!.name?.[0].family).toBe(family);
+    expect(second.entry![0].resource!.identifier).toBeUndefined();
+  });
+
   it('lists the versions of a type in its type history and of everything in the system history', async () => {
     const obs = json<Observation>(await post('/fhir/Observation', { resourceType: 'Observation', status: 'final', code: { text: '心率' } }));
     const typeHistory = json<Bundle>(await request(fx.app).get('/fhir/Observation/_history'));
