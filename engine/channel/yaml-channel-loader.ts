@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
+import { interpolateEnv, MissingEnvError } from './env-interpolation';
 import { z } from 'zod';
 import { queuePolicySchema, prunePolicySchema } from '../config/config';
 import { ChannelDefinition, ChannelDefinitionError, validateChannel } from './channel';
@@ -38,6 +39,12 @@ export function channelFromYaml(text: string, origin: string, registry: Connecto
     throw new ChannelDefinitionError(origin, '', '(yaml)', (err as Error).message);
   }
   const guessId = typeof (doc as { id?: unknown })?.id === 'string' ? (doc as { id: string }).id : '';
+  try {
+    doc = interpolateEnv(doc);
+  } catch (err) {
+    if (err instanceof MissingEnvError) throw new ChannelDefinitionError(origin, guessId, err.field, err.message);
+    throw err;
+  }
   const parsed = channelFileSchema.safeParse(doc);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
