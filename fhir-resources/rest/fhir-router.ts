@@ -105,6 +105,8 @@ export function fhirRouter(options: FhirRouterOptions): Router {
     let cs = capabilities.get(ctx.baseUrl);
     if (!cs) {
       cs = capabilityStatement(ctx.baseUrl, operations, { name: 'Lingshu' });
+      // Keyed by base URL, which comes from the Host header unless configured: bounded so odd Hosts cannot grow it.
+      if (capabilities.size >= 8) capabilities.delete(capabilities.keys().next().value!);
       capabilities.set(ctx.baseUrl, cs);
       serialised.set(cs, JSON.stringify(cs));
     }
