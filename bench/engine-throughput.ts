@@ -30,10 +30,32 @@ destinations:
   - name: write-row
     type: table
     table: bench_out
-    queue: { maxAttempts: 5, initialDelayMs: 200, concurrency: 32 }
+    queue: { maxAttempts: 5, initialDelayMs: 200, concurrency: 256 }
 `;
 
-interface Figures { offered: string; accepted: number; perSecond: number; p50: number; p99: number; acceptP99: number }
+interface Figures {
+  offered: string; accepted: number; perSecond: number; p50: number; p99: number; sentP50: number; sentP99: number; acceptP99: number;
+  cpu: Record<string, number>;
+}
+
+/**
+ * CPU seconds used so far by the engine, PostgreSQL, RabbitMQ and this process (the load generator), from /proc:
+ * on a shared 2-core machine the per-message CPU cost is the figure that other load does not distort.
+ */
+function cpuSeconds(enginePid: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  if (!fs.existsSync('/proc/self/stat')) return out;
+  for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    let stat: string;
+    try { stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8'); } catch { continue; }
+    const close = stat.lastIndexOf(')');
+    const comm = stat.slice(stat.indexOf('(') + 1, close);
+    const f = stat.slice(close + 2).split(' ');
+    const who = Number(pid) === enginePid ? 'engine' : Number(pid) === process.pid ? 'loadgen' : comm.startsWith('postgres') ? 'postgres' : comm.startsWith('beam') ? 'rabbitmq' : undefined;
+    if (who) out[who] = (out[who] ?? 0) + (Number(f[11]) + Number(f[12])) / 100;
+  }
+  return out;
+}
 
 function percentile(sorted: number[], p: number): number {
   if (!sorted.length) return NaN;
@@ -64,23 +86,34 @@ async function drain(db: Knex, expected: number, timeoutMs = 120000): Promise<vo
   throw new Error('messages not all delivered in time');
 }
 
-async function run(port: number, db: Knex, offered: 'max' | number): Promise<Figures> {
+async function run(port: number, db: Knex, enginePid: number, offered: 'max' | number, seconds = SECONDS): Promise<Figures> {
   await db('bench_out').delete();
   await db('lingshu_message_stages').delete();
   await db('lingshu_messages').delete();
+  const cpu0 = cpuSeconds(enginePid);
   const started = Date.now();
   const result = await autocannon({
     url: `http://127.0.0.1:${port}/channels/bench`, method: 'POST', headers: { 'content-type': 'application/json' }, body: BODY,
-    connections: offered === 'max' ? 64 : 20, duration: SECONDS, ...(offered === 'max' ? {} : { overallRate: offered }),
+    connections: offered === 'max' ? 64 : 20, duration: seconds, ...(offered === 'max' ? {} : { overallRate: offered }),
   });
   const accepted = result['2xx'];
   await drain(db, accepted);
-  const rows = await db('bench_out as o').join('lingshu_messages as m', 'm.id', 'o.message_id').select('o.written_at', 'm.received_at');
-  const lat = rows.map((r: { written_at: string | number; received_at: string | number }) => Number(r.written_at) - Number(r.received_at)).sort((a: number, b: number) => a - b);
-  const last = Math.max(...rows.map((r: { written_at: string | number }) => Number(r.written_at)));
+  const cpu1 = cpuSeconds(enginePid);
+  // received_at: the engine took the request; written_at: the destination's INSERT was issued; the stage's
+  // updated_at: the row had committed and the engine recorded the stage as sent (the conservative end point).
+  const rows: { written_at: string | number; received_at: string | number; sent_at: string | number }[] = await db('bench_out as o')
+    .join('lingshu_messages as m', 'm.id', 'o.message_id')
+    .join('lingshu_message_stages as s', (j) => j.on('s.message_id', 'm.id').andOn('s.received_at', 'm.received_at'))
+    .where('s.name', 'write-row')
+    .select('o.written_at', 'm.received_at', 's.updated_at as sent_at');
+  const lat = rows.map((r) => Number(r.written_at) - Number(r.received_at)).sort((a, b) => a - b);
+  const sent = rows.map((r) => Number(r.sent_at) - Number(r.received_at)).sort((a, b) => a - b);
+  const last = Math.max(...rows.map((r) => Number(r.written_at)));
+  const cpu: Record<string, number> = {};
+  for (const k of Object.keys(cpu1)) cpu[k] = ((cpu1[k] - (cpu0[k] ?? 0)) * 1000) / Math.max(1, accepted);
   return {
     offered: offered === 'max' ? 'max' : `${offered}/s`, accepted, perSecond: Math.round(accepted / ((last - started) / 1000)),
-    p50: percentile(lat, 50), p99: percentile(lat, 99), acceptP99: result.latency.p99,
+    p50: percentile(lat, 50), p99: percentile(lat, 99), sentP50: percentile(sent, 50), sentP99: percentile(sent, 99), acceptP99: result.latency.p99, cpu,
   };
 }
 
@@ -89,9 +122,13 @@ async function stack(name: string, env: Record<string, string>, openDb: () => Kn
   const child = await startEngine(env, port);
   const db = openDb();
   try {
-    const out = [await run(port, db, 'max'), await run(port, db, 500)];
+    // Warm-up, not counted: the first seconds of a fresh process are JIT compilation and pool growth.
+    await run(port, db, child.pid!, 'max', 3);
+    const out = [await run(port, db, child.pid!, 'max'), await run(port, db, child.pid!, 500)];
     for (const f of out) {
-      console.log(`${name.padEnd(28)} offered ${f.offered.padEnd(6)} accepted ${String(f.accepted).padStart(7)}  ${String(f.perSecond).padStart(6)} msg/s delivered  accept→delivery p50 ${f.p50} ms p99 ${f.p99} ms  (HTTP ack p99 ${f.acceptP99} ms)`);
+      const cpu = Object.entries(f.cpu).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ');
+      console.log(`${name.padEnd(28)} offered ${f.offered.padEnd(6)} accepted ${String(f.accepted).padStart(7)}  ${String(f.perSecond).padStart(6)} msg/s delivered  accept→row p50 ${f.p50} ms p99 ${f.p99} ms  accept→sent recorded p50 ${f.sentP50} ms p99 ${f.sentP99} ms  (HTTP ack p99 ${f.acceptP99} ms)`);
+      if (cpu) console.log(`${''.padEnd(28)} CPU ms per message: ${cpu}`);
     }
     return out;
   } finally {
