@@ -6,7 +6,7 @@ import type { Bus } from '../engine/bus/bus';
 import { childLogger } from '../engine/logger';
 import { loadR4Definitions } from './definitions';
 import type { Operation } from './operations/operation';
-import { validateOperation } from './operations/validate';
+import { standardOperations } from './operations/standard-operations';
 import { chinaTerminologyResources } from './profiles';
 import { fhirRouter } from './rest/fhir-router';
 import { KnexSearchIndex } from './search/search-index';
@@ -23,7 +23,7 @@ export interface FhirModule {
 export interface FhirModuleOptions {
   db: Knex;
   bus: Bus;
-  /** Workflow operations added by later features; `$validate` is always there. */
+  /** Workflow operations added by later features; the standard ones (`$validate`) are always there. */
   operations?: Operation[];
 }
 
@@ -34,7 +34,7 @@ export async function startFhirModule(options: FhirModuleOptions): Promise<FhirM
   loadR4Definitions();
   const { repository, relay } = await createFhirStore({ db: options.db, bus: options.bus, searchIndex: new KnexSearchIndex() });
   await loadTerminology(repository, chinaTerminologyResources());
-  const router = fhirRouter({ repository, operations: [validateOperation, ...(options.operations ?? [])] });
+  const router = fhirRouter({ repository, operations: [...standardOperations, ...(options.operations ?? [])] });
   return { repository, router, stop: () => relay.stop() };
 }
 

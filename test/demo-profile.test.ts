@@ -1,0 +1,66 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { EngineProcess, freePort } from './support/engine-process';
+import { eventually } from './support/engine-server';
+
+/**
+ * What `npm start` does on a fresh clone: the demo profile starts the engine, the FHIR API and the simulated
+ * hospital, and messages flow between them over the real protocols. Every port is a free one so that parallel
+ * runs never collide.
+ */
+describe('the demo profile', () => {
+  let engine: EngineProcess;
+  let sim: string;
+  let dir: string;
+
+  beforeAll(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lingshu-demo-'));
+    const [http, simPort, mllp, lis, pacs, repro, his] = await Promise.all(Array.from({ length: 7 }, freePort));
+    engine = new EngineProcess({
+      LINGSHU_PROFILE: 'demo', LINGSHU_DB: `sqlite:${path.join(dir, 'demo.db')}`, LINGSHU_BUS: '', LINGSHU_LOG_LEVEL: 'warn',
+      LINGSHU_SIM_PORT: String(simPort), LINGSHU_DEMO_MLLP_PORT: String(mllp),
+      LINGSHU_SIM_LIS_TARGET: `127.0.0.1:${mllp}`, LINGSHU_SIM_PACS_TARGET: `127.0.0.1:${mllp}`, LINGSHU_SIM_REPRO_LIS_TARGET: `127.0.0.1:${mllp}`,
+      LINGSHU_SIM_LIS_PORT: String(lis), LINGSHU_SIM_PACS_PORT: String(pacs), LINGSHU_SIM_REPRO_LIS_PORT: String(repro), LINGSHU_SIM_HIS_PORT: String(his),
+    }, http);
+    await engine.start();
+    sim = `http://127.0.0.1:${simPort}/_sim`;
+  });
+
+  afterAll(async () => {
+    await engine?.kill('SIGTERM');
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('lists the simulated peers with their ports', async () => {
+    const { peers } = (await (await fetch(`${sim}/`)).json()) as { peers: { name: string }[] };
+    expect(peers.map((p) => p.name).sort()).toEqual(['his', 'lis', 'pacs', 'repro-lis']);
+  });
+
+  it('stores a result the simulated LIS sends over MLLP and acknowledges it with AA', async () => {
+    const res = await fetch(`${sim}/lis/results`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    const { sent } = (await res.json()) as { sent: { ack: { code: string } }[] };
+    expect(sent[0].ack.code).toBe('AA');
+    await eventually(async () => {
+      const list = (await (await fetch(`${engine.base}/api/messages?channel=demo-lis-results&status=sent`)).json()) as { messages: unknown[] };
+      return list.messages.length > 0;
+    });
+  });
+
+  it('stores a patient registration the simulated HIS pushes to the 互联互通 endpoint', async () => {
+    const res = await fetch(`${sim}/his/patients`, {
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: '测试患者', gender: 'F', birthDate: '1990-01-01', idNumber: '11010519491231002X' }),
+    });
+    expect(((await res.json()) as { lingshuAnswer: string }).lingshuAnswer).toContain('typeCode="AA"');
+    await eventually(async () => {
+      const list = (await (await fetch(`${engine.base}/api/messages?channel=demo-hip`)).json()) as { messages: unknown[] };
+      return list.messages.length > 0;
+    });
+  });
+
+  it('serves the FHIR API with the China code systems loaded', async () => {
+    const bundle = (await (await fetch(`${engine.base}/fhir/CodeSystem?_summary=count`)).json()) as { total: number };
+    expect(bundle.total).toBeGreaterThanOrEqual(7);
+  });
+});
