@@ -138,6 +138,16 @@ async function stack(name: string, env: Record<string, string>, openDb: () => Kn
   }
 }
 
+/** Quorum queues left behind by every run would pile up in the broker (memory, start-up time). */
+async function removeQueues(main: string): Promise<void> {
+  const conn = await amqp.connect(AMQP);
+  const ch = await conn.createChannel();
+  const names = [main, ...[0, 1, 2, 3].map((p) => `${main}.p${p}`), `${main}.dlq`, ...Array.from({ length: 12 }, (_, i) => `${main}.retry.${i + 1}`)];
+  for (const q of names) await ch.deleteQueue(q);
+  await ch.deleteExchange(`${main}.retry`);
+  await conn.close();
+}
+
 async function rawRabbit(count = 50000): Promise<number> {
   const conn = await amqp.connect(AMQP);
   const ch = await conn.createConfirmChannel();
@@ -182,11 +192,13 @@ async function main(): Promise<void> {
     const admin = knexFactory({ client: 'pg', connection: PG_ADMIN });
     await admin.raw(`CREATE DATABASE ${dbName}`);
     const pgUrl = Object.assign(new URL(PG_ADMIN), { pathname: `/${dbName}` }).toString();
+    const prefix = `bench${process.pid}`;
     try {
-      production = await stack('(b) PostgreSQL + RabbitMQ', { LINGSHU_DB: pgUrl, LINGSHU_BUS: AMQP, LINGSHU_CHANNELS_DIR: dir, LINGSHU_RABBITMQ__PREFIX: `bench${process.pid}` }, () => openDatabase(pgUrl));
+      production = await stack('(b) PostgreSQL + RabbitMQ', { LINGSHU_DB: pgUrl, LINGSHU_BUS: AMQP, LINGSHU_CHANNELS_DIR: dir, LINGSHU_RABBITMQ__PREFIX: prefix }, () => openDatabase(pgUrl));
     } finally {
       await admin.raw(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
       await admin.destroy();
+      await removeQueues(`${prefix}${prefix}.ch.bench.write-row`);
     }
   }
   if (STACKS.includes('raw')) {

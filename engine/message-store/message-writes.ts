@@ -202,11 +202,14 @@ function fullValues(r: MergedStage & { receivedAt: number }): unknown[] {
 
 /**
  * One UPDATE of many stage rows, each with its own values, joined against an inline table `v`. The join carries
- * received_at so that PostgreSQL only visits the partitions concerned.
+ * received_at; the same days repeated as a constant list let PostgreSQL prune partitions at plan time. Without it
+ * every row of `v` had to probe every partition, so the planner chose a sequential scan of whole day partitions
+ * (growing all day) with a hash join over an index lookup per row.
  */
 function updateSql(dialect: Dialect, columns: Column[], rows: unknown[][], sets: [string, string][], extra: string): [string, Knex.RawBinding[]] {
-  const bindings = rows.flat() as Knex.RawBinding[];
-  const join = 's.message_id = v.n_message_id AND s.name = v.n_name AND s.received_at = v.n_received_at';
+  const days = [...new Set(rows.map((r) => r[2] as number))];
+  const bindings = [...rows.flat(), ...days] as Knex.RawBinding[];
+  const join = `s.message_id = v.n_message_id AND s.name = v.n_name AND s.received_at = v.n_received_at AND s.received_at IN (${days.map(() => '?').join(', ')})`;
   const names = columns.map((c) => c[0]).join(', ');
   const assignments = sets.map(([col, expr]) => `${col} = ${expr}`).join(', ');
   if (dialect === 'postgres') {
@@ -258,15 +261,17 @@ async function recomputeStatus(trx: Knex.Transaction, dialect: Dialect, updated:
   for (const ids of chunk([...receivedAt.keys()], MAX_IDS)) {
     const days = [...new Set(ids.map((id) => receivedAt.get(id)!))];
     const aggregates = stageAggregates(ids.length, days.length);
-    // The outer received_at list lets PostgreSQL prune the partitions of the table it updates at plan time.
-    const outer = `m.received_at IN (${days.map(() => '?').join(', ')})`;
-    const bindings = [...ids, ...days, ...days] as Knex.RawBinding[];
+    // The outer lists let PostgreSQL prune partitions at plan time and find the rows by primary key, instead of
+    // running the aggregate once per row of a scan.
+    const list = (n: number) => Array.from({ length: n }, () => '?').join(', ');
+    const outer = `m.id IN (${list(ids.length)}) AND m.received_at IN (${list(days.length)})`;
+    const inner = [...ids, ...days] as Knex.RawBinding[];
     if (dialect === 'mysql') {
       await trx.raw(`UPDATE ${MESSAGES} AS m JOIN (${aggregates}) AS a ON m.id = a.message_id AND m.received_at = a.received_at
-        SET m.status = ${OVERALL_STATUS}, m.updated_at = ? WHERE ${outer}`, [...ids, ...days, now, ...days]);
+        SET m.status = ${OVERALL_STATUS}, m.updated_at = ? WHERE ${outer}`, [...inner, now, ...inner]);
     } else {
       await trx.raw(`UPDATE ${MESSAGES} AS m SET status = ${OVERALL_STATUS}, updated_at = ? FROM (${aggregates}) AS a
-        WHERE m.id = a.message_id AND m.received_at = a.received_at AND ${outer}`, [now, ...bindings]);
+        WHERE m.id = a.message_id AND m.received_at = a.received_at AND ${outer}`, [now, ...inner, ...inner]);
     }
   }
 }
