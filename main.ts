@@ -2,6 +2,8 @@ import { adapterRegistry } from './adapters/registry';
 import { loadConfig, ConfigError } from './engine/config/config';
 import { logger } from './engine/logger';
 import { startServer } from './engine/server';
+import { securityHeaders } from './fhir-resources/auth/http-hardening';
+import { startSecurity } from './fhir-resources/auth/security-module';
 import { startFhirModule } from './fhir-resources/fhir-module';
 import { startSimulatorHost } from './simulators/host';
 import { allPeers, simulatorConfig } from './simulators/peers';
@@ -15,9 +17,14 @@ async function main(): Promise<void> {
     extraChannelDirs: demo ? ['config/demo-channels'] : [],
     registry: adapterRegistry(),
     mount: async (app, { db, bus }) => {
-      const fhir = await startFhirModule({ db, bus });
+      const security = await startSecurity(config, db);
+      app.use(...securityHeaders(config.http.corsOrigins));
+      app.use('/auth', security.authRoutes);
+      // Registered before the engine mounts /api, so it runs first.
+      app.use('/api', security.opsGuard);
+      const fhir = await startFhirModule({ db, bus, security });
       app.use('/fhir', fhir.router);
-      return fhir;
+      return { stop: async () => { security.stop(); await fhir.stop(); } };
     },
   });
   // The demo hospital: simulated peers speaking the real protocols to the demo channels (README, "Demo hospital").

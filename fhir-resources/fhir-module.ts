@@ -4,6 +4,7 @@ import type { Router } from 'express';
 import type { Knex } from 'knex';
 import type { Bus } from '../engine/bus/bus';
 import { childLogger } from '../engine/logger';
+import type { Security } from './auth/security-module';
 import { loadR4Definitions } from './definitions';
 import type { Operation } from './operations/operation';
 import { standardOperations } from './operations/standard-operations';
@@ -25,6 +26,8 @@ export interface FhirModuleOptions {
   bus: Bus;
   /** Workflow operations added by later features; the standard ones (`$validate`) are always there. */
   operations?: Operation[];
+  /** Authentication, access control, audit and field encryption; without it /fhir trusts every caller (tests only). */
+  security?: Security;
 }
 
 const log = childLogger({ component: 'fhir' });
@@ -32,9 +35,11 @@ const log = childLogger({ component: 'fhir' });
 /** Store, search, outbox relay, terminology and REST, wired together for the composition root. */
 export async function startFhirModule(options: FhirModuleOptions): Promise<FhirModule> {
   loadR4Definitions();
-  const { repository, relay } = await createFhirStore({ db: options.db, bus: options.bus, searchIndex: new KnexSearchIndex() });
+  const privacy = options.security?.privacy;
+  const searchIndex = new KnexSearchIndex({ codec: privacy, privacy });
+  const { repository, relay } = await createFhirStore({ db: options.db, bus: options.bus, searchIndex, codec: privacy });
   await loadTerminology(repository, chinaTerminologyResources());
-  const router = fhirRouter({ repository, operations: [...standardOperations, ...(options.operations ?? [])] });
+  const router = fhirRouter({ repository, operations: [...standardOperations, ...(options.operations ?? [])], security: options.security?.fhir });
   return { repository, router, stop: () => relay.stop() };
 }
 

@@ -34,6 +34,25 @@ const configSchema = z.object({
     defaultPrune: prunePolicySchema,
   }),
   rabbitmq: z.object({ partitions: z.number().int().min(1).max(64), prefix: z.string().min(1) }),
+  // Identity, audit, privacy and HTTP hardening (fhir-resources/auth, audit, privacy). Secrets only from env or files.
+  auth: z.object({
+    issuer: z.string(),
+    jwksUrl: z.string(),
+    jwksFile: z.string(),
+    algorithm: z.string(),
+    audience: z.string().min(1),
+    clockToleranceSeconds: z.number().int().min(0).max(300),
+    publicTypes: z.array(z.string()),
+    demoTokenTtlSeconds: z.number().int().min(60).max(86400),
+    rateLimit: z.object({ windowMs: z.number().int().min(1000), max: z.number().int().min(1) }),
+  }),
+  privacy: z.object({
+    cipher: z.enum(['aes-256-gcm', 'sm4']),
+    key: z.string(),
+    keyFile: z.string(),
+  }),
+  audit: z.object({ hash: z.enum(['sha256', 'sm3']), retentionDays: z.number().int().min(0) }),
+  http: z.object({ corsOrigins: z.array(z.string()) }),
 }).passthrough();
 
 export type LingshuConfig = z.infer<typeof configSchema>;
@@ -54,6 +73,7 @@ function camel(s: string): string {
 function coerce(value: string, like: unknown): unknown {
   if (typeof like === 'number' && value.trim() !== '' && !Number.isNaN(Number(value))) return Number(value);
   if (typeof like === 'boolean') return value === 'true' || value === '1';
+  if (Array.isArray(like)) return value.split(',').map((v) => v.trim()).filter(Boolean);
   return value;
 }
 

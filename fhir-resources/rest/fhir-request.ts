@@ -1,4 +1,5 @@
-import type { OperationOutcome, Resource } from '@medplum/fhirtypes';
+import type { OperationOutcome, Resource, ResourceType } from '@medplum/fhirtypes';
+import type { Operation, OperationLevel } from '../operations/operation';
 import type { Repository } from '../store/repository';
 import type { OperationRegistry } from '../operations/operation-registry';
 import type { Prefer } from './http-headers';
@@ -35,8 +36,18 @@ export interface FhirResponse {
   outcome?: OperationOutcome;
 }
 
+/**
+ * Wraps an operation call (access check and audit, fhir-resources/auth); `repo` is the context's repository, which
+ * inside a transaction Bundle is the transaction's.
+ */
+export type OperationGate = (
+  repo: Repository, op: Operation, level: OperationLevel, type: ResourceType | undefined, id: string | undefined, run: () => Promise<Resource>,
+) => Promise<Resource>;
+
 export interface FhirContext {
   repo: Repository;
+  /** Present when the router runs with security: every operation call goes through it. */
+  operationGate?: OperationGate;
   /** Absolute FHIR base without trailing slash, e.g. `http://host:8080/fhir`. */
   baseUrl: string;
   operations: OperationRegistry;

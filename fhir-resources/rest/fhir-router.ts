@@ -3,6 +3,7 @@ import express, { type NextFunction, type Request, type Response, type Router } 
 import type { CapabilityStatement, OperationOutcome } from '@medplum/fhirtypes';
 import type winston from 'winston';
 import { childLogger } from '../../engine/logger';
+import type { FhirSecurity } from '../auth/fhir-security';
 import type { Operation } from '../operations/operation';
 import { OperationRegistry } from '../operations/operation-registry';
 import type { Repository } from '../store/repository';
@@ -20,6 +21,11 @@ export interface FhirRouterOptions {
   /** Absolute FHIR base for links, Location and fullUrl; by default taken from each request (Host + mount path). */
   baseUrl?: string;
   logger?: winston.Logger;
+  /**
+   * Authentication, access control and audit (fhir-resources/auth). Without it the router trusts its caller: for
+   * tests of the REST layer and embedding behind another gate, never for the server's own /fhir.
+   */
+  security?: FhirSecurity;
 }
 
 const FHIR_JSON = 'application/fhir+json; charset=utf-8';
@@ -129,11 +135,19 @@ export function fhirRouter(options: FhirRouterOptions): Router {
     let fhirReq: FhirRequest | undefined;
     try {
       fhirReq = toFhirRequest(req);
+      let repo = options.repository.withContext({ correlationId });
+      const security = options.security;
+      if (security) {
+        const caller = { correlationId, address: req.ip };
+        const principal = await security.authenticate(req, fhirReq.method, fhirReq.path, caller);
+        repo = security.guard(repo.withContext({ correlationId, author: { reference: principal.reference } }), principal, caller);
+      }
       const ctx: FhirContext = {
-        repo: options.repository.withContext({ correlationId }),
+        repo,
         baseUrl: options.baseUrl ?? `${req.protocol}://${req.get('host')}${req.baseUrl}`,
         operations,
         correlationId,
+        ...(security ? { operationGate: (r, op, level, type, id, run) => security.invoke(r, op, level, type, id, run) } : {}),
       };
       send(res, fhirReq, await executeFhirRequest(ctx, fhirReq, capability));
     } catch (err) {
@@ -151,6 +165,8 @@ export function fhirRouter(options: FhirRouterOptions): Router {
     if (status >= 500) log.error('FHIR request failed', { ...meta, err });
     else log.info('FHIR request refused', { ...meta, issue: outcome.issue?.[0]?.diagnostics ?? outcome.issue?.[0]?.details?.text });
     if (res.headersSent) { res.end(); return; }
+    // RFC 6750 §3: a refused bearer token is answered with a challenge.
+    if (status === 401) res.setHeader('WWW-Authenticate', 'Bearer realm="lingshu", error="invalid_token"');
     sendOutcome(res, outcome);
   }
 

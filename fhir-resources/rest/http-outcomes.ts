@@ -10,6 +10,8 @@ const EXTRA_STATUS: Record<string, number> = {
   'not-acceptable': 406,
   'payload-too-large': 413,
   'unsupported-media-type': 415,
+  // fhir-resources/auth: production without an identity provider serves no patient data.
+  'service-unavailable': 503,
 };
 
 export function statusOf(outcome: OperationOutcome): number {

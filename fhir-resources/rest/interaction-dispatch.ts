@@ -26,10 +26,12 @@ async function operationCall(
     throw unknownPath(`${[type, id].filter(Boolean).join('/')}${type ? '/' : ''}$${name} (no such ${level}-level operation)`);
   }
   if (req.method !== 'GET' && req.method !== 'POST') throw methodNotAllowed(req.method, segment);
-  const body = await invokeOperation(ctx.repo, op, {
-    method: req.method, level, resourceType: type, id, body: req.body, query: req.query,
+  const method = req.method;
+  const run = () => invokeOperation(ctx.repo, op, {
+    method, level, resourceType: type, id, body: req.body, query: req.query,
     correlationId: ctx.correlationId, baseUrl: ctx.baseUrl,
   });
+  const body = ctx.operationGate ? await ctx.operationGate(ctx.repo, op, level, type, id, run) : await run();
   return { status: 200, body };
 }
 

@@ -45,7 +45,9 @@ export function applyFilter(ctx: SearchContext, qb: Builder, resourceType: strin
         return exists(ctx, qb, kind, resourceType, outer, code, (b, a) => values.forEach((v) => b.orWhere((c) => textMatch(c, a, v))));
       }
       if (operator !== 'eq' && operator !== 'not') return unsupportedModifier(ctx, filter);
-      return exists(ctx, qb, kind, resourceType, outer, code, (b, a) => values.forEach((v) => b.orWhere((c) => tokenMatch(c, a, v))), operator === 'not');
+      // Protected values (ID numbers, phones) are indexed as keyed digests: the searched code is digested alike.
+      const stored = (v: string): string => ctx.privacy?.searchToken(resourceType, code, v) ?? v;
+      return exists(ctx, qb, kind, resourceType, outer, code, (b, a) => values.forEach((v) => b.orWhere((c) => tokenMatch(c, a, v, stored))), operator === 'not');
     }
     case 'reference': {
       if (operator !== 'eq') return unsupportedModifier(ctx, filter);
@@ -133,15 +135,16 @@ function textMatch(b: Builder, a: string, value: string): void {
 }
 
 /** `code`, `system|code`, `|code` (no system), `system|` (any code of the system). */
-function tokenMatch(b: Builder, a: string, value: string): void {
+function tokenMatch(b: Builder, a: string, value: string, stored: (code: string) => string = (c) => c): void {
   const bar = value.search(/(?<!\\)\|/);
   const unescape = (s: string): string => s.replace(/\\([|,$\\])/g, '$1');
   if (bar < 0) {
-    b.where(`${a}.value`, unescape(value));
+    b.where(`${a}.value`, stored(unescape(value)));
     return;
   }
   const system = unescape(value.slice(0, bar));
-  const code = unescape(value.slice(bar + 1));
+  const rawCode = unescape(value.slice(bar + 1));
+  const code = rawCode === '' ? '' : stored(rawCode);
   if (system === '') b.whereNull(`${a}.system`).where(`${a}.value`, code);
   else if (code === '') b.where(`${a}.system`, system);
   else b.where(`${a}.system`, system).where(`${a}.value`, code);
@@ -250,6 +253,8 @@ function applyChain(ctx: SearchContext, qb: Builder, resourceType: string, outer
         const t = ctx.alias('t');
         const target = ctx.db(`fhir_resources as ${t}`).select(ctx.db.raw('1'))
           .where(`${t}.resource_type`, type).where(`${t}.id`, ctx.db.ref(`${a}.target_id`)).where(`${t}.deleted`, false);
+        // A chain may only look at targets the caller may see, or it would reveal facts about them.
+        ctx.restrict(target, type, t);
         applyFilter(ctx, target, type, t, { code: chained, operator: filter.operator, value: filter.value });
         c.where(`${a}.target_type`, type).whereExists(target);
       });

@@ -1,5 +1,6 @@
 import type { IncludeTarget, SearchRequest } from '@medplum/core';
 import type { Resource } from '@medplum/fhirtypes';
+import type { ContentCodec } from '../store/content-codec';
 import { INDEX_TABLES } from './search-migrations';
 import { SearchContext } from './search-context';
 import { searchParameter } from './search-parameters';
@@ -10,7 +11,7 @@ import { searchParameter } from './search-parameters';
  */
 const CHUNK = 500;
 
-export async function loadIncluded(ctx: SearchContext, request: SearchRequest, matches: Resource[]): Promise<Resource[]> {
+export async function loadIncluded(ctx: SearchContext, request: SearchRequest, matches: Resource[], codec: ContentCodec): Promise<Resource[]> {
   const includes = usable(ctx, '_include', request.include);
   const revIncludes = usable(ctx, '_revinclude', request.revInclude);
   if (matches.length === 0 || (includes.length === 0 && revIncludes.length === 0)) return [];
@@ -49,9 +50,11 @@ export async function loadIncluded(ctx: SearchContext, request: SearchRequest, m
     }
     for (const [type, ids] of wanted) {
       for (const chunk of chunks([...ids])) {
-        const rows = await ctx.db('fhir_resources').select('content').where('resource_type', type).whereIn('id', chunk).where('deleted', false);
-        for (const row of rows) {
-          const resource = JSON.parse(row.content) as Resource;
+        // The caller's restriction applies to included rows as to matches: an include never reaches another patient.
+        const query = ctx.db('fhir_resources as i').select('i.content').where('i.resource_type', type).whereIn('i.id', chunk).where('i.deleted', false);
+        ctx.restrict(query, type, 'i');
+        for (const row of await query) {
+          const resource = codec.decode(row.content);
           if (seen.has(key(resource))) continue;
           seen.add(key(resource));
           found.push(resource);

@@ -1,6 +1,8 @@
 import { badRequest, OperationOutcomeError } from '@medplum/core';
 import type { OperationOutcomeIssue } from '@medplum/fhirtypes';
 import type { Knex } from 'knex';
+import type { RowRestriction } from '../store/repository';
+import type { IndexPrivacy } from './index-privacy';
 
 /**
  * State of one search while its SQL is built: the connection, fresh table aliases for nested subqueries, and what
@@ -10,7 +12,18 @@ export class SearchContext {
   readonly warnings: OperationOutcomeIssue[] = [];
   private aliases = 0;
 
-  constructor(readonly db: Knex | Knex.Transaction, readonly strict: boolean) {}
+  constructor(
+    readonly db: Knex | Knex.Transaction,
+    readonly strict: boolean,
+    /** The caller's access restriction, applied to every fhir_resources row the search touches. */
+    readonly restriction?: RowRestriction,
+    readonly privacy?: IndexPrivacy,
+  ) {}
+
+  /** Narrows `query` (over fhir_resources aliased `alias`, rows of `resourceType`) to what the caller may see. */
+  restrict(query: Knex.QueryBuilder, resourceType: string, alias: string): void {
+    this.restriction?.(this.db, query, resourceType, alias);
+  }
 
   alias(prefix = 'x'): string {
     this.aliases += 1;

@@ -3,6 +3,8 @@ import type { Resource } from '@medplum/fhirtypes';
 import type { Knex } from 'knex';
 import type { SearchOptions, SearchResult } from '../store/repository';
 import type { SearchIndex } from '../store/search-index-port';
+import { ContentCodec, plainJsonContent } from '../store/content-codec';
+import type { IndexPrivacy } from './index-privacy';
 import { applyFilter } from './filter-conditions';
 import { loadIncluded } from './includes';
 import { extractIndexRows, IndexRows } from './index-rows';
@@ -24,9 +26,19 @@ const KINDS = Object.keys(INDEX_TABLES) as IndexKind[];
  * PostgreSQL and MySQL/MariaDB. Index rows are written in the caller's transaction; pages are keyset (seek) pages on
  * (sort values…, id), so a page boundary never moves when rows are inserted or updated elsewhere in the table.
  */
+export interface KnexSearchIndexOptions {
+  /** Decodes stored content (the store's codec: field encryption when the privacy module is on). */
+  codec?: ContentCodec;
+  /** Indexes protected values as keyed digests and searches them the same way. */
+  privacy?: IndexPrivacy;
+}
+
 export class KnexSearchIndex implements SearchIndex {
-  constructor() {
+  private readonly codec: ContentCodec;
+
+  constructor(private readonly options: KnexSearchIndexOptions = {}) {
     ensureSearchDefinitions();
+    this.codec = options.codec ?? plainJsonContent;
   }
 
   async migrate(db: Knex): Promise<void> {
@@ -47,7 +59,7 @@ export class KnexSearchIndex implements SearchIndex {
     for (const [type, ids] of byType) await this.deleteRows(trx, type, ids);
     const rows: IndexRows = { token: [], string: [], reference: [], date: [], number: [], quantity: [], uri: [] };
     for (const resource of resources) {
-      const own = extractIndexRows(resource);
+      const own = extractIndexRows(this.options.privacy ? this.options.privacy.forIndex(resource) : resource);
       for (const kind of KINDS) {
         for (const row of own[kind]) rows[kind].push({ resource_type: resource.resourceType, resource_id: resource.id as string, ...row });
       }
@@ -73,9 +85,10 @@ export class KnexSearchIndex implements SearchIndex {
   }
 
   async search(db: Knex | Knex.Transaction, request: SearchRequest, options: SearchOptions = {}): Promise<SearchResult> {
-    const ctx = new SearchContext(db, Boolean(options.strict));
+    const ctx = new SearchContext(db, Boolean(options.strict), options.restriction, this.options.privacy);
     const type = request.resourceType;
     const base = db('fhir_resources as r').where('r.resource_type', type).where('r.deleted', false);
+    ctx.restrict(base, type, 'r');
     for (const filter of request.filters ?? []) applyFilter(ctx, base, type, 'r', filter);
     const plan = planSort(ctx, type, 'r', request.sortRules);
     const count = Math.min(Math.max(request.count ?? DEFAULT_PAGE_SIZE, 0), MAX_PAGE_SIZE);
@@ -97,9 +110,9 @@ export class KnexSearchIndex implements SearchIndex {
     if (request.offset) page.offset(request.offset);
     const rows: Array<Record<string, unknown>> = await page.limit(count + 1);
 
-    const matches = rows.slice(0, count).map((row) => JSON.parse(String(row.content)) as Resource);
+    const matches = rows.slice(0, count).map((row) => this.codec.decode(String(row.content)));
     const next = rows.length > count ? encodeCursor(plan, rows[count - 1]) : undefined;
-    const included = await loadIncluded(ctx, request, matches);
+    const included = await loadIncluded(ctx, request, matches, this.codec);
     const shape = (r: Resource): Resource => shapeResource(r, request.summary, request.fields);
     return withOutcome(ctx, { resources: matches.map(shape), included, total, next });
   }

@@ -1,8 +1,8 @@
 import { Knex } from 'knex';
 import type { Bus } from '../../engine/bus/bus';
+import type { ContentCodec } from './content-codec';
 import { KnexRepository } from './knex-repository';
 import { OutboxRelay, OutboxRelayOptions } from './outbox-relay';
-import type { Repository } from './repository';
 import type { SearchIndex } from './search-index-port';
 import { migrateFhirStore } from './store-migrations';
 
@@ -13,10 +13,12 @@ export interface FhirStoreOptions {
   relay?: OutboxRelayOptions;
   /** Default true: the relay starts polling at once (start the bus first; until it is up the relay backs off). */
   startRelay?: boolean;
+  /** Field encryption of stored content (fhir-resources/privacy); plain JSON when absent. */
+  codec?: ContentCodec;
 }
 
 export interface FhirStore {
-  repository: Repository;
+  repository: KnexRepository;
   relay: OutboxRelay;
 }
 
@@ -28,7 +30,7 @@ export async function createFhirStore(options: FhirStoreOptions): Promise<FhirSt
   await migrateFhirStore(options.db);
   await options.searchIndex.migrate(options.db);
   const relay = new OutboxRelay(options.db, options.bus, options.relay);
-  const repository = new KnexRepository(options.db, options.searchIndex, { onCommit: () => relay.wake() });
+  const repository = new KnexRepository(options.db, options.searchIndex, { onCommit: () => relay.wake(), codec: options.codec });
   if (options.startRelay !== false) relay.start();
   return { repository, relay };
 }

@@ -9,6 +9,7 @@ import type {
   CreateOptions, HistoryOptions, HistoryResult, JsonPatchOperation, Repository, RequestContext, SearchOptions,
   SearchResult, UpdateOptions, WriteResult,
 } from './repository';
+import { ContentCodec, plainJsonContent } from './content-codec';
 import type { SearchIndex } from './search-index-port';
 import { StoreDialect, storeDialect } from './store-dialect';
 import { readHistory } from './store-history';
@@ -20,6 +21,8 @@ export interface KnexRepositoryOptions {
   context?: RequestContext;
   /** Called after every committed write transaction: the outbox relay's wake-up. */
   onCommit?: () => void;
+  /** How `content` is encoded; plain JSON by default, field encryption with the privacy module. */
+  codec?: ContentCodec;
 }
 
 /** The current row of a resource as stored. */
@@ -47,6 +50,7 @@ const ID_PATTERN = /^[A-Za-z0-9\-.]{1,64}$/;
  */
 export class KnexRepository implements Repository {
   private readonly dialect: StoreDialect;
+  private readonly codec: ContentCodec;
 
   constructor(
     private readonly db: Knex,
@@ -56,16 +60,30 @@ export class KnexRepository implements Repository {
     private readonly trx?: Knex.Transaction,
   ) {
     this.dialect = storeDialect(db);
+    this.codec = options.codec ?? plainJsonContent;
   }
 
-  withContext(context: RequestContext): Repository {
+  withContext(context: RequestContext): KnexRepository {
     return new KnexRepository(this.db, this.searchIndex, { ...this.options, context }, this.trx);
   }
 
+  /** The caller's context (correlation id, author), for layers that wrap this repository. */
+  get context(): RequestContext | undefined {
+    return this.options.context;
+  }
+
   async transaction<T>(fn: (repo: Repository) => Promise<T>): Promise<T> {
-    if (this.trx) return fn(this);
+    return this.transactionWith((repo) => fn(repo));
+  }
+
+  /**
+   * `transaction` that also hands over the knex transaction, for rows that must commit with the writes but are not
+   * resources (the audit trail, written by fhir-resources/audit in the same transaction as the write it records).
+   */
+  async transactionWith<T>(fn: (repo: KnexRepository, trx: Knex.Transaction) => Promise<T>): Promise<T> {
+    if (this.trx) return fn(this, this.trx);
     const result = await this.db.transaction(
-      (trx) => fn(new KnexRepository(this.db, this.searchIndex, this.options, trx)),
+      (trx) => fn(new KnexRepository(this.db, this.searchIndex, this.options, trx), trx),
       this.dialect.transactionConfig,
     );
     this.options.onCommit?.();
@@ -88,7 +106,7 @@ export class KnexRepository implements Repository {
     const row = await this.current(this.query(), resourceType, id, false);
     if (!row) throw resourceNotFound(`${resourceType}/${id}`);
     if (row.deleted) throw resourceGone(`${resourceType}/${id}`);
-    return JSON.parse(row.content) as T;
+    return this.codec.decode(row.content) as T;
   }
 
   async vread<T extends Resource>(resourceType: T['resourceType'], id: string, versionId: string): Promise<T> {
@@ -98,7 +116,7 @@ export class KnexRepository implements Repository {
       .where({ resource_type: resourceType, id, version_id: Number(versionId) }).first();
     if (!row) throw resourceNotFound(ref);
     if (this.dialect.bool(row.deleted)) throw resourceGone(ref);
-    return JSON.parse(row.content) as T;
+    return this.codec.decode(row.content) as T;
   }
 
   async update<T extends Resource>(resource: T, options: UpdateOptions = {}): Promise<WriteResult<T>> {
@@ -131,7 +149,7 @@ export class KnexRepository implements Repository {
       if (!prev) throw resourceNotFound(ref);
       if (prev.deleted) throw resourceGone(ref);
       this.checkIfMatch(ref, options.ifMatch, prev);
-      const patched = applyJsonPatch(JSON.parse(prev.content) as T, patch);
+      const patched = applyJsonPatch(this.codec.decode(prev.content) as T, patch);
       if (patched.resourceType !== resourceType || patched.id !== id) {
         throw invalidRequest(`A patch may not change the resource type or id of ${ref}.`, `${resourceType}.id`);
       }
@@ -149,7 +167,7 @@ export class KnexRepository implements Repository {
   }
 
   async history(resourceType?: ResourceType, id?: string, options?: HistoryOptions): Promise<HistoryResult> {
-    const result = await readHistory(this.query(), this.dialect, resourceType, id, options);
+    const result = await readHistory(this.query(), this.dialect, resourceType, id, options, this.codec);
     // An empty first page of an instance history: a resource that never existed is 404, not an empty Bundle.
     if (resourceType && id && result.entries.length === 0 && !options?.cursor && !options?.since) {
       if (!(await this.current(this.query(), resourceType, id, false))) throw resourceNotFound(`${resourceType}/${id}`);
@@ -269,7 +287,7 @@ export class KnexRepository implements Repository {
     const id = resource.id as string;
     const deleted = action === 'delete';
     const stored = { ...resource, meta: { ...resource.meta, versionId: String(versionId), lastUpdated } } as T;
-    const row = { version_id: versionId, last_updated: lastUpdated, deleted, content: JSON.stringify(stored) };
+    const row = { version_id: versionId, last_updated: lastUpdated, deleted, content: this.codec.encode(stored) };
     if (prev) {
       // Compare-and-set on the version read under the lock: a writer that slipped past it updates nothing.
       const n = await trx('fhir_resources').where({ resource_type: resourceType, id, version_id: prev.versionId }).update(row);

@@ -1,5 +1,6 @@
 import type { Bundle, OperationOutcome, Reference, Resource, ResourceType } from '@medplum/fhirtypes';
 import type { SearchRequest } from '@medplum/core';
+import type { Knex } from 'knex';
 
 /**
  * The one object every FHIR interaction goes through: REST, operations, channels and tests. Failures are thrown as
@@ -75,9 +76,18 @@ export interface SearchResult {
   outcome?: OperationOutcome;
 }
 
+/**
+ * Which stored rows a caller may see: conditions added to a query over `fhir_resources` aliased `alias`, whose rows
+ * are of `resourceType`. The search module adds it to every query it runs for the caller (the matches, the total,
+ * `_include` / `_revinclude` targets and chained targets), so what it excludes never leaves the database.
+ */
+export type RowRestriction = (db: Knex | Knex.Transaction, query: Knex.QueryBuilder, resourceType: string, alias: string) => void;
+
 export interface SearchOptions {
   /** `Prefer: handling=strict`: unknown or unsupported parameters are a 400 instead of a warning. */
   strict?: boolean;
+  /** Access control (fhir-resources/auth): rows outside it are not found. */
+  restriction?: RowRestriction;
 }
 
 export interface Repository {

@@ -1,5 +1,6 @@
 import { Knex } from 'knex';
-import type { Resource, ResourceType } from '@medplum/fhirtypes';
+import type { ResourceType } from '@medplum/fhirtypes';
+import { ContentCodec, plainJsonContent } from './content-codec';
 import type { HistoryEntry, HistoryOptions, HistoryResult } from './repository';
 import { invalidRequest } from './store-outcomes';
 import { StoreDialect } from './store-dialect';
@@ -58,6 +59,7 @@ export async function readHistory(
   resourceType: ResourceType | undefined,
   id: string | undefined,
   options: HistoryOptions = {},
+  codec: ContentCodec = plainJsonContent,
 ): Promise<HistoryResult> {
   const count = Math.min(MAX_COUNT, Math.max(1, options.count ?? DEFAULT_COUNT));
   const q = db('fhir_history').select('resource_type', 'id', 'version_id', 'last_updated', 'deleted', 'method', 'content');
@@ -81,7 +83,7 @@ export async function readHistory(
       versionId: String(r.version_id),
       lastUpdated: r.last_updated,
       method: r.method,
-      ...(deleted ? {} : { resource: JSON.parse(r.content) as Resource }),
+      ...(deleted ? {} : { resource: codec.decode(r.content) }),
     };
   });
   const last = page[page.length - 1];

@@ -1,0 +1,154 @@
+import type { AuditEvent } from '@medplum/fhirtypes';
+import type { Knex } from 'knex';
+import { MigrationStep, runMigrations } from '../../engine/migrations';
+import { storeDialect } from '../store/store-dialect';
+import { auditColumns } from './audit-event';
+import { canonicalJson, chainHash, ChainHash, GENESIS_HASH } from './audit-chain';
+
+export const FHIR_AUDIT_COMPONENT = 'fhir-audit';
+export const AUDIT_TABLE = 'fhir_audit_events';
+const HEAD_TABLE = 'fhir_audit_head';
+
+/** Append-only: a released step is never edited, a change is a new step. */
+const steps: MigrationStep[] = [
+  async (db: Knex) => {
+    const d = storeDialect(db);
+    await db.schema.createTable(AUDIT_TABLE, (t) => {
+      t.bigInteger('seq').primary();
+      t.string('recorded', 32).notNullable();
+      t.string('action', 1).notNullable();
+      t.string('outcome', 2).notNullable();
+      t.string('subtype', 64).notNullable();
+      d.caseSensitive(t.string('agent', 200).notNullable());
+      d.caseSensitive(t.string('entity', 200).nullable());
+      d.caseSensitive(t.string('patients', 1000).nullable());
+      d.contentColumn(t, 'content').notNullable();
+      t.string('prev_hash', 128).notNullable();
+      t.string('hash', 128).notNullable();
+      t.index(['recorded'], 'fhir_audit_recorded');
+      t.index(['agent', 'seq'], 'fhir_audit_agent');
+      t.index(['entity', 'seq'], 'fhir_audit_entity');
+    });
+    // One row: the chain's head (last seq and hash) and, after retention pruning, where the kept chain starts.
+    await db.schema.createTable(HEAD_TABLE, (t) => {
+      t.integer('id').primary();
+      t.bigInteger('seq').notNullable();
+      t.string('hash', 128).notNullable();
+      t.bigInteger('pruned_through').notNullable();
+      t.string('anchor_hash', 128).notNullable();
+    });
+    await db(HEAD_TABLE).insert({ id: 1, seq: 0, hash: GENESIS_HASH, pruned_through: 0, anchor_hash: GENESIS_HASH });
+  },
+];
+
+export interface ChainCheck {
+  intact: boolean;
+  /** Records whose hash was recomputed. */
+  checked: number;
+  /** The first record where the chain breaks, and how. */
+  broken?: { seq: number; reason: string };
+}
+
+interface HeadRow { seq: number; hash: string; prunedThrough: number; anchorHash: string }
+
+/**
+ * The audit trail (等保 安全审计): AuditEvents in a hash-chained, append-only table. `append` runs inside the caller's
+ * transaction, so the record of a write commits or rolls back with the write; it takes the chain head's row lock
+ * last, just before commit, which orders concurrent writers without holding the lock across their other work.
+ */
+export class AuditLog {
+  constructor(readonly db: Knex, readonly algorithm: ChainHash = 'sha256') {}
+
+  async migrate(): Promise<void> {
+    await runMigrations(this.db, FHIR_AUDIT_COMPONENT, steps);
+  }
+
+  /** Appends in `trx` (the write's transaction), or in a transaction of its own. */
+  async append(events: AuditEvent[], trx?: Knex.Transaction): Promise<void> {
+    if (events.length === 0) return;
+    if (!trx) {
+      await this.db.transaction((own) => this.append(events, own), storeDialect(this.db).transactionConfig);
+      return;
+    }
+    const head = await this.head(trx, true);
+    let { seq, hash } = head;
+    const rows = events.map((event) => {
+      seq += 1;
+      const stored: AuditEvent = { ...event, id: String(seq) };
+      const content = canonicalJson(stored);
+      const prev = hash;
+      hash = chainHash(this.algorithm, prev, content);
+      return { seq, recorded: stored.recorded ?? new Date().toISOString(), ...auditColumns(stored), content, prev_hash: prev, hash };
+    });
+    for (let i = 0; i < rows.length; i += 100) await trx(AUDIT_TABLE).insert(rows.slice(i, i + 100));
+    await trx(HEAD_TABLE).where({ id: 1 }).update({ seq, hash });
+  }
+
+  async read(id: string): Promise<AuditEvent | undefined> {
+    if (!/^\d{1,18}$/.test(id)) return undefined;
+    const row = await this.db(AUDIT_TABLE).select('content').where({ seq: Number(id) }).first();
+    return row ? (JSON.parse(row.content) as AuditEvent) : undefined;
+  }
+
+  /**
+   * Recomputes the chain from where retention left it to the head: a record edited in place, deleted, or inserted
+   * out of sequence is reported with its seq.
+   */
+  async verifyChain(): Promise<ChainCheck> {
+    const head = await this.head(this.db, false);
+    let expectedSeq = head.prunedThrough + 1;
+    let prev = head.anchorHash;
+    let checked = 0;
+    for (;;) {
+      const rows = await this.db(AUDIT_TABLE).select('seq', 'content', 'prev_hash', 'hash')
+        .where('seq', '>=', expectedSeq).orderBy('seq').limit(1000);
+      if (rows.length === 0) break;
+      for (const row of rows) {
+        const seq = Number(row.seq);
+        if (seq !== expectedSeq) return { intact: false, checked, broken: { seq: expectedSeq, reason: `record ${expectedSeq} is missing` } };
+        if (row.prev_hash !== prev) return { intact: false, checked, broken: { seq, reason: `record ${seq} does not link to record ${seq - 1}` } };
+        let content: unknown;
+        try {
+          content = JSON.parse(row.content);
+        } catch {
+          return { intact: false, checked, broken: { seq, reason: `record ${seq} is not valid JSON` } };
+        }
+        const hash = chainHash(this.algorithm, prev, canonicalJson(content));
+        checked++;
+        if (hash !== row.hash || (content as AuditEvent).id !== String(seq)) {
+          return { intact: false, checked, broken: { seq, reason: `record ${seq} was changed after it was written` } };
+        }
+        prev = row.hash;
+        expectedSeq++;
+      }
+    }
+    if (expectedSeq - 1 !== head.seq || prev !== head.hash) {
+      return { intact: false, checked, broken: { seq: expectedSeq, reason: `records after ${expectedSeq - 1} up to the head (${head.seq}) are missing` } };
+    }
+    return { intact: true, checked };
+  }
+
+  /**
+   * Retention: removes records recorded before `days` ago. The hash of the last removed record becomes the anchor
+   * the kept chain is checked from, so pruning by policy is not reported as tampering. `days` 0 keeps everything.
+   */
+  async prune(days: number, now = Date.now()): Promise<number> {
+    if (days <= 0) return 0;
+    const cutoff = new Date(now - days * 86_400_000).toISOString();
+    return this.db.transaction(async (trx) => {
+      const head = await this.head(trx, true);
+      const last = await trx(AUDIT_TABLE).select('seq', 'hash').where('recorded', '<', cutoff).where('seq', '>', head.prunedThrough)
+        .orderBy('seq', 'desc').first();
+      if (!last) return 0;
+      const removed = await trx(AUDIT_TABLE).where('seq', '<=', Number(last.seq)).delete();
+      await trx(HEAD_TABLE).where({ id: 1 }).update({ pruned_through: Number(last.seq), anchor_hash: last.hash });
+      return removed;
+    }, storeDialect(this.db).transactionConfig);
+  }
+
+  private async head(q: Knex | Knex.Transaction, lock: boolean): Promise<HeadRow> {
+    const query = q(HEAD_TABLE).select('seq', 'hash', 'pruned_through', 'anchor_hash').where({ id: 1 });
+    const [row] = await (lock ? storeDialect(this.db).forUpdate(query) : query);
+    return { seq: Number(row.seq), hash: row.hash, prunedThrough: Number(row.pruned_through), anchorHash: row.anchor_hash };
+  }
+}

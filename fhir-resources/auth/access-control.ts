@@ -1,0 +1,123 @@
+import { OperationOutcomeError } from '@medplum/core';
+import type { OperationOutcome, Resource } from '@medplum/fhirtypes';
+import type { Knex } from 'knex';
+import type { RowRestriction } from '../store/repository';
+import { AccessPolicy } from './access-policy';
+import { compartmentParams, compartmentPatientsOf } from './patient-compartment';
+import type { Principal } from './principal';
+
+/**
+ * One caller's access, as decisions the repository wrapper asks for and as the SQL restriction the search module
+ * adds to its queries. A doctor's patients are those with an Encounter, Appointment or ServiceRequest that names
+ * the doctor (participant, actor, requester); that set is a subquery over the reference index, so it is always as
+ * current as the data and is never loaded into memory.
+ */
+
+/** Compartment types that also hold rows belonging to no patient (a doctor's Schedule), visible when they do. */
+const SHARED_COMPARTMENT_TYPES = new Set(['Schedule']);
+
+/** Per resource type: the parameter naming the patient and the one naming the practitioner who links them. */
+const LINKS: Array<{ type: string; patient: string; practitioner: string }> = [
+  { type: 'Encounter', patient: 'subject', practitioner: 'participant' },
+  { type: 'Appointment', patient: 'patient', practitioner: 'actor' },
+  { type: 'ServiceRequest', patient: 'subject', practitioner: 'requester' },
+];
+
+export function forbidden(diagnostics: string): OperationOutcomeError {
+  const outcome: OperationOutcome = { resourceType: 'OperationOutcome', id: 'forbidden', issue: [{ severity: 'error', code: 'forbidden', diagnostics }] };
+  return new OperationOutcomeError(outcome);
+}
+
+/** The ids of the patients linked to a practitioner, as a subquery. */
+export function linkedPatients(db: Knex | Knex.Transaction, practitionerId: string): Knex.QueryBuilder {
+  return db('fhir_idx_reference as lk_p').select('lk_p.target_id').where('lk_p.target_type', 'Patient')
+    .where((w) => LINKS.forEach((l) => w.orWhere((c) => c.where('lk_p.resource_type', l.type).where('lk_p.param', l.patient))))
+    .whereExists(db('fhir_idx_reference as lk_d').select(db.raw('1'))
+      .where('lk_d.resource_type', db.ref('lk_p.resource_type')).where('lk_d.resource_id', db.ref('lk_p.resource_id'))
+      .where('lk_d.target_type', 'Practitioner').where('lk_d.target_id', practitionerId)
+      .where((w) => LINKS.forEach((l) => w.orWhere((c) => c.where('lk_d.resource_type', l.type).where('lk_d.param', l.practitioner)))));
+}
+
+export class AccessControl {
+  constructor(readonly principal: Principal, readonly policy: AccessPolicy) {}
+
+  canRead(type: string): boolean {
+    return this.policy.canRead(this.principal, type);
+  }
+
+  requireRead(type: string): void {
+    if (!this.canRead(type)) throw forbidden(`Your role (${this.principal.role}) may not read ${type} resources`);
+  }
+
+  requireWrite(type: string): void {
+    if (!this.policy.canWrite(this.principal, type)) throw forbidden(`Your role (${this.principal.role}) may not write ${type} resources`);
+  }
+
+  /** True when the role sees only some patients' compartments (patients, doctors). */
+  get compartmentBound(): boolean {
+    return this.policy.compartmentOf(this.principal) !== 'all';
+  }
+
+  /** The SQL form of `canSee`, for every fhir_resources row a search reads. */
+  readonly restriction: RowRestriction = (db, query, type, alias) => {
+    if (!this.canRead(type)) {
+      query.whereRaw('1 = 0');
+      return;
+    }
+    const params = compartmentParams(type);
+    if (!this.compartmentBound || !params) return;
+    const member = () => db('fhir_idx_reference as cr').select(db.raw('1'))
+      .where('cr.resource_type', type).where('cr.resource_id', db.ref(`${alias}.id`))
+      .whereIn('cr.param', params.length ? params : ['-']).where('cr.target_type', 'Patient');
+    query.where((w) => {
+      if (type === 'Patient') w.orWhereIn(`${alias}.id`, this.allowedPatientIds(db));
+      w.orWhereExists(member().whereIn('cr.target_id', this.allowedPatientIds(db)));
+      if (SHARED_COMPARTMENT_TYPES.has(type)) w.orWhereNotExists(member());
+    });
+  };
+
+  /** Whether the caller may see this resource: the type rule, then compartment membership. */
+  async canSee(db: Knex | Knex.Transaction, resource: Resource): Promise<boolean> {
+    if (!this.canRead(resource.resourceType)) return false;
+    if (!this.compartmentBound || !compartmentParams(resource.resourceType)) return true;
+    const ids = compartmentPatientsOf(resource);
+    if (ids.length === 0) return SHARED_COMPARTMENT_TYPES.has(resource.resourceType);
+    return (await this.allowedAmong(db, ids)).length > 0;
+  }
+
+  /**
+   * A resource about to be written must belong only to patients the caller may write for: a patient cannot put a
+   * record into someone else's compartment, and a doctor cannot link a new patient to themselves by writing an
+   * Encounter (links are checked before the write, against the data as it was).
+   */
+  async checkWrite(db: Knex | Knex.Transaction, resource: Resource): Promise<void> {
+    this.requireWrite(resource.resourceType);
+    if (!this.compartmentBound || !compartmentParams(resource.resourceType)) return;
+    const ids = compartmentPatientsOf(resource);
+    if (ids.length === 0) {
+      if (SHARED_COMPARTMENT_TYPES.has(resource.resourceType)) return;
+      throw forbidden(`A ${resource.resourceType} you write must belong to ${this.principal.role === 'patient' ? 'you' : 'one of your patients'}`);
+    }
+    const allowed = await this.allowedAmong(db, ids);
+    if (allowed.length !== ids.length) {
+      throw forbidden(`This ${resource.resourceType} refers to a patient whose record you may not write`);
+    }
+  }
+
+  private allowedPatientIds(db: Knex | Knex.Transaction): string[] | Knex.QueryBuilder {
+    const p = this.principal;
+    if (p.role === 'patient') return p.patientId ? [p.patientId] : [];
+    if (p.role === 'doctor') return p.practitionerId ? linkedPatients(db, p.practitionerId) : [];
+    return [];
+  }
+
+  private async allowedAmong(db: Knex | Knex.Transaction, ids: string[]): Promise<string[]> {
+    const p = this.principal;
+    if (p.role === 'patient') return ids.filter((id) => id === p.patientId);
+    if (p.role === 'doctor' && p.practitionerId) {
+      const rows = await linkedPatients(db, p.practitionerId).whereIn('lk_p.target_id', ids).distinct();
+      return [...new Set(rows.map((r: { target_id: string }) => r.target_id))];
+    }
+    return [];
+  }
+}

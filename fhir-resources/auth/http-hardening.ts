@@ -1,0 +1,32 @@
+import cors from 'cors';
+import type { RequestHandler } from 'express';
+import { rateLimit } from 'express-rate-limit';
+import helmet from 'helmet';
+
+/**
+ * HTTP headers and limits for the whole app: helmet's defaults (HSTS, nosniff, frame-ancestors none…), CORS only for
+ * the configured browser origins, and a rate limit for the token endpoints. TLS (also 国密 TLS) ends at the hospital's
+ * reverse proxy in front of Lingshu; behind it set `app.set('trust proxy', …)` so that `req.ip` is the client.
+ */
+export function securityHeaders(corsOrigins: string[]): RequestHandler[] {
+  const allowed = new Set(corsOrigins);
+  return [
+    helmet(),
+    cors({
+      origin: (origin, done) => done(null, origin !== undefined && allowed.has(origin)),
+      allowedHeaders: ['Authorization', 'Content-Type', 'If-Match', 'If-None-Exist', 'If-None-Match', 'Prefer', 'X-Correlation-Id'],
+      exposedHeaders: ['ETag', 'Location', 'Last-Modified', 'X-Correlation-Id'],
+      maxAge: 600,
+    }),
+  ];
+}
+
+export function authRateLimit(windowMs: number, max: number): RequestHandler {
+  return rateLimit({
+    windowMs,
+    limit: max,
+    standardHeaders: 'draft-7',
+    legacyHeaders: false,
+    message: { error: 'too many token requests from this address; try again later' },
+  });
+}
