@@ -64,6 +64,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     queuePrefix: config.rabbitmq.prefix, dispatchSweepMs: config.engine.dispatchSweepMs,
   });
 
+  // Mounted parts (the FHIR store) come up before any channel is deployed: channels write into them.
+  const app = express();
+  app.disable('x-powered-by');
+  const mounted = await options.mount?.(app, { db, bus });
+
   const channelDirs = [config.channelsDir, ...(options.extraChannelDirs ?? [])].map((d) => path.resolve(d));
   const codeChannels = () => options.channels?.(db) ?? [];
   const deploySafely = async (def: ChannelDefinition) => {
@@ -75,7 +80,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   };
   const loaded = { channels: [] as ChannelDefinition[], errors: [] as ReturnType<typeof loadChannelDirectory>['errors'] };
   for (const dir of channelDirs) {
-    const found = loadChannelDirectory(dir, registry, { db });
+    const found = loadChannelDirectory(dir, registry, { db, bus });
     loaded.channels.push(...found.channels);
     loaded.errors.push(...found.errors);
   }
@@ -90,7 +95,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     if (code) return engine.deploy(code);
     const file = channelDirs.flatMap((dir) => ['.yaml', '.yml'].map((ext) => path.join(dir, id + ext))).find((f) => fs.existsSync(f));
     if (!file) throw new EngineError(404, `no channel ${id} in ${channelDirs.join(', ')} or in code`);
-    await engine.deploy(channelFromYaml(fs.readFileSync(file, 'utf8'), file, registry, { db }));
+    await engine.deploy(channelFromYaml(fs.readFileSync(file, 'utf8'), file, registry, { db, bus }));
   };
 
   scheduler.schedule('engine:prune', config.engine.pruneCron, async () => {
@@ -105,9 +110,6 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 
   const metrics = new Registry();
   collectDefaultMetrics({ register: metrics });
-  const app = express();
-  app.disable('x-powered-by');
-  const mounted = await options.mount?.(app, { db, bus });
   app.use('/health', healthRoutes(db, bus));
   app.get('/metrics', async (_req, res) => {
     const text = (await metrics.metrics()) + (await engine.stats.registry.metrics());

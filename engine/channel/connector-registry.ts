@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import type { Bus } from '../bus/bus';
 import { z } from 'zod';
 import type { DestinationConnector, Filter, SourceConnector, Transformer } from './channel';
 
@@ -15,6 +16,8 @@ export interface FactoryContext {
   channelId: string;
   /** The engine's own database, for connectors that keep state or write rows there. */
   db: Knex;
+  /** The engine's bus, for sources that consume topic events (FHIR changes). Absent where a channel is only validated. */
+  bus?: Bus;
 }
 
 export class ConnectorRegistry {

@@ -1,0 +1,38 @@
+import { OperationOutcomeError, operationOutcomeToString } from '@medplum/core';
+import type { Bundle } from '@medplum/fhirtypes';
+import { z } from 'zod';
+import type { DestinationConnector, DestinationResponse, OutboundMessage } from '../../engine/channel/channel';
+import { executeBundle } from '../../fhir-resources/rest/bundle-executor';
+import type { Repository } from '../../fhir-resources/store/repository';
+
+export const fhirTransactionSchema = z.object({}).strict();
+
+/**
+ * Writes the transformed message — a FHIR batch or transaction Bundle from a mapping — into Lingshu's own FHIR
+ * store, in-process. Mappings make every entry conditional on business identifiers, so a redelivered message
+ * (crash between commit and ack) changes nothing the second time. The message's correlation id travels into the
+ * store's change events, so an event can be traced back to the HL7 message that caused it.
+ */
+export function fhirTransaction(repository: () => Repository): DestinationConnector {
+  return {
+    type: 'fhir-transaction',
+    async send(message: OutboundMessage): Promise<DestinationResponse> {
+      let bundle: Bundle;
+      try {
+        bundle = JSON.parse(message.content) as Bundle;
+      } catch {
+        throw new Error('the transformed message is not JSON: expected a FHIR Bundle');
+      }
+      if (bundle?.resourceType !== 'Bundle') throw new Error(`expected a FHIR Bundle, got ${String((bundle as { resourceType?: unknown })?.resourceType ?? typeof bundle)}`);
+      try {
+        const result = await executeBundle(repository(), bundle, { correlationId: message.correlationId });
+        const written = (result.entry ?? []).map((e) => `${e.response?.status ?? ''} ${e.response?.location ?? ''}`.trim());
+        return { response: written.join('\n') };
+      } catch (err) {
+        // The outcome names the entry and FHIRPath; the engine records it as this attempt's error.
+        if (err instanceof OperationOutcomeError) throw new Error(operationOutcomeToString(err.outcome));
+        throw err;
+      }
+    },
+  };
+}
