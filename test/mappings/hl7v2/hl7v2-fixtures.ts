@@ -18,7 +18,8 @@ export function fixture(name: string): string {
  */
 export function golden(name: string, actual: Bundle | OperationOutcome): unknown {
   const path = join(FIXTURES, name);
-  if (process.env.LINGSHU_UPDATE_GOLDEN === '1' || !existsSync(path)) writeFileSync(path, `${JSON.stringify(actual, null, 2)}\n`);
+  if (process.env.LINGSHU_UPDATE_GOLDEN === '1') writeFileSync(path, `${JSON.stringify(actual, null, 2)}\n`);
+  if (!existsSync(path)) throw new Error(`${name} is missing: run with LINGSHU_UPDATE_GOLDEN=1 to write it, then review it`);
   return JSON.parse(readFileSync(path, 'utf8'));
 }
 
