@@ -84,9 +84,9 @@ export class AuditLog {
     await trx(HEAD_TABLE).where({ id: 1 }).update({ seq, hash });
   }
 
-  async read(id: string): Promise<AuditEvent | undefined> {
+  async read(id: string, q: Knex | Knex.Transaction = this.db): Promise<AuditEvent | undefined> {
     if (!/^\d{1,18}$/.test(id)) return undefined;
-    const row = await this.db(AUDIT_TABLE).select('content').where({ seq: Number(id) }).first();
+    const row = await q(AUDIT_TABLE).select('content').where({ seq: Number(id) }).first();
     return row ? (JSON.parse(row.content) as AuditEvent) : undefined;
   }
 

@@ -1,7 +1,8 @@
 import { badRequest, OperationOutcomeError, type SearchRequest } from '@medplum/core';
 import type { AuditEvent } from '@medplum/fhirtypes';
+import type { Knex } from 'knex';
 import type { SearchResult } from '../store/repository';
-import { AUDIT_TABLE, AuditLog } from './audit-log';
+import { AUDIT_TABLE } from './audit-log';
 
 /**
  * `GET /fhir/AuditEvent?…` for holders of the audit function: the audit log is not in fhir_resources (it must not be
@@ -17,8 +18,9 @@ function refused(diagnostics: string, param: string): OperationOutcomeError {
   return new OperationOutcomeError(outcome);
 }
 
-export async function searchAuditLog(log: AuditLog, request: SearchRequest): Promise<SearchResult> {
-  const q = log.db(AUDIT_TABLE).select('seq', 'content');
+/** `db` is the caller's transaction when there is one (SQLite has a single connection). */
+export async function searchAuditLog(db: Knex | Knex.Transaction, request: SearchRequest): Promise<SearchResult> {
+  const q = db(AUDIT_TABLE).select('seq', 'content');
   for (const f of request.filters ?? []) {
     const values = f.value.split(',');
     switch (f.code) {

@@ -109,9 +109,9 @@ export class AuthorizedRepository implements Repository {
 
   search(request: SearchRequest, options: SearchOptions = {}): Promise<SearchResult> {
     const draft: AuditDraft = { subtype: 'search-type', action: 'E', entity: request.resourceType, query: formatSearchQuery(request) };
-    return this.run(draft, async (repo) => {
+    return this.run(draft, async (repo, trx) => {
       this.o.access.requireRead(request.resourceType);
-      if (request.resourceType === 'AuditEvent') return searchAuditLog(this.o.audit, request);
+      if (request.resourceType === 'AuditEvent') return searchAuditLog(trx, request);
       const result = await repo.search(request, { ...options, restriction: this.o.access.restriction });
       const shown = (r: Resource): Resource => this.present(r, true);
       return { ...result, resources: result.resources.map(shown), included: result.included.map(shown) };
@@ -214,9 +214,9 @@ export class AuthorizedRepository implements Repository {
   }
 
   private async readAudit(id: string): Promise<AuditEvent> {
-    return this.run({ subtype: 'read', action: 'R', entity: `AuditEvent/${id}` }, async () => {
+    return this.run({ subtype: 'read', action: 'R', entity: `AuditEvent/${id}` }, async (_repo, trx) => {
       this.o.access.requireRead('AuditEvent');
-      const event = await this.o.audit.read(id);
+      const event = await this.o.audit.read(id, trx);
       if (!event) throw resourceNotFound(`AuditEvent/${id}`);
       return event;
     });

@@ -67,10 +67,13 @@ export class FieldCipher {
     throw new Error(`unknown field encryption "${alg}"`);
   }
 
-  /** Keyed, deterministic: equal values give equal digests, so the index can match them without knowing them. */
+  /**
+   * Keyed, deterministic: equal values give equal digests, so the index can match them without knowing them. Hex,
+   * because the token index lower-cases ContactPoint values.
+   */
   digest(value: string): string {
     const alg = this.cipher === 'sm4' ? 'sm3' : 'sha256';
-    return DIGEST_PREFIX + createHmac(alg, this.digestKey).update(value, 'utf8').digest('base64url');
+    return DIGEST_PREFIX + createHmac(alg, this.digestKey).update(value, 'utf8').digest('hex');
   }
 
   private sm3Mac(data: Buffer): Buffer {

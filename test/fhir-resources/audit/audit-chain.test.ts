@@ -1,0 +1,91 @@
+import request from 'supertest';
+import type { AuditEvent, Bundle } from '@medplum/fhirtypes';
+import { AUDIT_TABLE, AuditLog } from '../../../fhir-resources/audit/audit-log';
+import { ALL_DATABASES } from '../../support/databases';
+import { startSecureFhir, type SecureFhirFixture } from '../auth/secure-fhir-fixture';
+
+/*
+ * The audit trail: an AuditEvent per interaction, a write's record committed with the write, a refused call recorded
+ * after its rollback, hash-chained so that an edited or deleted record is found, and searchable only with the audit
+ * function.
+ */
+describe.each(ALL_DATABASES)('audit trail on %s', (kind) => {
+  let fx: SecureFhirFixture;
+  let admin: string;
+  beforeAll(async () => {
+    fx = await startSecureFhir(kind);
+    admin = await fx.token('admin', 'Practitioner/ADM');
+  });
+  afterAll(async () => { await fx?.close(); });
+
+  const as = (token: string) => ({
+    get: (path: string) => request(fx.app).get(`/fhir/${path}`).set('Authorization', `Bearer ${token}`),
+    post: (path: string, body: unknown) => request(fx.app).post(`/fhir/${path}`).set('Authorization', `Bearer ${token}`)
+      .set('Content-Type', 'application/fhir+json').send(JSON.stringify(body)),
+  });
+  const rows = () => fx.db(AUDIT_TABLE).orderBy('seq');
+
+  it('records a create with who, what and the patient, and a read of it', async () => {
+    const created = await as(admin).post('Patient', { resourceType: 'Patient', name: [{ family: '陈' }] });
+    await as(admin).get(`Patient/${created.body.id}`);
+    const last = (await rows()).slice(-2);
+    expect(last.map((r) => [r.subtype, r.action, r.outcome, r.agent, r.entity])).toEqual([
+      ['create', 'C', '0', 'Practitioner/ADM', `Patient/${created.body.id}`],
+      ['read', 'R', '0', 'Practitioner/ADM', `Patient/${created.body.id}`],
+    ]);
+    expect(last[1].patients).toBe(`|Patient/${created.body.id}|`);
+  });
+
+  it('records a refused write as a failure and no success for it', async () => {
+    const patient = await fx.token('patient', 'Patient/nobody');
+    const res = await as(patient).post('Observation', { resourceType: 'Observation', status: 'final', code: { text: 'x' }, subject: { reference: 'Patient/other' } });
+    expect(res.status).toBe(403);
+    const last = (await rows()).slice(-1)[0];
+    expect([last.subtype, last.outcome, last.agent]).toEqual(['create', '4', 'Patient/nobody']);
+    expect(await fx.db('fhir_resources').where({ resource_type: 'Observation' }).count({ n: '*' }).then((r) => Number(r[0].n))).toBe(0);
+  });
+
+  it('finds the chain intact after ordinary use', async () => {
+    expect(await fx.audit.verifyChain()).toMatchObject({ intact: true });
+  });
+
+  it('lets the audit function search the trail and refuses everyone else', async () => {
+    const auditor = await fx.token('operator', undefined, ['auditor']);
+    const found = await as(auditor).get('AuditEvent?agent=Practitioner/ADM&action=C');
+    expect(found.status).toBe(200);
+    expect((found.body as Bundle<AuditEvent>).entry?.map((e) => e.resource?.subtype?.[0].code)).toEqual(['create']);
+    expect((await as(await fx.token('operator')).get('AuditEvent')).status).toBe(403);
+    expect((await as(await fx.token('doctor', 'Practitioner/D')).get('AuditEvent')).status).toBe(403);
+    expect((await as(admin).post('AuditEvent', { resourceType: 'AuditEvent' })).status).toBe(403);
+  });
+
+  it('detects a record edited in the database', async () => {
+    const all = await rows();
+    const victim = all[Math.floor(all.length / 2)];
+    const edited = { ...JSON.parse(victim.content), outcome: '0', outcomeDesc: 'nothing happened' };
+    await fx.db(AUDIT_TABLE).where({ seq: victim.seq }).update({ content: JSON.stringify(edited) });
+    const check = await fx.audit.verifyChain();
+    expect(check.intact).toBe(false);
+    expect(check.broken?.seq).toBe(Number(victim.seq));
+    await fx.db(AUDIT_TABLE).where({ seq: victim.seq }).update({ content: victim.content });
+  });
+
+  it('detects a record deleted from the database', async () => {
+    const all = await rows();
+    const victim = all[1];
+    await fx.db(AUDIT_TABLE).where({ seq: victim.seq }).delete();
+    const check = await fx.audit.verifyChain();
+    expect(check).toMatchObject({ intact: false, broken: { seq: Number(victim.seq) } });
+    await fx.db(AUDIT_TABLE).insert(victim);
+    expect((await fx.audit.verifyChain()).intact).toBe(true);
+  });
+
+  it('prunes past the retention period without breaking the chain', async () => {
+    const log = new AuditLog(fx.db);
+    const before = (await rows()).length;
+    const removed = await log.prune(1, Date.now() + 2 * 86_400_000);
+    expect(removed).toBe(before);
+    await as(admin).get('Patient');
+    expect(await log.verifyChain()).toMatchObject({ intact: true, checked: 1 });
+  });
+});
