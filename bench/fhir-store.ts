@@ -23,7 +23,11 @@ const OBSERVATIONS = Number(process.env.BENCH_OBSERVATIONS ?? 100_000);
 const DBS = (process.env.BENCH_DBS ?? 'sqlite,postgres').split(',');
 const PG_ADMIN = process.env.LINGSHU_BENCH_PG ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const CODES = ['718-7', '789-8', '6690-2', '777-3', '2345-7', '2160-0', '1742-6', '1920-8', '2823-3', '2951-2'];
-const FHIR_JSON = { 'content-type': 'application/fhir+json' };
+/** Set once the product is up: every request carries the demo issuer's admin token, as a real client would. */
+let AUTH: Record<string, string> = {};
+const FHIR_JSON = (): Record<string, string> => ({ 'content-type': 'application/fhir+json', ...AUTH });
+
+const AUTH_GET = (): Record<string, string> => ({ ...AUTH });
 
 interface Figures { name: string; rps: number; p50: number; p99: number; errors: number }
 
@@ -49,14 +53,28 @@ async function waitReady(url: string, child: ChildProcess): Promise<void> {
   throw new Error(`${url} did not answer`);
 }
 
+/**
+ * The product as `npm start` runs it (demo profile: built-in token issuer), with the simulated hospital moved to free
+ * ports so that it cannot collide with anything else on the machine.
+ */
 async function startProduct(dbUrl: string, port: number): Promise<ChildProcess> {
   const channels = fs.mkdtempSync(path.join(os.tmpdir(), 'lingshu-bench-channels-'));
+  const ports = await Promise.all(Array.from({ length: 6 }, freePort));
   const child = spawn(process.execPath, [path.join(ROOT, 'dist/main.js')], {
     cwd: ROOT,
-    env: { ...process.env, LINGSHU_DB: dbUrl, LINGSHU_PORT: String(port), LINGSHU_LOG_LEVEL: 'warn', LINGSHU_CHANNELS_DIR: channels },
+    env: {
+      ...process.env, LINGSHU_DB: dbUrl, LINGSHU_PORT: String(port), LINGSHU_LOG_LEVEL: 'warn', LINGSHU_CHANNELS_DIR: channels, LINGSHU_PROFILE: 'demo',
+      LINGSHU_SIM_PORT: String(ports[0]), LINGSHU_DEMO_MLLP_PORT: String(ports[1]), LINGSHU_SIM_LIS_PORT: String(ports[2]),
+      LINGSHU_SIM_PACS_PORT: String(ports[3]), LINGSHU_SIM_REPRO_LIS_PORT: String(ports[4]), LINGSHU_SIM_HIS_PORT: String(ports[5]),
+    },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   await waitReady(`http://127.0.0.1:${port}/health/ready`, child);
+  const res = await fetch(`http://127.0.0.1:${port}/auth/demo/token`, {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ role: 'admin' }),
+  });
+  if (res.status !== 200) throw new Error(`no demo token: ${res.status} ${await res.text()}`);
+  AUTH = { authorization: `Bearer ${((await res.json()) as { access_token: string }).access_token}` };
   return child;
 }
 
@@ -77,7 +95,7 @@ async function stop(child: ChildProcess): Promise<void> {
 
 async function postBundle(base: string, entries: object[]): Promise<string[]> {
   const res = await fetch(`${base}/fhir`, {
-    method: 'POST', headers: FHIR_JSON,
+    method: 'POST', headers: FHIR_JSON(),
     body: JSON.stringify({ resourceType: 'Bundle', type: 'transaction', entry: entries }),
   });
   if (res.status !== 200) throw new Error(`transaction failed: ${res.status} ${await res.text()}`);
@@ -141,34 +159,34 @@ function crudMix(base: string): autocannon.Options {
   const idOf = (body: string) => (JSON.parse(body) as { id: string }).id;
   const requests: autocannon.Request[] = [
     {
-      method: 'POST', path: '/fhir/Patient', headers: FHIR_JSON,
+      method: 'POST', path: '/fhir/Patient', headers: FHIR_JSON(),
       setupRequest: (req, ctx) => { Object.assign(ctx, { obs: [] }); return { ...req, body: JSON.stringify({ resourceType: 'Patient', name: [{ text: '压测患者' }], gender: 'female' }) }; },
       onResponse: (_s, body, ctx) => { (ctx as Ctx).patient = idOf(body); },
     },
     {
-      method: 'POST', path: '/fhir/Encounter', headers: FHIR_JSON,
+      method: 'POST', path: '/fhir/Encounter', headers: FHIR_JSON(),
       setupRequest: (req, ctx) => ({ ...req, body: JSON.stringify({ resourceType: 'Encounter', status: 'in-progress', class: { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'VR' }, subject: { reference: `Patient/${(ctx as Ctx).patient}` } }) }),
       onResponse: (_s, body, ctx) => { (ctx as Ctx).encounter = idOf(body); },
     },
     ...Array.from({ length: 5 }, (_, i): autocannon.Request => ({
-      method: 'POST', path: '/fhir/Observation', headers: FHIR_JSON,
+      method: 'POST', path: '/fhir/Observation', headers: FHIR_JSON(),
       setupRequest: (req, ctx) => ({ ...req, body: JSON.stringify({ ...observation((ctx as Ctx).patient!, i), encounter: { reference: `Encounter/${(ctx as Ctx).encounter}` } }) }),
       onResponse: (_s, body, ctx) => { (ctx as Ctx).obs.push(idOf(body)); },
     })),
-    { method: 'GET', setupRequest: (req, ctx) => ({ ...req, path: `/fhir/Patient/${(ctx as Ctx).patient}` }) },
-    { method: 'GET', setupRequest: (req, ctx) => ({ ...req, path: `/fhir/Encounter/${(ctx as Ctx).encounter}` }) },
-    ...Array.from({ length: 5 }, (_, i): autocannon.Request => ({ method: 'GET', setupRequest: (req, ctx) => ({ ...req, path: `/fhir/Observation/${(ctx as Ctx).obs[i]}` }) })),
+    { method: 'GET', headers: AUTH_GET(), setupRequest: (req, ctx) => ({ ...req, path: `/fhir/Patient/${(ctx as Ctx).patient}` }) },
+    { method: 'GET', headers: AUTH_GET(), setupRequest: (req, ctx) => ({ ...req, path: `/fhir/Encounter/${(ctx as Ctx).encounter}` }) },
+    ...Array.from({ length: 5 }, (_, i): autocannon.Request => ({ method: 'GET', headers: AUTH_GET(), setupRequest: (req, ctx) => ({ ...req, path: `/fhir/Observation/${(ctx as Ctx).obs[i]}` }) })),
     {
-      method: 'PUT', headers: FHIR_JSON,
+      method: 'PUT', headers: FHIR_JSON(),
       setupRequest: (req, ctx) => ({ ...req, path: `/fhir/Patient/${(ctx as Ctx).patient}`, body: JSON.stringify({ resourceType: 'Patient', id: (ctx as Ctx).patient, name: [{ text: '压测患者' }], gender: 'female', birthDate: '1990-05-01' }) }),
     },
     {
-      method: 'PUT', headers: FHIR_JSON,
+      method: 'PUT', headers: FHIR_JSON(),
       setupRequest: (req, ctx) => ({ ...req, path: `/fhir/Encounter/${(ctx as Ctx).encounter}`, body: JSON.stringify({ resourceType: 'Encounter', id: (ctx as Ctx).encounter, status: 'finished', class: { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'VR' }, subject: { reference: `Patient/${(ctx as Ctx).patient}` } }) }),
     },
-    ...Array.from({ length: 5 }, (_, i): autocannon.Request => ({ method: 'DELETE', setupRequest: (req, ctx) => ({ ...req, path: `/fhir/Observation/${(ctx as Ctx).obs[i]}` }) })),
-    { method: 'DELETE', setupRequest: (req, ctx) => ({ ...req, path: `/fhir/Encounter/${(ctx as Ctx).encounter}` }) },
-    { method: 'DELETE', setupRequest: (req, ctx) => ({ ...req, path: `/fhir/Patient/${(ctx as Ctx).patient}` }) },
+    ...Array.from({ length: 5 }, (_, i): autocannon.Request => ({ method: 'DELETE', headers: AUTH_GET(), setupRequest: (req, ctx) => ({ ...req, path: `/fhir/Observation/${(ctx as Ctx).obs[i]}` }) })),
+    { method: 'DELETE', headers: AUTH_GET(), setupRequest: (req, ctx) => ({ ...req, path: `/fhir/Encounter/${(ctx as Ctx).encounter}` }) },
+    { method: 'DELETE', headers: AUTH_GET(), setupRequest: (req, ctx) => ({ ...req, path: `/fhir/Patient/${(ctx as Ctx).patient}` }) },
   ];
   return { url: base, requests };
 }
@@ -201,12 +219,18 @@ async function benchDatabase(kind: string): Promise<Figures[]> {
   try {
     console.log(`${kind}:`);
     const { patients, observations } = await load(base);
+    if (kind === 'postgres') {
+      // What autovacuum does a little later in production: fresh statistics after a bulk load, so the planner uses the indexes.
+      const db = knexFactory({ client: 'pg', connection: dbUrl });
+      await db.raw('ANALYZE');
+      await db.destroy();
+    }
     out.push(await measure(`${kind} read by id`, {
-      url: base, requests: [{ method: 'GET', setupRequest: (req) => ({ ...req, path: `/fhir/Observation/${pick(observations)}` }) }],
+      url: base, requests: [{ method: 'GET', headers: AUTH_GET(), setupRequest: (req) => ({ ...req, path: `/fhir/Observation/${pick(observations)}` }) }],
     }));
     out.push(await measure(`${kind} search subject+code, _sort=-date, _count=20`, {
       url: base,
-      requests: [{ method: 'GET', setupRequest: (req) => ({ ...req, path: `/fhir/Observation?subject=Patient/${pick(patients)}&code=http://loinc.org|${pick(CODES)}&_sort=-date&_count=20` }) }],
+      requests: [{ method: 'GET', headers: AUTH_GET(), setupRequest: (req) => ({ ...req, path: `/fhir/Observation?subject=Patient/${pick(patients)}&code=http://loinc.org|${pick(CODES)}&_sort=-date&_count=20` }) }],
     }));
     out.push(await measure(`${kind} CRUD mix`, crudMix(base)));
     await stop(product);
@@ -215,7 +239,7 @@ async function benchDatabase(kind: string): Promise<Figures[]> {
     try {
       out.push(await measure(`${kind} raw ceiling (express + SELECT by PK)`, {
         url: `http://127.0.0.1:${rawPort}`,
-        requests: [{ method: 'GET', setupRequest: (req) => ({ ...req, path: `/raw/Observation/${pick(observations)}` }) }],
+        requests: [{ method: 'GET', headers: AUTH_GET(), setupRequest: (req) => ({ ...req, path: `/raw/Observation/${pick(observations)}` }) }],
       }));
     } finally {
       await stop(raw);
