@@ -13,6 +13,7 @@ describe('the demo profile', () => {
   let engine: EngineProcess;
   let sim: string;
   let dir: string;
+  let engineerToken: string;
 
   beforeAll(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lingshu-demo-'));
@@ -25,7 +26,12 @@ describe('the demo profile', () => {
     }, http);
     await engine.start();
     sim = `http://127.0.0.1:${simPort}/_sim`;
+    // The engine API is for integration engineers: the demo issuer hands out their token.
+    const issued = await fetch(`${engine.base}/auth/demo/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ role: 'engineer' }) });
+    engineerToken = ((await issued.json()) as { access_token: string }).access_token;
   });
+
+  const api = (path: string) => fetch(`${engine.base}/api${path}`, { headers: { authorization: `Bearer ${engineerToken}` } });
 
   afterAll(async () => {
     await engine?.kill('SIGTERM');
@@ -42,7 +48,7 @@ describe('the demo profile', () => {
     const { sent } = (await res.json()) as { sent: { ack: { code: string } }[] };
     expect(sent[0].ack.code).toBe('AA');
     await eventually(async () => {
-      const list = (await (await fetch(`${engine.base}/api/messages?channel=demo-lis-results&status=sent`)).json()) as { messages: unknown[] };
+      const list = (await (await api('/messages?channel=demo-lis-results&status=sent')).json()) as { messages: unknown[] };
       return list.messages.length > 0;
     });
   });
@@ -54,9 +60,13 @@ describe('the demo profile', () => {
     });
     expect(((await res.json()) as { lingshuAnswer: string }).lingshuAnswer).toContain('typeCode="AA"');
     await eventually(async () => {
-      const list = (await (await fetch(`${engine.base}/api/messages?channel=demo-hip`)).json()) as { messages: unknown[] };
+      const list = (await (await api('/messages?channel=demo-hip')).json()) as { messages: unknown[] };
       return list.messages.length > 0;
     });
+  });
+
+  it('refuses the engine API without a token', async () => {
+    expect((await fetch(`${engine.base}/api/channels`)).status).toBe(401);
   });
 
   it('serves the FHIR API with the China code systems loaded', async () => {
