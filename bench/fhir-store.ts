@@ -100,7 +100,8 @@ async function postBundle(base: string, entries: object[]): Promise<string[]> {
   });
   if (res.status !== 200) throw new Error(`transaction failed: ${res.status} ${await res.text()}`);
   const bundle = (await res.json()) as { entry: { response: { location: string } }[] };
-  return bundle.entry.map((e) => e.response.location.split('/')[1]);
+  // Locations are absolute (`http://…/fhir/Observation/<id>/_history/1`).
+  return bundle.entry.map((e) => /([A-Za-z]+)\/([^/]+)\/_history\//.exec(e.response.location)![2]);
 }
 
 function observation(patientId: string, i: number): object {
