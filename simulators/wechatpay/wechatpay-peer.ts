@@ -1,0 +1,166 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express, { Router } from 'express';
+import type { SimulatedPeer } from '../peer';
+import { FAILURE_MODES, FailureMode, wechatPayApi } from './wechatpay-api';
+import { WechatPayKeys, wechatPayKeys, WechatPayPeerOptions } from './wechatpay-keys';
+import { deliver, Delivery, NOTIFY_TAMPERS, NotifyTamper, paymentNotice, refundNotice } from './wechatpay-notify';
+import { transactionJson, WechatPayState, refundJson } from './wechatpay-state';
+
+const KEEP_DELIVERIES = 500;
+
+/**
+ * WeChat Pay APIv3 for one merchant: JSAPI / H5 orders, query, close, refunds, trade bills, every call signed both ways,
+ * notifications encrypted with the APIv3 key and signed with the platform key. The control API pays orders (sending
+ * the notification N times, or spoiled on purpose), settles refunds, and makes the next calls fail.
+ */
+export class WechatPayPeer implements SimulatedPeer {
+  readonly name = 'wechatpay';
+  readonly description = 'WeChat Pay APIv3: JSAPI/H5 orders, refunds, trade bills; signed answers, AES-GCM notifications to notify_url';
+  readonly state = new WechatPayState();
+  readonly deliveries: Delivery[] = [];
+  private keyMaterial?: WechatPayKeys;
+  private failure: { mode: FailureMode; remaining: number } | undefined;
+  private server?: http.Server;
+  private readonly held = new Set<http.ServerResponse>();
+  private port = 0;
+
+  constructor(private readonly options: WechatPayPeerOptions = {}) {}
+
+  get keys(): WechatPayKeys {
+    if (!this.keyMaterial) throw new Error('the WeChat Pay simulator is not started');
+    return this.keyMaterial;
+  }
+
+  get url(): string {
+    return `http://${this.options.host ?? '127.0.0.1'}:${this.port}`;
+  }
+
+  async start(): Promise<Record<string, number>> {
+    this.keyMaterial ??= await wechatPayKeys(this.options);
+    const server = http.createServer(wechatPayApi({
+      keys: this.keys, state: this.state, baseUrl: () => this.url,
+      takeFailure: () => this.takeFailure(),
+      hold: (res) => {
+        this.held.add(res);
+        res.on('close', () => this.held.delete(res));
+      },
+    }));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.options.port ?? 0, this.options.host ?? '127.0.0.1', () => resolve());
+    });
+    this.server = server;
+    this.port = (server.address() as AddressInfo).port;
+    return { api: this.port };
+  }
+
+  async stop(): Promise<void> {
+    for (const res of this.held) res.socket?.destroy();
+    this.held.clear();
+    const server = this.server;
+    this.server = undefined;
+    if (!server) return;
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
+  }
+
+  /** Makes the next `times` API calls fail the given way. */
+  fail(mode: FailureMode, times: number): void {
+    this.failure = times > 0 ? { mode, remaining: times } : undefined;
+  }
+
+  /** Pays the order (once) and sends its TRANSACTION.SUCCESS notification `times` times; 0 pays silently (a lost notification). */
+  async pay(outTradeNo: string, times = 1, tamper?: NotifyTamper): Promise<{ order: object; deliveries: Delivery[] } | undefined> {
+    const order = this.state.orders.get(outTradeNo);
+    if (!order) return undefined;
+    if (order.tradeState === 'CLOSED') throw new Error(`order ${outTradeNo} is closed`);
+    this.state.pay(order);
+    const deliveries = times > 0 ? await deliver(this.keys, order.notifyUrl, paymentNotice(this.keys, order, tamper), times, tamper) : [];
+    this.keep(deliveries);
+    return { order: transactionJson(order), deliveries };
+  }
+
+  /** Ends a PROCESSING refund and sends its REFUND.* notification `times` times when the refund named a notify_url. */
+  async settleRefund(outRefundNo: string, status: 'SUCCESS' | 'CLOSED' | 'ABNORMAL', times = 1, tamper?: NotifyTamper): Promise<{ refund: object; deliveries: Delivery[] } | undefined> {
+    const refund = this.state.refunds.get(outRefundNo);
+    if (!refund) return undefined;
+    if (refund.status === 'PROCESSING') this.state.settleRefund(refund, status);
+    const url = refund.notifyUrl;
+    const deliveries = url && times > 0 ? await deliver(this.keys, url, refundNotice(this.keys, refund, tamper), times, tamper) : [];
+    this.keep(deliveries);
+    return { refund: refundJson(refund), deliveries };
+  }
+
+  control(): Router {
+    const r = express.Router();
+    r.get('/', (_req, res) => {
+      const k = this.keys;
+      res.json({
+        name: this.name, url: this.url, mchid: k.mchid, appid: k.appid, apiV3Key: k.apiV3Key, failure: this.failure ?? null,
+        merchant: { serial: k.merchant.serial, publicKey: k.merchant.publicKeyPem, privateKey: k.merchant.privateKeyPem ?? null },
+        platform: { serial: k.platform.serial, publicKey: k.platform.publicKeyPem },
+      });
+    });
+    r.get('/orders', (_req, res) => res.json([...this.state.orders.values()]));
+    r.get('/refunds', (_req, res) => res.json([...this.state.refunds.values()]));
+    r.get('/notifications', (_req, res) => res.json(this.deliveries));
+    r.post('/orders/:outTradeNo/pay', async (req, res) => {
+      const opts = notifyOptions(req.query);
+      if (typeof opts === 'string') return void res.status(400).json({ error: opts });
+      try {
+        const paid = await this.pay(req.params.outTradeNo, opts.times, opts.tamper);
+        if (!paid) return void res.status(404).json({ error: `no order ${req.params.outTradeNo}` });
+        res.json(paid);
+      } catch (err) {
+        res.status(409).json({ error: (err as Error).message });
+      }
+    });
+    r.post('/refunds/:outRefundNo/:outcome', async (req, res) => {
+      const status = ({ succeed: 'SUCCESS', close: 'CLOSED', abnormal: 'ABNORMAL' } as const)[req.params.outcome as 'succeed'];
+      const opts = notifyOptions(req.query);
+      if (!status) return void res.status(404).json({ error: 'use /refunds/{outRefundNo}/succeed|close|abnormal' });
+      if (typeof opts === 'string') return void res.status(400).json({ error: opts });
+      const settled = await this.settleRefund(req.params.outRefundNo, status, opts.times, opts.tamper);
+      if (!settled) return void res.status(404).json({ error: `no refund ${req.params.outRefundNo}` });
+      res.json(settled);
+    });
+    r.post('/fail', (req, res) => {
+      const mode = String(req.query.mode ?? '500') as FailureMode;
+      const times = Number(req.query.times ?? 1);
+      if (!FAILURE_MODES.includes(mode) || !Number.isInteger(times) || times < 0) {
+        return void res.status(400).json({ error: `use ?times=N&mode=${FAILURE_MODES.join('|')}` });
+      }
+      this.fail(mode, times);
+      res.json({ mode, times });
+    });
+    return r;
+  }
+
+  private takeFailure(): FailureMode | undefined {
+    if (!this.failure) return undefined;
+    const { mode } = this.failure;
+    if (--this.failure.remaining <= 0) this.failure = undefined;
+    return mode;
+  }
+
+  private keep(deliveries: Delivery[]): void {
+    this.deliveries.push(...deliveries);
+    this.deliveries.splice(0, Math.max(0, this.deliveries.length - KEEP_DELIVERIES));
+  }
+}
+
+/** `?times=N` (default 1, 0 = none) and `&tamper=signature|amount|unknown-order`. */
+function notifyOptions(q: Record<string, unknown>): { times: number; tamper?: NotifyTamper } | string {
+  const times = Number(q.times ?? 1);
+  const tamper = q.tamper === undefined ? undefined : String(q.tamper) as NotifyTamper;
+  if (!Number.isInteger(times) || times < 0 || times > 50) return 'times must be an integer from 0 to 50';
+  if (tamper && !NOTIFY_TAMPERS.includes(tamper)) return `tamper must be one of ${NOTIFY_TAMPERS.join(', ')}`;
+  return { times, tamper };
+}
+
+export function wechatPayPeer(options: WechatPayPeerOptions = {}): WechatPayPeer {
+  return new WechatPayPeer(options);
+}
