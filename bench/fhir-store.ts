@@ -66,6 +66,8 @@ async function startProduct(dbUrl: string, port: number): Promise<ChildProcess> 
       ...process.env, LINGSHU_DB: dbUrl, LINGSHU_PORT: String(port), LINGSHU_LOG_LEVEL: 'warn', LINGSHU_CHANNELS_DIR: channels, LINGSHU_PROFILE: 'demo',
       LINGSHU_SIM_PORT: String(ports[0]), LINGSHU_DEMO_MLLP_PORT: String(ports[1]), LINGSHU_SIM_LIS_PORT: String(ports[2]),
       LINGSHU_SIM_PACS_PORT: String(ports[3]), LINGSHU_SIM_REPRO_LIS_PORT: String(ports[4]), LINGSHU_SIM_HIS_PORT: String(ports[5]),
+      // Any free port: the web API peers are not benchmarked, and a fixed port would collide with a running demo.
+      LINGSHU_SIM_MEDTECH_BOOKING_PORT: '0', LINGSHU_SIM_PRESCRIPTION_PLATFORM_PORT: '0', LINGSHU_SIM_PHARMACY_PORT: '0', LINGSHU_SIM_REGULATOR_PORT: '0', LINGSHU_SIM_SMS_GATEWAY_PORT: '0',
     },
     stdio: ['ignore', 'inherit', 'inherit'],
   });

@@ -4,6 +4,11 @@ import { lisPeer } from './lis/lis-peer';
 import { pacsPeer } from './pacs/pacs-peer';
 import { reproLisPeer } from './repro-lis/repro-lis-peer';
 import type { ResultSenderConfig } from './mllp/result-sender-peer';
+import { medtechBookingPeer, MedtechBookingPeerOptions } from './medtech-booking/medtech-booking-peer';
+import { prescriptionPlatformPeer, PrescriptionPlatformPeerOptions } from './prescription-platform/prescription-platform-peer';
+import { pharmacyPeer, PharmacyPeerOptions } from './pharmacy/pharmacy-peer';
+import { regulatorPeer, RegulatorPeerOptions } from './regulator/regulator-peer';
+import { smsGatewayPeer, SmsGatewayPeerOptions } from './sms-gateway/sms-gateway-peer';
 
 export interface SimulatorConfig {
   /** Control port (GET /_sim/ …). */
@@ -12,6 +17,11 @@ export interface SimulatorConfig {
   pacs: ResultSenderConfig;
   reproLis: ResultSenderConfig;
   his: HisPeerOptions;
+  medtechBooking: MedtechBookingPeerOptions;
+  prescriptionPlatform: PrescriptionPlatformPeerOptions;
+  pharmacy: PharmacyPeerOptions;
+  regulator: RegulatorPeerOptions;
+  smsGateway: SmsGatewayPeerOptions;
 }
 
 function target(value: string | undefined): { host: string; port: number } {
@@ -47,6 +57,32 @@ export function simulatorConfig(env: NodeJS.ProcessEnv = process.env): Simulator
       // The demo profile's 互联互通 channel (config/demo-channels/demo-hip.yaml) on Lingshu's default port.
       lingshu: { wsdl: env.LINGSHU_SIM_HIS_LINGSHU_WSDL ?? `http://127.0.0.1:${env.LINGSHU_PORT ?? 8080}/channels/demo-hip?wsdl` },
     },
+    ...webApiPeers(env),
+  };
+}
+
+/**
+ * The JSON web API peers, each on LINGSHU_SIM_<PEER>_PORT. Credentials default to demo values that only these
+ * simulators accept; callback URLs are unset unless given, since the channels that take them come with their issues.
+ */
+function webApiPeers(env: NodeJS.ProcessEnv): Pick<SimulatorConfig, 'medtechBooking' | 'prescriptionPlatform' | 'pharmacy' | 'regulator' | 'smsGateway'> {
+  const port = (peer: string, fallback: number) => (env[`LINGSHU_SIM_${peer}_PORT`] !== undefined ? Number(env[`LINGSHU_SIM_${peer}_PORT`]) : fallback);
+  return {
+    medtechBooking: { port: port('MEDTECH_BOOKING', 9111), token: env.LINGSHU_SIM_MEDTECH_BOOKING_TOKEN ?? 'demo-medtech-token', notifyUrl: env.LINGSHU_SIM_MEDTECH_BOOKING_NOTIFY_URL },
+    prescriptionPlatform: { port: port('PRESCRIPTION_PLATFORM', 9112), fixmedinsCodes: (env.LINGSHU_SIM_PRESCRIPTION_PLATFORM_FIXMEDINS_CODES ?? 'H33010600001').split(',').map((c) => c.trim()).filter(Boolean) },
+    pharmacy: {
+      port: port('PHARMACY', 9113), callbackUrl: env.LINGSHU_SIM_PHARMACY_CALLBACK_URL,
+      apps: { [env.LINGSHU_SIM_PHARMACY_APP_ID ?? 'lingshu-demo']: env.LINGSHU_SIM_PHARMACY_SECRET ?? 'demo-pharmacy-secret' },
+    },
+    regulator: {
+      port: port('REGULATOR', 9114),
+      apps: [{ appCode: env.LINGSHU_SIM_REGULATOR_APP_CODE ?? 'LINGSHU-DEMO', secret: env.LINGSHU_SIM_REGULATOR_SECRET ?? 'demo-regulator-secret', publicKey: env.LINGSHU_SIM_REGULATOR_PUBLIC_KEY }],
+    },
+    smsGateway: {
+      port: port('SMS_GATEWAY', 9115), receiptUrl: env.LINGSHU_SIM_SMS_GATEWAY_RECEIPT_URL,
+      receiptDelayMs: Number(env.LINGSHU_SIM_SMS_GATEWAY_RECEIPT_DELAY_MS ?? 1000),
+      apps: { [env.LINGSHU_SIM_SMS_GATEWAY_APP_ID ?? 'lingshu-demo']: env.LINGSHU_SIM_SMS_GATEWAY_SECRET ?? 'demo-sms-secret' },
+    },
   };
 }
 
@@ -57,6 +93,11 @@ export function allPeers(config: SimulatorConfig): SimulatedPeer[] {
     pacsPeer(config.pacs),
     reproLisPeer(config.reproLis),
     hisPeer(config.his),
+    medtechBookingPeer(config.medtechBooking),
+    prescriptionPlatformPeer(config.prescriptionPlatform),
+    pharmacyPeer(config.pharmacy),
+    regulatorPeer(config.regulator),
+    smsGatewayPeer(config.smsGateway),
     // Payment gateways, 医技预约, 处方流转, pharmacy, regulator and SMS peers come with their issues.
   ];
 }

@@ -1,0 +1,158 @@
+import type { Request, Response, Router } from 'express';
+import express from 'express';
+import { JsonApiPeer, JsonApiPeerOptions } from '../json-api/json-api-peer';
+import { pharmacyHeaders, signatureProblem } from './pharmacy-signature';
+
+export interface PharmacyPeerOptions extends JsonApiPeerOptions {
+  /** appId → HMAC key of the hospitals sending prescriptions. */
+  apps: Record<string, string>;
+  /** Where status changes and 核销 go (a Lingshu channel), signed with the sending hospital's key. */
+  callbackUrl?: string;
+  /** The pharmacy's name, as it appears on pickup receipts. */
+  pharmacyName?: string;
+}
+
+interface RxDrug { code: string; name: string; spec?: string; quantity: number; unit?: string; usage?: string }
+
+export interface PharmacyOrder {
+  orderId: string;
+  rxNo: string;
+  appId: string;
+  pickupCode: string;
+  patient: { id?: string; name: string; phone?: string };
+  drugs: RxDrug[];
+  delivery: 'pickup' | 'delivery';
+  /** received → accepted | rejected → dispensed (备药完成) → picked_up (核销); cancelled while not dispensed. */
+  status: 'received' | 'accepted' | 'rejected' | 'dispensed' | 'picked_up' | 'cancelled';
+  receivedAt: string;
+  history: { status: string; at: string; note?: string }[];
+  /** What went into the first request, so that a resend with other content is caught. */
+  fingerprint: string;
+}
+
+/** Which statuses each pharmacist action may start from. */
+const MOVES: Record<string, PharmacyOrder['status'][]> = {
+  accepted: ['received'], rejected: ['received'], dispensed: ['accepted'], picked_up: ['accepted', 'dispensed'], cancelled: ['received', 'accepted'],
+};
+
+/**
+ * A third-party pharmacy (连锁药房) taking circulated prescriptions over a signed JSON web API: POST
+ * /api/prescriptions {rxNo, pickupCode, patient, drugs[], delivery}, GET /api/prescriptions/<rxNo>, POST
+ * /api/prescriptions/<rxNo>/cancel (before dispensing, for refunds). The pharmacist's side is on the control routes:
+ * accept, reject, dispense and 核销 (pickup with the code the patient shows); each change is POSTed, signed, to the
+ * callback URL — the 核销 one with the drugs' 追溯码 and lots.
+ */
+export class PharmacyPeer extends JsonApiPeer {
+  readonly name = 'pharmacy';
+  readonly description = 'Pharmacy: receives circulated prescriptions, 审方 accept/reject, dispense, pickup-code 核销 callbacks';
+  readonly orders = new Map<string, PharmacyOrder>();
+  private seq = 0;
+
+  constructor(private readonly options: PharmacyPeerOptions) {
+    super(options);
+  }
+
+  protected routes(app: express.Express): void {
+    app.use('/api', (req, res, next) => {
+      const problem = signatureProblem(this.options.apps[req.header('x-app-id') ?? ''], {
+        appId: req.header('x-app-id'), timestamp: req.header('x-timestamp'), sign: req.header('x-sign'),
+      }, res.locals.raw as Buffer);
+      if (problem) return this.refuse(res, 401, 'SIGN_ERROR', problem);
+      next();
+    });
+    app.post('/api/prescriptions', (req, res) => this.receive(req, res));
+    app.get('/api/prescriptions/:rxNo', (req, res) => {
+      const order = this.own(req, res);
+      if (order) res.json({ code: '0', data: this.view(order) });
+    });
+    app.post('/api/prescriptions/:rxNo/cancel', (req, res) => {
+      const order = this.own(req, res);
+      if (!order) return;
+      if (order.status === 'cancelled') return void res.json({ code: '0', data: this.view(order) });
+      if (!MOVES.cancelled.includes(order.status)) return this.refuse(res, 409, 'STATUS_ERROR', `处方 ${order.rxNo} 状态 ${order.status}，不能取消`);
+      this.move(order, 'cancelled', (req.body as { reason?: string } | undefined)?.reason);
+      res.json({ code: '0', data: this.view(order) });
+    });
+  }
+
+  protected override status(): Record<string, unknown> {
+    return { apiUrl: `${this.url}/api`, callbackUrl: this.options.callbackUrl ?? null, appIds: Object.keys(this.options.apps) };
+  }
+
+  protected override controlRoutes(r: Router): void {
+    r.get('/prescriptions', (_req, res) => res.json([...this.orders.values()].map((o) => ({ ...this.view(o), pickupCode: o.pickupCode }))));
+    for (const action of ['accept', 'reject', 'dispense'] as const) {
+      const to = ({ accept: 'accepted', reject: 'rejected', dispense: 'dispensed' } as const)[action];
+      r.post(`/prescriptions/:rxNo/${action}`, async (req, res) => {
+        const order = this.orders.get(req.params.rxNo);
+        if (!order) return void res.status(404).json({ error: `no prescription ${req.params.rxNo}` });
+        if (!MOVES[to].includes(order.status)) return void res.status(409).json({ error: `${order.status} cannot become ${to}` });
+        const note = typeof req.body?.reason === 'string' ? req.body.reason : action === 'reject' ? '药品缺货' : undefined;
+        this.move(order, to, note);
+        res.json({ order: this.view(order), callback: await this.notify(order, { event: to, reason: note }) });
+      });
+    }
+    // 核销: the patient shows the code at the counter; a wrong code hands out nothing and tells nobody.
+    r.post('/prescriptions/:rxNo/pickup', async (req, res) => {
+      const order = this.orders.get(req.params.rxNo);
+      if (!order) return void res.status(404).json({ error: `no prescription ${req.params.rxNo}` });
+      if (String(req.body?.pickupCode ?? '') !== order.pickupCode) return void res.status(409).json({ error: '取药码不正确' });
+      if (!MOVES.picked_up.includes(order.status)) return void res.status(409).json({ error: `${order.status}: 不能核销` });
+      this.move(order, 'picked_up');
+      const at = new Date().toISOString();
+      const drugs = order.drugs.map((d, n) => ({ ...d, traceCode: `8${Date.now().toString().slice(-10)}${String(n).padStart(2, '0')}0000000`, lot: `L${at.slice(0, 10).replace(/-/g, '')}` }));
+      res.json({ order: this.view(order), callback: await this.notify(order, { event: 'redeemed', pickupCode: order.pickupCode, redeemedAt: at, pharmacy: this.options.pharmacyName ?? '星湖大药房(模拟)', drugs }) });
+    });
+  }
+
+  private receive(req: Request, res: Response): void {
+    const b = (req.body ?? {}) as Partial<PharmacyOrder>;
+    const drugs = Array.isArray(b.drugs) ? b.drugs : [];
+    const bad = drugs.findIndex((d) => !d?.code || !d?.name || !(Number(d?.quantity) > 0));
+    if (!b.rxNo || !b.pickupCode || !b.patient?.name || !drugs.length || bad >= 0) {
+      return this.refuse(res, 400, 'PARAM_ERROR', bad >= 0 ? `第 ${bad + 1} 个药品缺少 code/name/quantity` : 'rxNo, pickupCode, patient.name, drugs 必填');
+    }
+    const appId = req.header('x-app-id')!;
+    const fingerprint = JSON.stringify([b.pickupCode, b.patient, drugs]);
+    const known = this.orders.get(b.rxNo);
+    if (known && known.appId === appId && known.fingerprint === fingerprint) return void res.json({ code: '0', data: this.view(known) });
+    if (known) return this.refuse(res, 409, 'RX_CONFLICT', `处方 ${b.rxNo} 已接收，内容不同`);
+    const at = new Date().toISOString();
+    const order: PharmacyOrder = {
+      orderId: `YF${at.slice(0, 10).replace(/-/g, '')}${String(++this.seq).padStart(5, '0')}`, rxNo: b.rxNo, appId, pickupCode: b.pickupCode,
+      patient: b.patient, drugs, delivery: b.delivery === 'delivery' ? 'delivery' : 'pickup', status: 'received', receivedAt: at,
+      history: [{ status: 'received', at }], fingerprint,
+    };
+    this.orders.set(order.rxNo, order);
+    res.locals.outcome = `received ${order.rxNo} as ${order.orderId}`;
+    res.json({ code: '0', data: this.view(order) });
+  }
+
+  private own(req: Request, res: Response): PharmacyOrder | undefined {
+    const order = this.orders.get(String(req.params.rxNo));
+    // Another hospital's prescription is answered as unknown: its existence is not this caller's business.
+    if (!order || order.appId !== req.header('x-app-id')) return void this.refuse(res, 404, 'RX_NOT_FOUND', `处方 ${req.params.rxNo} 不存在`);
+    return order;
+  }
+
+  private move(order: PharmacyOrder, status: PharmacyOrder['status'], note?: string): void {
+    order.status = status;
+    order.history.push({ status, at: new Date().toISOString(), ...(note ? { note } : {}) });
+  }
+
+  private async notify(order: PharmacyOrder, event: Record<string, unknown>): Promise<unknown> {
+    if (!this.options.callbackUrl) return { sent: false, reason: 'no callbackUrl configured' };
+    const body = JSON.stringify({ ...event, rxNo: order.rxNo, orderId: order.orderId, status: order.status, at: new Date().toISOString() });
+    return this.post(this.options.callbackUrl, JSON.parse(body), pharmacyHeaders(this.options.apps[order.appId] ?? '', order.appId, body), body);
+  }
+
+  private view(o: PharmacyOrder): Omit<PharmacyOrder, 'fingerprint' | 'pickupCode'> {
+    // The pickup code is what releases the drugs: never echoed on the API, where a log could keep it.
+    const { fingerprint: _f, pickupCode: _p, ...rest } = o;
+    return rest;
+  }
+}
+
+export function pharmacyPeer(options: PharmacyPeerOptions): PharmacyPeer {
+  return new PharmacyPeer(options);
+}
