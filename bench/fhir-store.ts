@@ -68,6 +68,7 @@ async function startProduct(dbUrl: string, port: number): Promise<ChildProcess> 
       LINGSHU_SIM_PACS_PORT: String(ports[3]), LINGSHU_SIM_REPRO_LIS_PORT: String(ports[4]), LINGSHU_SIM_HIS_PORT: String(ports[5]),
       // Any free port: the web API peers are not benchmarked, and a fixed port would collide with a running demo.
       LINGSHU_SIM_MEDTECH_BOOKING_PORT: '0', LINGSHU_SIM_PRESCRIPTION_PLATFORM_PORT: '0', LINGSHU_SIM_PHARMACY_PORT: '0', LINGSHU_SIM_REGULATOR_PORT: '0', LINGSHU_SIM_SMS_GATEWAY_PORT: '0',
+      LINGSHU_SIM_WECHATPAY_PORT: '0', LINGSHU_SIM_ALIPAY_PORT: '0',
     },
     stdio: ['ignore', 'inherit', 'inherit'],
   });

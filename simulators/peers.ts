@@ -4,6 +4,10 @@ import { lisPeer } from './lis/lis-peer';
 import { pacsPeer } from './pacs/pacs-peer';
 import { reproLisPeer } from './repro-lis/repro-lis-peer';
 import type { ResultSenderConfig } from './mllp/result-sender-peer';
+import { alipayPeer } from './alipay/alipay-peer';
+import { alipayOptions, AlipayPeerOptions } from './alipay/alipay-keys';
+import { wechatPayPeer } from './wechatpay/wechatpay-peer';
+import { wechatPayOptions, WechatPayPeerOptions } from './wechatpay/wechatpay-keys';
 import { medtechBookingPeer, MedtechBookingPeerOptions } from './medtech-booking/medtech-booking-peer';
 import { prescriptionPlatformPeer, PrescriptionPlatformPeerOptions } from './prescription-platform/prescription-platform-peer';
 import { pharmacyPeer, PharmacyPeerOptions } from './pharmacy/pharmacy-peer';
@@ -17,6 +21,8 @@ export interface SimulatorConfig {
   pacs: ResultSenderConfig;
   reproLis: ResultSenderConfig;
   his: HisPeerOptions;
+  wechatpay: WechatPayPeerOptions;
+  alipay: AlipayPeerOptions;
   medtechBooking: MedtechBookingPeerOptions;
   prescriptionPlatform: PrescriptionPlatformPeerOptions;
   pharmacy: PharmacyPeerOptions;
@@ -57,6 +63,9 @@ export function simulatorConfig(env: NodeJS.ProcessEnv = process.env): Simulator
       // The demo profile's 互联互通 channel (config/demo-channels/demo-hip.yaml) on Lingshu's default port.
       lingshu: { wsdl: env.LINGSHU_SIM_HIS_LINGSHU_WSDL ?? `http://127.0.0.1:${env.LINGSHU_PORT ?? 8080}/channels/demo-hip?wsdl` },
     },
+    // LINGSHU_SIM_WECHATPAY_* and LINGSHU_SIM_ALIPAY_* (simulators/wechatpay/wechatpay-keys.ts, simulators/alipay/alipay-keys.ts).
+    wechatpay: wechatPayOptions(env),
+    alipay: alipayOptions(env),
     ...webApiPeers(env),
   };
 }
@@ -93,6 +102,8 @@ export function allPeers(config: SimulatorConfig): SimulatedPeer[] {
     pacsPeer(config.pacs),
     reproLisPeer(config.reproLis),
     hisPeer(config.his),
+    wechatPayPeer(config.wechatpay),
+    alipayPeer(config.alipay),
     medtechBookingPeer(config.medtechBooking),
     prescriptionPlatformPeer(config.prescriptionPlatform),
     pharmacyPeer(config.pharmacy),

@@ -24,6 +24,7 @@ describe('the demo profile', () => {
       LINGSHU_SIM_LIS_TARGET: `127.0.0.1:${mllp}`, LINGSHU_SIM_PACS_TARGET: `127.0.0.1:${mllp}`, LINGSHU_SIM_REPRO_LIS_TARGET: `127.0.0.1:${mllp}`,
       LINGSHU_SIM_LIS_PORT: String(lis), LINGSHU_SIM_PACS_PORT: String(pacs), LINGSHU_SIM_REPRO_LIS_PORT: String(repro), LINGSHU_SIM_HIS_PORT: String(his),
       LINGSHU_SIM_MEDTECH_BOOKING_PORT: '0', LINGSHU_SIM_PRESCRIPTION_PLATFORM_PORT: '0', LINGSHU_SIM_PHARMACY_PORT: '0', LINGSHU_SIM_REGULATOR_PORT: '0', LINGSHU_SIM_SMS_GATEWAY_PORT: '0',
+      LINGSHU_SIM_WECHATPAY_PORT: '0', LINGSHU_SIM_ALIPAY_PORT: '0',
     }, http);
     await engine.start();
     sim = `http://127.0.0.1:${simPort}/_sim`;
@@ -41,7 +42,7 @@ describe('the demo profile', () => {
 
   it('lists the simulated peers with their ports', async () => {
     const { peers } = (await (await fetch(`${sim}/`)).json()) as { peers: { name: string }[] };
-    expect(peers.map((p) => p.name).sort()).toEqual(['his', 'lis', 'medtech-booking', 'pacs', 'pharmacy', 'prescription-platform', 'regulator', 'repro-lis', 'sms-gateway']);
+    expect(peers.map((p) => p.name).sort()).toEqual(['alipay', 'his', 'lis', 'medtech-booking', 'pacs', 'pharmacy', 'prescription-platform', 'regulator', 'repro-lis', 'sms-gateway', 'wechatpay']);
   });
 
   it('stores a result the simulated LIS sends over MLLP and acknowledges it with AA', async () => {

@@ -40,11 +40,11 @@ export async function alipayKeys(o: AlipayPeerOptions): Promise<AlipayKeys> {
 
 const file = (path: string | undefined) => (path ? fs.readFileSync(path, 'utf8') : undefined);
 
-/** LINGSHU_SIM_ALIPAY_PORT (9111), _APP_ID, _PID, _APP_PUBLIC_KEY_FILE, _ALIPAY_PRIVATE_KEY_FILE: keys live in files. */
+/** LINGSHU_SIM_ALIPAY_PORT (9121), _APP_ID, _PID, _APP_PUBLIC_KEY_FILE, _ALIPAY_PRIVATE_KEY_FILE: keys live in files. */
 export function alipayOptions(env: NodeJS.ProcessEnv): AlipayPeerOptions {
   const v = (name: string) => env[`LINGSHU_SIM_ALIPAY_${name}`] || undefined;
   return {
-    port: v('PORT') !== undefined ? Number(v('PORT')) : 9111,
+    port: v('PORT') !== undefined ? Number(v('PORT')) : 9121,
     appId: v('APP_ID'),
     pid: v('PID'),
     appPublicKey: file(v('APP_PUBLIC_KEY_FILE')),

@@ -65,13 +65,13 @@ export async function wechatPayKeys(o: WechatPayPeerOptions): Promise<WechatPayK
 const file = (path: string | undefined) => (path ? fs.readFileSync(path, 'utf8') : undefined);
 
 /**
- * LINGSHU_SIM_WECHATPAY_PORT (9110), _MCHID, _APPID, _APIV3_KEY, _MERCHANT_PUBLIC_KEY_FILE with _MERCHANT_SERIAL, and
+ * LINGSHU_SIM_WECHATPAY_PORT (9120), _MCHID, _APPID, _APIV3_KEY, _MERCHANT_PUBLIC_KEY_FILE with _MERCHANT_SERIAL, and
  * _PLATFORM_PRIVATE_KEY_FILE with _PLATFORM_SERIAL: keys live in files outside the repository, never in variables.
  */
 export function wechatPayOptions(env: NodeJS.ProcessEnv): WechatPayPeerOptions {
   const v = (name: string) => env[`LINGSHU_SIM_WECHATPAY_${name}`] || undefined;
   return {
-    port: v('PORT') !== undefined ? Number(v('PORT')) : 9110,
+    port: v('PORT') !== undefined ? Number(v('PORT')) : 9120,
     mchid: v('MCHID'),
     appid: v('APPID'),
     apiV3Key: v('APIV3_KEY'),
