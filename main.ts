@@ -4,7 +4,10 @@ import { logger } from './engine/logger';
 import { startServer } from './engine/server';
 import { securityHeaders } from './fhir-resources/auth/http-hardening';
 import { startSecurity } from './fhir-resources/auth/security-module';
-import { startFhirModule } from './fhir-resources/fhir-module';
+import { FhirModule, startFhirModule } from './fhir-resources/fhir-module';
+import { demoHospital, demoSimulatorEnv } from './channels/demo-hospital';
+import { hospitalChannels } from './channels/hospital-channels';
+import { hospitalConfig } from './channels/hospital-config';
 import { startSimulatorHost } from './simulators/host';
 import { allPeers, simulatorConfig } from './simulators/peers';
 
@@ -12,23 +15,28 @@ import { allPeers, simulatorConfig } from './simulators/peers';
 async function main(): Promise<void> {
   const config = loadConfig();
   const demo = config.profile === 'demo';
+  const hospital = demo ? demoHospital(hospitalConfig(config), process.env) : hospitalConfig(config);
+  // The hospital's channels write into the FHIR store, which the mount below starts before any channel deploys.
+  let fhirModule: FhirModule | undefined;
+  const repository = () => fhirModule!.repository;
   const running = await startServer({
     config,
     extraChannelDirs: demo ? ['config/demo-channels'] : [],
-    registry: adapterRegistry(),
+    registry: adapterRegistry({ fhir: repository }),
+    channels: (db, bus) => hospitalChannels({ hospital, db, bus, fhir: repository }),
     mount: async (app, { db, bus }) => {
       const security = await startSecurity(config, db);
       app.use(...securityHeaders(config.http.corsOrigins));
       app.use('/auth', security.authRoutes);
       // Registered before the engine mounts /api, so it runs first.
       app.use('/api', security.opsGuard);
-      const fhir = await startFhirModule({ db, bus, security });
+      const fhir = fhirModule = await startFhirModule({ db, bus, security });
       app.use('/fhir', fhir.router);
       return { stop: async () => { security.stop(); await fhir.stop(); } };
     },
   });
   // The demo hospital: simulated peers speaking the real protocols to the demo channels (README, "Demo hospital").
-  const simulators = demo ? await startSimulatorHost(allPeers(simulatorConfig({ ...process.env, LINGSHU_PORT: String(running.port) })), { port: simulatorConfig().port }) : undefined;
+  const simulators = demo ? await startSimulatorHost(allPeers(simulatorConfig(demoSimulatorEnv(hospital, process.env, running.port))), { port: simulatorConfig().port }) : undefined;
   if (simulators) logger.info('demo hospital simulators started', { control: `http://127.0.0.1:${simulators.port}/_sim/`, peers: simulators.peers.map((p) => p.name) });
   const shutdown = (signal: string) => {
     logger.info('shutting down', { signal });

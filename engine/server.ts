@@ -26,7 +26,7 @@ export interface ServerOptions {
   /** More YAML channel folders after config.channelsDir (the demo profile's demo channels). */
   extraChannelDirs?: string[];
   /** Channels declared in TypeScript; YAML ones are read from config.channelsDir. */
-  channels?: (db: Knex) => ChannelDefinition[];
+  channels?: (db: Knex, bus: Bus) => ChannelDefinition[];
   /** Extra routes (FHIR, admin UI, demo token issuer) mounted before the engine's. */
   mount?: (app: Express, parts: { db: Knex; bus: Bus }) => Mounted | Promise<Mounted>;
 }
@@ -70,7 +70,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const mounted = await options.mount?.(app, { db, bus });
 
   const channelDirs = [config.channelsDir, ...(options.extraChannelDirs ?? [])].map((d) => path.resolve(d));
-  const codeChannels = () => options.channels?.(db) ?? [];
+  const codeChannels = () => options.channels?.(db, bus) ?? [];
   const deploySafely = async (def: ChannelDefinition) => {
     try {
       await engine.deploy(def);

@@ -17,17 +17,20 @@ describe('the demo profile', () => {
 
   beforeAll(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lingshu-demo-'));
-    const [http, simPort, mllp, lis, pacs, repro, his] = await Promise.all(Array.from({ length: 7 }, freePort));
+    const [http, simPort, mllp, lis, pacs, repro, his, pacsIn, reproIn, adtIn] = await Promise.all(Array.from({ length: 10 }, freePort));
     engine = new EngineProcess({
       LINGSHU_PROFILE: 'demo', LINGSHU_DB: `sqlite:${path.join(dir, 'demo.db')}`, LINGSHU_BUS: '', LINGSHU_LOG_LEVEL: 'warn',
       LINGSHU_SIM_PORT: String(simPort), LINGSHU_DEMO_MLLP_PORT: String(mllp),
-      LINGSHU_SIM_LIS_TARGET: `127.0.0.1:${mllp}`, LINGSHU_SIM_PACS_TARGET: `127.0.0.1:${mllp}`, LINGSHU_SIM_REPRO_LIS_TARGET: `127.0.0.1:${mllp}`,
+      LINGSHU_HOSPITAL__CHANNELS__PACS_REPORTS__PORT: String(pacsIn), LINGSHU_HOSPITAL__CHANNELS__REPRODUCTIVE_CENTER_RESULTS__PORT: String(reproIn),
+      LINGSHU_HOSPITAL__CHANNELS__HIS_PATIENTS_ADT__PORT: String(adtIn),
       LINGSHU_SIM_LIS_PORT: String(lis), LINGSHU_SIM_PACS_PORT: String(pacs), LINGSHU_SIM_REPRO_LIS_PORT: String(repro), LINGSHU_SIM_HIS_PORT: String(his),
       LINGSHU_SIM_MEDTECH_BOOKING_PORT: '0', LINGSHU_SIM_PRESCRIPTION_PLATFORM_PORT: '0', LINGSHU_SIM_PHARMACY_PORT: '0', LINGSHU_SIM_REGULATOR_PORT: '0', LINGSHU_SIM_SMS_GATEWAY_PORT: '0',
       LINGSHU_SIM_WECHATPAY_PORT: '0', LINGSHU_SIM_ALIPAY_PORT: '0',
     }, http);
     await engine.start();
     sim = `http://127.0.0.1:${simPort}/_sim`;
+    // The simulated hospital starts after the engine is ready (its peers call the engine's channels).
+    await eventually(async () => (await fetch(`${sim}/`).catch(() => undefined))?.ok, 30000);
     // The engine API is for integration engineers: the demo issuer hands out their token.
     const issued = await fetch(`${engine.base}/auth/demo/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ role: 'engineer' }) });
     engineerToken = ((await issued.json()) as { access_token: string }).access_token;
@@ -45,24 +48,24 @@ describe('the demo profile', () => {
     expect(peers.map((p) => p.name).sort()).toEqual(['alipay', 'his', 'lis', 'medtech-booking', 'pacs', 'pharmacy', 'prescription-platform', 'regulator', 'repro-lis', 'sms-gateway', 'wechatpay']);
   });
 
-  it('stores a result the simulated LIS sends over MLLP and acknowledges it with AA', async () => {
+  it('writes a result the simulated LIS sends over MLLP into the FHIR store and acknowledges it with AA', async () => {
     const res = await fetch(`${sim}/lis/results`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
     const { sent } = (await res.json()) as { sent: { ack: { code: string } }[] };
     expect(sent[0].ack.code).toBe('AA');
     await eventually(async () => {
-      const list = (await (await api('/messages?channel=demo-lis-results&status=sent')).json()) as { messages: unknown[] };
+      const list = (await (await api('/messages?channel=lis-results&status=sent')).json()) as { messages: unknown[] };
       return list.messages.length > 0;
     });
   });
 
-  it('stores a patient registration the simulated HIS pushes to the 互联互通 endpoint', async () => {
+  it('writes a patient registration the simulated HIS pushes to the 互联互通 endpoint into the FHIR store', async () => {
     const res = await fetch(`${sim}/his/patients`, {
       method: 'POST', headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ name: '测试患者', gender: 'F', birthDate: '1990-01-01', idNumber: '11010519491231002X' }),
+      body: JSON.stringify({ name: '测试患者', gender: '2', birthDate: '19491231', idCard: '11010519491231002X' }),
     });
     expect(((await res.json()) as { lingshuAnswer: string }).lingshuAnswer).toContain('typeCode="AA"');
     await eventually(async () => {
-      const list = (await (await api('/messages?channel=demo-hip')).json()) as { messages: unknown[] };
+      const list = (await (await api('/messages?channel=his-patients&status=sent')).json()) as { messages: unknown[] };
       return list.messages.length > 0;
     });
   });

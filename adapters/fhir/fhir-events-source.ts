@@ -1,4 +1,4 @@
-import { OperationOutcomeError, isGone } from '@medplum/core';
+import { OperationOutcomeError, isGone, isNotFound } from '@medplum/core';
 import type { Resource, ResourceType } from '@medplum/fhirtypes';
 import type { Knex } from 'knex';
 import { z } from 'zod';
@@ -15,12 +15,19 @@ export const fhirEventsSchema = z.object({
   events: z.array(z.string().regex(/^[A-Za-z#*]+(\.[a-z#*]+)?$/, 'a pattern like ServiceRequest.create or Task.*')).min(1),
   /** Handler runs in flight; events of one resource always stay in version order. */
   concurrency: z.number().int().min(1).max(64).default(4),
+  /**
+   * Top-level reference fields of the changed resource (e.g. `subject`) whose targets travel with the event, read
+   * when it is accepted, so that a mapping that needs the patient of an order stays a pure function of the message.
+   */
+  references: z.array(z.string().regex(/^[a-z][A-Za-z]*$/)).default([]),
 }).strict();
 
 /** What the channel's transformer receives: the event and the version it names (absent for a delete). */
 export interface FhirEventMessage {
   event: FhirChangeEvent;
   resource?: Resource;
+  /** The resources the `references` option names, by reference (`Patient/123`); absent when not in the store. */
+  referenced?: Record<string, Resource>;
 }
 
 /*
@@ -37,7 +44,7 @@ const RETRY = { maxAttempts: 200, initialDelayMs: 500, maxDelayMs: 60_000, multi
  * message's correlation id: a redelivered event that was already stored is acknowledged without storing it twice.
  */
 export function fhirEventsSource(bus: Bus, db: Knex, repository: () => Repository, options: z.input<typeof fhirEventsSchema>): SourceConnector {
-  const { events, concurrency } = fhirEventsSchema.parse(options);
+  const { events, concurrency, references } = fhirEventsSchema.parse(options);
   let subscription: Subscription | undefined;
   return {
     type: 'fhir-events',
@@ -49,7 +56,9 @@ export function fhirEventsSource(bus: Bus, db: Knex, repository: () => Repositor
         if (!ctx.accepting()) throw new Error(`channel ${ctx.channelId} is paused; the event waits`);
         if (delivery.redelivered && (await alreadyAccepted(db, ctx.channelId, [delivery.id])).has(delivery.id)) return;
         const event = delivery.body as FhirChangeEvent;
-        const message: FhirEventMessage = { event, resource: await versionOf(repository(), event) };
+        const resource = await versionOf(repository(), event);
+        const referenced = resource && references.length ? await referencedBy(repository(), resource, references) : undefined;
+        const message: FhirEventMessage = { event, resource, ...(referenced ? { referenced } : {}) };
         await ctx.accept({ content: JSON.stringify(message), contentType: 'application/fhir+json', correlationId: delivery.id });
         log.debug('fhir event accepted', { event: delivery.id, resourceType: event.resourceType, action: event.action });
       }, { concurrency, ordered: true, retry: RETRY });
@@ -70,4 +79,23 @@ async function versionOf(repo: Repository, event: FhirChangeEvent): Promise<Reso
     if (err instanceof OperationOutcomeError && isGone(err.outcome)) return undefined;
     throw err;
   }
+}
+
+async function referencedBy(repo: Repository, resource: Resource, fields: string[]): Promise<Record<string, Resource>> {
+  const out: Record<string, Resource> = {};
+  for (const field of fields) {
+    const value = (resource as unknown as Record<string, unknown>)[field];
+    for (const ref of Array.isArray(value) ? value : [value]) {
+      const reference = (ref as { reference?: unknown } | undefined)?.reference;
+      const match = typeof reference === 'string' ? /^([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})$/.exec(reference) : null;
+      if (!match || out[reference as string]) continue;
+      try {
+        out[reference as string] = await repo.read(match[1] as ResourceType, match[2]);
+      } catch (err) {
+        // A dangling or deleted reference is the mapping's to report; a store failure is retried.
+        if (!(err instanceof OperationOutcomeError && (isGone(err.outcome) || isNotFound(err.outcome)))) throw err;
+      }
+    }
+  }
+  return out;
 }

@@ -36,3 +36,19 @@ export function fhirTransaction(repository: () => Repository): DestinationConnec
     },
   };
 }
+
+/**
+ * orderBy for a fhir-transaction destination: the conditional URL of the Bundle's Patient entry, so that two
+ * messages about one patient (an A08 and a result, a registration and its merge) are written in arrival order
+ * even across retries. Messages without a Patient entry are not ordered.
+ */
+export function bundlePatientKey(message: OutboundMessage): string | undefined {
+  try {
+    const bundle = JSON.parse(message.content) as Bundle;
+    const entry = bundle.entry?.find((e) => e.resource?.resourceType === 'Patient');
+    if (!entry?.request) return undefined;
+    return entry.request.ifNoneExist ? `Patient?${entry.request.ifNoneExist}` : entry.request.url;
+  } catch {
+    return undefined;
+  }
+}

@@ -79,7 +79,16 @@ function describeGarbage(head: Buffer): { harmless: boolean; looksLike: string }
  * message is durable. Frames of one connection are stored concurrently but acknowledged in arrival order, as a
  * pipelining sender matches ACKs by position as often as by MSA-2.
  */
-export function mllpListener(options: MllpListenerOptions, deps: { log?: Log } = {}): MllpListener {
+export interface MllpListenerDeps {
+  log?: Log;
+  /**
+   * With ackTiming after-processing: what is wrong with a message the channel could not process, for the AE's ERR
+   * (segment, field, plain words). Channels pass their mapping, which is pure, so asking it again gives the same answer.
+   */
+  reasonFor?: (message: string) => AckError | undefined;
+}
+
+export function mllpListener(options: MllpListenerOptions, deps: MllpListenerDeps = {}): MllpListener {
   const o = mllpListenerSchema.parse(options);
   let server: net.Server | undefined;
   let boundPort = 0;
@@ -148,7 +157,17 @@ export function mllpListener(options: MllpListenerOptions, deps: { log?: Log } =
     } catch (err) {
       const e = err as Hl7HeaderError;
       log.warn('HL7 message refused: unreadable header', { ...meta, bytes: payload.length, error: e.message });
-      return answer(e.partial, 'reject', decoded.charset, { segment: e.segment ?? 'MSH', field: e.field, code: e.code ?? '100', text: e.message });
+      const refusal: AckError = { segment: e.segment ?? 'MSH', field: e.field, code: e.code ?? '100', text: e.message };
+      // When the ACK reports processing, a message whose header can still be answered (MSH-9 or MSH-10 empty) is kept
+      // too, so that the operator finds what the sender sent in the message search, with the channel's verdict.
+      if (o.ackTiming === 'after-processing' && e.partial && ctx.accepting()) {
+        try {
+          await ctx.accept({ content: decoded.text, contentType: 'application/hl7-v2', encoding: decoded.charset, correlationId: e.partial.controlId || undefined });
+        } catch (storeErr) {
+          log.error('refused HL7 message not stored', { ...meta, error: (storeErr as Error).message });
+        }
+      }
+      return answer(e.partial, 'reject', decoded.charset, refusal);
     }
     const about = { ...meta, controlId: msh.controlId, type: `${msh.messageCode}^${msh.triggerEvent}` };
     if (!ctx.accepting()) {
@@ -163,7 +182,11 @@ export function mllpListener(options: MllpListenerOptions, deps: { log?: Log } =
       return answer(msh, 'retry-later', decoded.charset, { segment: 'MSH', code: '207', text: 'the message could not be stored; send it again later' });
     }
     if (o.ackTiming === 'after-processing' && o.ackMode === 'original' && result.status === 'error') {
-      return answer(msh, 'error', decoded.charset, { segment: 'MSH', code: '207', text: `the channel could not process the message; it is kept as ${result.messageId} for reprocessing` });
+      const kept = `it is kept as ${result.messageId} for reprocessing`;
+      const reason = deps.reasonFor?.(decoded.text);
+      return answer(msh, 'error', decoded.charset, reason
+        ? { ...reason, text: `${reason.text}; ${kept}` }
+        : { segment: 'MSH', code: '207', text: `the channel could not process the message; ${kept}` });
     }
     return answer(msh, 'ok', decoded.charset);
   }

@@ -1,3 +1,5 @@
+import type { Coding } from '@medplum/fhirtypes';
+
 /**
  * What a channel tells the HL7 v2 mappings about its peer. Everything is optional: `{}` maps a message from a
  * sender that uses its own namespaces and China time.
@@ -21,6 +23,11 @@ export interface Hl7v2Context {
   maxObservationValueLength?: number;
   /** OBR-24 diagnostic service section → order category, over the defaults in orders.ts. */
   serviceSections?: Readonly<Record<string, OrderCategory>>;
+  /**
+   * Categories every DiagnosticReport of this sender also carries, after the OBR-24 section: a second LIS (生殖中心)
+   * whose reports patients and doctors look up apart from the main laboratory's (`DiagnosticReport?category=…`).
+   */
+  reportCategories?: readonly Coding[];
 }
 
 /** The three kinds of 医技 order the HIS issues: 检验 (lab), 检查 (exam), 治疗 (treatment). */
@@ -33,6 +40,7 @@ export interface ResolvedContext {
   utcOffset: string;
   maxObservationValueLength: number;
   serviceSections: Readonly<Record<string, OrderCategory>>;
+  reportCategories: readonly Coding[];
 }
 
 /**
@@ -53,5 +61,6 @@ export function resolveContext(ctx: Hl7v2Context, sendingApplication: string): R
     utcOffset: ctx.utcOffset ?? '+08:00',
     maxObservationValueLength: ctx.maxObservationValueLength ?? DEFAULT_MAX_OBSERVATION_VALUE_LENGTH,
     serviceSections: ctx.serviceSections ?? {},
+    reportCategories: ctx.reportCategories ?? [],
   };
 }

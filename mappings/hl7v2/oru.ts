@@ -111,7 +111,9 @@ function startReport(obr: Hl7Segment, orc: Hl7Segment | undefined, patientUrl: s
     identifier: [filler, placer].filter((i): i is Identifier => i !== undefined),
     ...(placer ? { basedOn: [{ type: 'ServiceRequest', identifier: placer }] } : {}),
     status: REPORT_STATUS[obr.get(25)] ?? 'unknown',
-    ...(section ? { category: [{ coding: [{ system: V2_SECTION, code: section }] }] } : {}),
+    ...(section || ctx.reportCategories.length
+      ? { category: [...(section ? [{ coding: [{ system: V2_SECTION, code: section }] }] : []), ...ctx.reportCategories.map((c) => ({ coding: [c] }))] }
+      : {}),
     code: codeableConcept(obr.first(4), sendingApplication) ?? absentConcept(),
     subject: { reference: patientUrl },
     ...(encounter ? { encounter } : {}),

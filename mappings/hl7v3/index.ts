@@ -4,6 +4,7 @@ export { acknowledgementFor, buildAcknowledgement, readAcknowledgement, type Ack
 export { patientToRegistration, patientMergeToV3, type RegistrationInteraction } from './patient-registry';
 export { buildPatientQuery, buildPatientQueryResponse } from './patient-query';
 export { serviceRequestsToPoor, type OrderInteraction, type OrderMessageInput } from './order-outbound';
+export { acknowledgedOrderNumber, isHisFillerNumber, isOrderMadeInLingshu, orderForHis } from './order-numbers';
 export { patientMatch, empiSystem } from './patient-identity';
 export { parseV3 } from './v3-document';
 export { readTransmissionOrOutcome, type Transmission } from './transmission-wrapper';

@@ -35,7 +35,8 @@ const KEEP_RECEIVED = 200;
 
 /**
  * A HIS that serves the 互联互通 services over SOAP (`HIPMessageServer(action, message)` with HL7 v3 inside):
- * 个人信息注册/更新/查询 (PRPA_IN201311UV02 / 201314UV02 / 201305UV02) and 医嘱查询 with 收费 status (QUMT_IN020030UV01),
+ * 个人信息注册/更新/查询 (PRPA_IN201311UV02 / 201314UV02 / 201305UV02), 申请单 新增/更新 from the platform
+ * (POOR_IN200901UV / 200902UV, answered with the HIS 医嘱号) and 医嘱查询 with 收费 status (QUMT_IN020030UV01),
  * keeping patients and orders in memory; it pushes registrations to Lingshu's 互联互通 endpoint, and can be told to
  * fail its next calls (no answer, HTTP 500 with a SOAP fault, a truncated envelope).
  */
@@ -218,6 +219,24 @@ export class HisPeer implements SimulatedPeer {
       case 'QUMT_IN020030PL': {
         const patientId = v3.orderQueryPatient(req);
         return v3.orderQueryAnswer(req, patientId, this.state.ordersOf(patientId));
+      }
+      case 'POOR_IN200901UV': {
+        // One 申请单 item per message from the platform; a resend of the same placer number gets the same 医嘱号.
+        const [item] = v3.ordersFromPoor(req);
+        const known = this.state.orderPlacedAs(item.number);
+        const order = known ?? this.state.addOrder({
+          patientId: item.patientId, code: item.code, name: item.name, category: 'lab', price: '0.00', chargeStatus: 'unpaid',
+          orderedAt: new Date(Date.now() + 8 * 3600_000).toISOString().slice(0, 19).replace(/[-T:]/g, ''), placerNumber: item.number, status: item.status,
+        });
+        return v3.orderAck(known ? '医嘱已存在' : '新增医嘱成功', order.id, req);
+      }
+      case 'POOR_IN200902UV': {
+        const items = v3.ordersFromPoor(req);
+        const orders = items.map((i) => this.state.orders.get(i.number) ?? this.state.orderPlacedAs(i.number));
+        const missing = items.find((_, n) => !orders[n]);
+        if (missing) return v3.ack('AE', `医嘱 ${missing.number} 不存在，无法更新`, req);
+        items.forEach((i, n) => { orders[n]!.status = i.status; });
+        return v3.orderAck('更新医嘱成功', orders[0]!.id, req);
       }
       default:
         return v3.ack('AE', `不支持的交互 ${req.interaction}`, req);

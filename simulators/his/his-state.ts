@@ -29,6 +29,10 @@ export interface HisOrder {
   chargeStatus: 'unpaid' | 'paid' | 'refunded';
   /** yyyyMMddHHmmss */
   orderedAt: string;
+  /** The platform's own number for an order it placed (POOR_IN200901UV), so that a resend is not a second order. */
+  placerNumber?: string;
+  /** 医嘱状态 as the last 新增 / 更新 said (active, cancelled …). */
+  status?: string;
 }
 
 export class HisState {
@@ -40,8 +44,8 @@ export class HisState {
   constructor(seed = true) {
     if (!seed) return;
     // Synthetic people: ID numbers have valid structure (area, birth date) but belong to no one.
-    this.addPatient({ id: 'P000100001', name: '李梅', idCard: '330106198505124521', gender: '2', birthDate: '19850512', phone: '13912345678', address: '浙江省杭州市西湖区北山街道' });
-    this.addPatient({ id: 'P000100002', name: '张建国', idCard: '330102196811300417', gender: '1', birthDate: '19681130', phone: '13705712345', address: '浙江省杭州市上城区湖滨街道' });
+    this.addPatient({ id: 'P000100001', name: '李梅', idCard: '330106198505124524', gender: '2', birthDate: '19850512', phone: '13912345678', address: '浙江省杭州市西湖区北山街道' });
+    this.addPatient({ id: 'P000100002', name: '张建国', idCard: '330102196811300413', gender: '1', birthDate: '19681130', phone: '13705712345', address: '浙江省杭州市上城区湖滨街道' });
     this.addOrder({ patientId: 'P000100001', code: '250101001', name: '血常规', category: 'lab', price: '20.00', chargeStatus: 'unpaid', orderedAt: '20261125090000' });
     this.addOrder({ patientId: 'P000100001', code: '210102015', name: '胸部X线摄影(DR)', category: 'exam', price: '70.00', chargeStatus: 'paid', orderedAt: '20261125090500' });
     this.addOrder({ patientId: 'P000100002', code: 'X-A10BA02', name: '盐酸二甲双胍片 0.5g*48片', category: 'drug', price: '28.50', chargeStatus: 'unpaid', orderedAt: '20261125101000' });
@@ -64,6 +68,10 @@ export class HisState {
     const order = { ...o, id };
     this.orders.set(id, order);
     return order;
+  }
+
+  orderPlacedAs(placerNumber: string): HisOrder | undefined {
+    return [...this.orders.values()].find((o) => o.placerNumber === placerNumber);
   }
 
   ordersOf(patientId: string): HisOrder[] {

@@ -80,15 +80,55 @@ function header(interaction: string, receiver: string | undefined): string {
 ${party('receiver', 'RCV', receiver)}${party('sender', 'SND', HIS_DEVICE)}`;
 }
 
-function acknowledgement(typeCode: 'AA' | 'AE', text: string, target: V3Request | undefined): string {
+function acknowledgement(typeCode: 'AA' | 'AE', text: string, target: V3Request | undefined, extra = ''): string {
   const targetId = target?.messageId ? `<targetMessage><id root="${MESSAGE_OID}" extension="${esc(target.messageId)}"/></targetMessage>` : '';
-  return `  <acknowledgement typeCode="${typeCode}">${targetId}<acknowledgementDetail><text value="${esc(text)}"/></acknowledgementDetail></acknowledgement>\n`;
+  return `  <acknowledgement typeCode="${typeCode}">${targetId}<acknowledgementDetail><text value="${esc(text)}"/></acknowledgementDetail>${extra}</acknowledgement>\n`;
 }
 
 const open = (root: string) => `<?xml version="1.0" encoding="UTF-8"?>\n<${root} ITSVersion="XML_1.0" xmlns="urn:hl7-org:v3" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">\n`;
 
 export function ack(typeCode: 'AA' | 'AE', text: string, target?: V3Request): string {
   return `${open('MCCI_IN000002UV01')}${header('MCCI_IN000002UV01', target?.senderDevice)}${acknowledgement(typeCode, text, target)}</MCCI_IN000002UV01>\n`;
+}
+
+const ORDER_ID_OID = '2.16.156.10011.1.28';
+
+/**
+ * The answer to a 申请单 新增 from the platform: AA with the 医嘱号 the HIS assigned as a coded acknowledgement detail
+ * (codeSystem = the 医嘱 ID root), which is where this HIS's interface puts it.
+ */
+export function orderAck(text: string, hisOrderId: string, target: V3Request): string {
+  const detail = `<acknowledgementDetail typeCode="I"><code code="${esc(hisOrderId)}" codeSystem="${ORDER_ID_OID}" displayName="医嘱号"/></acknowledgementDetail>`;
+  return `${open('MCCI_IN000002UV01')}${header('MCCI_IN000002UV01', target.senderDevice)}${acknowledgement('AA', text, target, detail)}</MCCI_IN000002UV01>\n`;
+}
+
+export interface PlacedOrder {
+  /** The order number in the message (root 1.28): the platform's own for a 新增, the HIS 医嘱号 for an 更新. */
+  number: string;
+  patientId: string;
+  code: string;
+  name: string;
+  status: string;
+}
+
+/** The ordered items of a 申请单 新增 / 更新 (POOR_IN200901UV / 200902UV, 申请单 form). */
+export function ordersFromPoor(req: V3Request): PlacedOrder[] {
+  const application = child(req.root, 'controlActProcess', 'subject', 'observationRequest');
+  if (!application) throw new V3Error('缺少申请单 controlActProcess/subject/observationRequest');
+  const patientId = attr(child(application, 'componentOf1', 'encounter', 'subject', 'patient', 'id', 'item'), 'extension');
+  if (!patientId) throw new V3Error('缺少患者ID componentOf1/encounter/subject/patient/id');
+  const items = children(application, 'component2').map((c) => child(c, 'observationRequest'));
+  if (items.length === 0) throw new V3Error('申请单没有医嘱项目 (component2/observationRequest)');
+  return items.map((item) => {
+    const number = children(item, 'id').map((i) => child(i, 'item')).find((i) => attr(i, 'root') === ORDER_ID_OID);
+    const code = child(item, 'code');
+    if (!attr(number, 'extension') || !attr(code, 'code')) throw new V3Error('医嘱项目缺少医嘱ID或项目代码');
+    return {
+      number: attr(number, 'extension')!, patientId, code: attr(code, 'code')!,
+      name: attr(child(code, 'displayName'), 'value') ?? attr(code, 'code')!,
+      status: attr(child(item, 'statusCode'), 'code') ?? 'active',
+    };
+  });
 }
 
 function patientPerson(p: HisPatient): string {

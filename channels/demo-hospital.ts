@@ -1,0 +1,37 @@
+import type { HospitalConfig } from './hospital-config';
+
+/**
+ * The demo profile's hospital: every channel on, pointed at the simulated peers (simulators/): the LIS on the demo
+ * MLLP port (LINGSHU_DEMO_MLLP_PORT, 2575), the PACS and the 生殖中心 LIS on their channels' ports, and the HIS's
+ * 互联互通 service on LINGSHU_SIM_HIS_PORT (9101) unless a WSDL is configured.
+ */
+export function demoHospital(hospital: HospitalConfig, env: NodeJS.ProcessEnv): HospitalConfig {
+  const c = hospital.channels;
+  const on = <T extends { enabled: boolean }>(settings: T): T => ({ ...settings, enabled: true });
+  return {
+    ...hospital,
+    channels: {
+      hisPatients: on(c.hisPatients),
+      hisPatientsAdt: on(c.hisPatientsAdt),
+      hisVisits: on(c.hisVisits),
+      hisOrders: on(c.hisOrders),
+      hisOrdersOut: on({ ...c.hisOrdersOut, wsdl: c.hisOrdersOut.wsdl || `http://127.0.0.1:${env.LINGSHU_SIM_HIS_PORT ?? 9101}/HISService.asmx?wsdl` }),
+      lisResults: on({ ...c.lisResults, port: env.LINGSHU_DEMO_MLLP_PORT ? Number(env.LINGSHU_DEMO_MLLP_PORT) : c.lisResults.port }),
+      pacsReports: on(c.pacsReports),
+      reproductiveCenterResults: on(c.reproductiveCenterResults),
+    },
+  };
+}
+
+/** Where the simulated peers send, unless told otherwise: each to its channel, the HIS to his-patients. */
+export function demoSimulatorEnv(hospital: HospitalConfig, env: NodeJS.ProcessEnv, lingshuPort: number): NodeJS.ProcessEnv {
+  const c = hospital.channels;
+  return {
+    LINGSHU_SIM_LIS_TARGET: `127.0.0.1:${c.lisResults.port}`,
+    LINGSHU_SIM_PACS_TARGET: `127.0.0.1:${c.pacsReports.port}`,
+    LINGSHU_SIM_REPRO_LIS_TARGET: `127.0.0.1:${c.reproductiveCenterResults.port}`,
+    LINGSHU_SIM_HIS_LINGSHU_WSDL: `http://127.0.0.1:${lingshuPort}/channels/his-patients?wsdl`,
+    ...env,
+    LINGSHU_PORT: String(lingshuPort),
+  };
+}

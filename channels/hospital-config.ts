@@ -1,0 +1,60 @@
+import { z } from 'zod';
+import type { LingshuConfig } from '../engine/config/config';
+
+const mllpPort = z.number().int().min(0).max(65535);
+
+/**
+ * The `hospital:` section of the configuration (config/default.yaml): which interfaces run, where their peers are,
+ * and how the hospital names its identifiers. Every channel is off until a site turns it on; the demo profile turns
+ * them all on against the simulated hospital (demo-hospital.ts).
+ */
+export const hospitalSchema = z.object({
+  /** Root OID of the platform's EMPI (主索引) patient id: the patient's primary identifier (mappings/hl7v3/README.md). */
+  empiRoot: z.string().regex(/^\d+(\.\d+)+$/, 'an OID'),
+  /** Lingshu's device id in 互联互通 messages, and the HIS's. */
+  device: z.string().min(1),
+  hisDevice: z.string().min(1),
+  /** HL7 v2 assigning authorities (CX.4 / EI.2 as the senders write them) → Identifier.system. */
+  authorities: z.record(z.string(), z.string().min(1)),
+  channels: z.object({
+    hisPatients: z.object({ enabled: z.boolean() }),
+    hisPatientsAdt: z.object({ enabled: z.boolean(), port: mllpPort }),
+    hisVisits: z.object({ enabled: z.boolean() }),
+    hisOrders: z.object({ enabled: z.boolean() }),
+    hisOrdersOut: z.object({
+      enabled: z.boolean(),
+      /** The HIS 互联互通 service's WSDL, and the address to call when the WSDL names an internal host. */
+      wsdl: z.string(),
+      endpoint: z.string(),
+      hipAction: z.string().min(1),
+      /** Lingshu's own order numbers, sent before the HIS has assigned its 医嘱号: prefix + ServiceRequest id. */
+      placerPrefix: z.string().max(8),
+      timeoutMs: z.number().int().positive(),
+    }),
+    lisResults: z.object({ enabled: z.boolean(), port: mllpPort }),
+    pacsReports: z.object({ enabled: z.boolean(), port: mllpPort }),
+    reproductiveCenterResults: z.object({
+      enabled: z.boolean(),
+      port: mllpPort,
+      /** The category every 生殖中心 report carries, so they can be searched apart (`DiagnosticReport?category=system|code`). */
+      category: z.object({ system: z.string().min(1), code: z.string().min(1), display: z.string() }),
+    }),
+  }),
+}).superRefine((h, ctx) => {
+  const out = h.channels.hisOrdersOut;
+  if (out.enabled && !out.wsdl) ctx.addIssue({ code: 'custom', path: ['channels', 'hisOrdersOut', 'wsdl'], message: 'is required when the channel is enabled' });
+});
+
+export type HospitalConfig = z.infer<typeof hospitalSchema>;
+
+export class HospitalConfigError extends Error {}
+
+/** The hospital section, validated: an invalid value stops start-up naming the field, as the rest of the config does. */
+export function hospitalConfig(config: LingshuConfig): HospitalConfig {
+  const parsed = hospitalSchema.safeParse((config as Record<string, unknown>).hospital);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `hospital.${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new HospitalConfigError(`invalid configuration: ${issues}`);
+  }
+  return parsed.data;
+}
