@@ -66,13 +66,13 @@ export class AccessControl {
     }
     const params = compartmentParams(type);
     if (!this.compartmentBound || !params) return;
-    const member = () => db('fhir_idx_reference as cr').select(db.raw('1'))
-      .where('cr.resource_type', type).where('cr.resource_id', db.ref(`${alias}.id`))
-      .whereIn('cr.param', params.length ? params : ['-']).where('cr.target_type', 'Patient');
+    const member = () => db('fhir_idx_reference as cr')
+      .where('cr.resource_type', type).whereIn('cr.param', params.length ? params : ['-']).where('cr.target_type', 'Patient');
     query.where((w) => {
       if (type === 'Patient') w.orWhereIn(`${alias}.id`, this.allowedPatientIds(db));
-      w.orWhereExists(member().whereIn('cr.target_id', this.allowedPatientIds(db)));
-      if (SHARED_COMPARTMENT_TYPES.has(type)) w.orWhereNotExists(member());
+      // Uncorrelated, like the search filters: the planner can start from the caller's patients' index rows.
+      w.orWhereIn(`${alias}.id`, member().select('cr.resource_id').whereIn('cr.target_id', this.allowedPatientIds(db)));
+      if (SHARED_COMPARTMENT_TYPES.has(type)) w.orWhereNotExists(member().select(db.raw('1')).where('cr.resource_id', db.ref(`${alias}.id`)));
     });
   };
 

@@ -1,6 +1,7 @@
 import { Filter, splitSearchOnComma } from '@medplum/core';
 import type { SearchParameter } from '@medplum/fhirtypes';
 import type { Knex } from 'knex';
+import { dialectOf } from '../../engine/db';
 import { IndexKind, INDEX_TABLES } from './search-migrations';
 import { invalidSearchValue, SearchContext } from './search-context';
 import { searchParameter } from './search-parameters';
@@ -80,17 +81,37 @@ function unsupportedModifier(ctx: SearchContext, filter: Filter): void {
   ctx.reject(filter.code, `Modifier or prefix "${filter.operator}" is not supported on "${filter.code}"`);
 }
 
-/** EXISTS (or NOT EXISTS) a row of the parameter in its index table, narrowed by `match`. */
+/**
+ * A row of the parameter in its index table, narrowed by `match`, exists (or, negated, does not). The search's first
+ * positive filter (the caller orders references first, as the most selective) becomes `id IN (uncorrelated
+ * subquery)`, which planners start from through the `(resource_type, param, value)` index; with correlated EXISTS
+ * only, SQLite visited every row of the type and probed each filter per row (a chart query scanned all
+ * Observations). The other filters stay correlated EXISTS: a cheap owner-index probe per driving row, where an IN
+ * would materialise, e.g., every Observation with a common code.
+ */
 function exists(
   ctx: SearchContext, qb: Builder, kind: IndexKind, resourceType: string, outer: string, param: string,
   match: ((b: Builder, alias: string) => void) | undefined, negate = false,
 ): void {
   const a = ctx.alias();
-  const sub = ctx.db(`${INDEX_TABLES[kind]} as ${a}`).select(ctx.db.raw('1'))
-    .where(`${a}.resource_type`, resourceType).where(`${a}.resource_id`, ctx.db.ref(`${outer}.id`)).where(`${a}.param`, param);
+  const driver = !negate && ctx.takeDriver(outer);
+  const sub = driver ? ctx.db(`${INDEX_TABLES[kind]} as ${a}`).select(`${a}.resource_id`) : ownerProbe(ctx, kind, a);
+  sub.where(`${a}.resource_type`, resourceType).where(`${a}.param`, param);
   if (match) sub.where((b) => match(b, a));
-  if (negate) qb.whereNotExists(sub);
-  else qb.whereExists(sub);
+  if (driver) qb.whereIn(`${outer}.id`, sub);
+  else if (negate) qb.whereNotExists(sub.where(`${a}.resource_id`, ctx.db.ref(`${outer}.id`)));
+  else qb.whereExists(sub.where(`${a}.resource_id`, ctx.db.ref(`${outer}.id`)));
+}
+
+/**
+ * `SELECT 1` from the index table for a per-row probe. Without statistics (SQLite has no auto-ANALYZE) SQLite rates
+ * the `(resource_type, param, value)` index as good as the owner index and scanned, e.g., every row of a common
+ * code for each candidate; the owner index finds the handful of rows of one resource.
+ */
+function ownerProbe(ctx: SearchContext, kind: IndexKind, alias: string): Builder {
+  const table = INDEX_TABLES[kind];
+  const from = dialectOf(ctx.db as Knex) === 'sqlite' ? ctx.db.raw(`?? as ?? indexed by ??`, [table, alias, `${table}_owner`]) : `${table} as ${alias}`;
+  return ctx.db.from(from as string).select(ctx.db.raw('1'));
 }
 
 function applyMissing(ctx: SearchContext, qb: Builder, kind: IndexKind, resourceType: string, outer: string, filter: Filter): void {
@@ -154,7 +175,9 @@ function tokenMatch(b: Builder, a: string, value: string, stored: (code: string)
 function referenceMatch(b: Builder, a: string, param: SearchParameter, value: string): void {
   const target = parseReferenceTarget(value);
   if (target) {
-    b.where((c) => c.where(`${a}.target_type`, target.type).where(`${a}.target_id`, target.id)).orWhere(`${a}.reference`, value);
+    // A stored reference equal to `value` parses to the same target, so matching the target alone finds it too,
+    // and keeps the condition on the (resource_type, param, target_id) index.
+    b.where(`${a}.target_type`, target.type).where(`${a}.target_id`, target.id);
   } else if (/^[A-Za-z0-9\-.]{1,64}$/.test(value)) {
     b.where(`${a}.target_id`, value);
     if (param.target?.length === 1) b.where(`${a}.target_type`, param.target[0]);

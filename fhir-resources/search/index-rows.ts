@@ -21,10 +21,13 @@ export function emptyRows(): IndexRows {
   return { token: [], string: [], reference: [], date: [], number: [], quantity: [], uri: [] };
 }
 
-export function extractIndexRows(resource: Resource): IndexRows {
+/** `only`: the parameter codes to evaluate (e.g. the compartment's references); all of the type's by default. */
+export function extractIndexRows(resource: Resource, only?: readonly string[]): IndexRows {
   const rows = emptyRows();
   const root = toTypedValue(resource);
-  for (const [code, param] of Object.entries(searchParametersOf(resource.resourceType))) {
+  const all = searchParametersOf(resource.resourceType);
+  const entries = only ? only.flatMap((code) => (all[code] ? [[code, all[code]] as const] : [])) : Object.entries(all);
+  for (const [code, param] of entries) {
     if (COLUMN_PARAMETERS.has(code) || !param.expression) continue;
     let values: TypedValue[];
     try {

@@ -11,6 +11,7 @@ import type { IndexPrivacy } from './index-privacy';
 export class SearchContext {
   readonly warnings: OperationOutcomeIssue[] = [];
   private aliases = 0;
+  private driverTaken = false;
 
   constructor(
     readonly db: Knex | Knex.Transaction,
@@ -18,11 +19,23 @@ export class SearchContext {
     /** The caller's access restriction, applied to every fhir_resources row the search touches. */
     readonly restriction?: RowRestriction,
     readonly privacy?: IndexPrivacy,
+    /** The alias of the rows the search returns. */
+    readonly driverAlias = 'r',
   ) {}
 
   /** Narrows `query` (over fhir_resources aliased `alias`, rows of `resourceType`) to what the caller may see. */
   restrict(query: Knex.QueryBuilder, resourceType: string, alias: string): void {
     this.restriction?.(this.db, query, resourceType, alias);
+  }
+
+  /**
+   * True once, for the first positive filter on the search's own rows (`driverAlias`): that filter is written as an
+   * uncorrelated IN that the query starts from (see filter-conditions, `exists`).
+   */
+  takeDriver(alias: string): boolean {
+    if (this.driverTaken || alias !== this.driverAlias) return false;
+    this.driverTaken = true;
+    return true;
   }
 
   alias(prefix = 'x'): string {

@@ -1,4 +1,4 @@
-import type { SearchRequest } from '@medplum/core';
+import type { Filter, SearchRequest } from '@medplum/core';
 import type { Resource } from '@medplum/fhirtypes';
 import type { Knex } from 'knex';
 import type { SearchOptions, SearchResult } from '../store/repository';
@@ -11,7 +11,7 @@ import { extractIndexRows, IndexRows } from './index-rows';
 import { shapeResource } from './result-shaping';
 import { SearchContext } from './search-context';
 import { IndexKind, INDEX_TABLES, migrateFhirSearch } from './search-migrations';
-import { ensureSearchDefinitions } from './search-parameters';
+import { ensureSearchDefinitions, searchParameter } from './search-parameters';
 import { applyKeyset, applyOrder, decodeCursor, encodeCursor, planSort } from './sort-keys';
 
 export const DEFAULT_PAGE_SIZE = 20;
@@ -45,18 +45,21 @@ export class KnexSearchIndex implements SearchIndex {
     await migrateFhirSearch(db);
   }
 
-  async index(trx: Knex.Transaction, resource: Resource): Promise<void> {
-    await this.indexMany(trx, [resource]);
+  async index(trx: Knex.Transaction, resource: Resource, fresh = false): Promise<void> {
+    await this.indexMany(trx, [resource], fresh);
   }
 
-  /** Replaces the index rows of many resources with a handful of statements (bulk loads, transaction Bundles). */
-  async indexMany(trx: Knex.Transaction, resources: Resource[]): Promise<void> {
+  /**
+   * Replaces the index rows of many resources with a handful of statements (bulk loads, transaction Bundles).
+   * `fresh`: first versions, which have no rows yet; skipping the seven DELETEs was a third of a create's statements.
+   */
+  async indexMany(trx: Knex.Transaction, resources: Resource[], fresh = false): Promise<void> {
     const byType = new Map<string, string[]>();
     for (const r of resources) {
       if (!r.id) throw new Error(`cannot index a ${r.resourceType} without an id`);
       byType.set(r.resourceType, [...(byType.get(r.resourceType) ?? []), r.id]);
     }
-    for (const [type, ids] of byType) await this.deleteRows(trx, type, ids);
+    if (!fresh) for (const [type, ids] of byType) await this.deleteRows(trx, type, ids);
     const rows: IndexRows = { token: [], string: [], reference: [], date: [], number: [], quantity: [], uri: [] };
     for (const resource of resources) {
       const own = extractIndexRows(this.options.privacy ? this.options.privacy.forIndex(resource) : resource);
@@ -89,7 +92,7 @@ export class KnexSearchIndex implements SearchIndex {
     const type = request.resourceType;
     const base = db('fhir_resources as r').where('r.resource_type', type).where('r.deleted', false);
     ctx.restrict(base, type, 'r');
-    for (const filter of request.filters ?? []) applyFilter(ctx, base, type, 'r', filter);
+    for (const filter of byDrivingOrder(type, request.filters ?? [])) applyFilter(ctx, base, type, 'r', filter);
     const plan = planSort(ctx, type, 'r', request.sortRules);
     const count = Math.min(Math.max(request.count ?? DEFAULT_PAGE_SIZE, 0), MAX_PAGE_SIZE);
     const cursorValues = request.cursor ? decodeCursor(plan, request.cursor) : undefined;
@@ -116,6 +119,20 @@ export class KnexSearchIndex implements SearchIndex {
     const shape = (r: Resource): Resource => shapeResource(r, request.summary, request.fields);
     return withOutcome(ctx, { resources: matches.map(shape), included, total, next });
   }
+}
+
+/**
+ * Filters are ANDed, so their order changes only the SQL's shape: the first positive one drives the query (see
+ * filter-conditions, `exists`), and a reference to one resource (a patient's chart) is usually the narrowest,
+ * a token next; a stable sort keeps the client's order otherwise.
+ */
+function byDrivingOrder(type: string, filters: Filter[]): Filter[] {
+  const rank = (f: Filter): number => {
+    if (f.code.includes('.') || f.code.startsWith('_') || f.operator === 'not' || f.operator === 'missing') return 3;
+    const kind = searchParameter(type, f.code)?.type;
+    return kind === 'reference' ? 0 : kind === 'token' ? 1 : 2;
+  };
+  return filters.map((f, i) => ({ f, i, r: rank(f) })).sort((x, y) => x.r - y.r || x.i - y.i).map((x) => x.f);
 }
 
 function withOutcome(ctx: SearchContext, result: SearchResult): SearchResult {

@@ -67,6 +67,11 @@ export class KnexRepository implements Repository {
     return new KnexRepository(this.db, this.searchIndex, { ...this.options, context }, this.trx);
   }
 
+  /** Where this repository's queries run (its transaction, or the pool), for wrappers that read alongside it. */
+  get connection(): Knex | Knex.Transaction {
+    return this.query();
+  }
+
   /** The caller's context (correlation id, author), for layers that wrap this repository. */
   get context(): RequestContext | undefined {
     return this.options.context;
@@ -297,7 +302,8 @@ export class KnexRepository implements Repository {
     }
     await trx('fhir_history').insert({ resource_type: resourceType, id, ...row, method });
     if (deleted) await this.searchIndex.unindex(trx, resourceType, id);
-    else await this.searchIndex.index(trx, stored);
+    // No current row before: the resource never existed, so it has no index rows either.
+    else await this.searchIndex.index(trx, stored, prev === undefined);
     await trx('fhir_outbox').insert({
       resource_type: resourceType,
       resource_id: id,

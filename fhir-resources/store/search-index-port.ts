@@ -10,8 +10,8 @@ import type { SearchOptions, SearchResult } from './repository';
 export interface SearchIndex {
   /** Creates the `fhir_idx_*` tables (component `fhir-search`). */
   migrate(db: Knex): Promise<void>;
-  /** Replaces every index row of this resource. */
-  index(trx: Knex.Transaction, resource: Resource): Promise<void>;
+  /** Replaces every index row of this resource; `fresh`: it never had any (first version), nothing to remove. */
+  index(trx: Knex.Transaction, resource: Resource, fresh?: boolean): Promise<void>;
   /** Removes every index row of this resource (on delete). */
   unindex(trx: Knex.Transaction, resourceType: string, id: string): Promise<void>;
   search(db: Knex | Knex.Transaction, request: SearchRequest, options?: SearchOptions): Promise<SearchResult>;
