@@ -60,7 +60,9 @@ async function waitReady(url: string, child: ChildProcess): Promise<void> {
 async function startProduct(dbUrl: string, port: number): Promise<ChildProcess> {
   const channels = fs.mkdtempSync(path.join(os.tmpdir(), 'lingshu-bench-channels-'));
   const ports = await Promise.all(Array.from({ length: 6 }, freePort));
-  const child = spawn(process.execPath, [path.join(ROOT, 'dist/main.js')], {
+  // BENCH_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' profiles the product under load.
+  const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, path.join(ROOT, 'dist/main.js')], {
     cwd: ROOT,
     env: {
       ...process.env, LINGSHU_DB: dbUrl, LINGSHU_PORT: String(port), LINGSHU_LOG_LEVEL: 'warn', LINGSHU_CHANNELS_DIR: channels, LINGSHU_PROFILE: 'demo',
@@ -150,6 +152,8 @@ function pick<T>(list: T[]): T {
 
 async function measure(name: string, opts: autocannon.Options): Promise<Figures> {
   const r = await autocannon({ connections: CONNECTIONS, duration: SECONDS, ...opts });
+  // Requests still in flight when autocannon stops are finished by the server meanwhile, not in the next measurement.
+  await new Promise((resolve) => setTimeout(resolve, 1000));
   const errors = r.non2xx + r.errors + r.timeouts;
   return { name, rps: Math.round(r.requests.average), p50: r.latency.p50, p99: r.latency.p99, errors };
 }
@@ -160,37 +164,49 @@ async function measure(name: string, opts: autocannon.Options): Promise<Figures>
  */
 function crudMix(base: string): autocannon.Options {
   type Ctx = { patient?: string; encounter?: string; obs: string[] };
-  const idOf = (body: string) => (JSON.parse(body) as { id: string }).id;
+  // A failed create (non-2xx, counted as an error by autocannon) leaves its id unset; the requests that need it then
+  // return nothing from setupRequest, which makes autocannon start the sequence over instead of sending `/undefined`.
+  const idOf = (status: number, body: string): string | undefined => {
+    if (status < 200 || status > 299) return undefined;
+    try {
+      return (JSON.parse(body) as { id?: string }).id;
+    } catch {
+      return undefined;
+    }
+  };
+  const needs = (...ids: Array<string | undefined>): boolean => ids.every((id) => typeof id === 'string');
+  const at = (req: autocannon.Request, urlPath: string, id: string | undefined): autocannon.Request =>
+    (needs(id) ? { ...req, path: urlPath } : undefined) as autocannon.Request;
   const requests: autocannon.Request[] = [
     {
       method: 'POST', path: '/fhir/Patient', headers: FHIR_JSON(),
       setupRequest: (req, ctx) => { Object.assign(ctx, { obs: [] }); return { ...req, body: JSON.stringify({ resourceType: 'Patient', name: [{ text: '压测患者' }], gender: 'female' }) }; },
-      onResponse: (_s, body, ctx) => { (ctx as Ctx).patient = idOf(body); },
+      onResponse: (status, body, ctx) => { (ctx as Ctx).patient = idOf(status, body); },
     },
     {
       method: 'POST', path: '/fhir/Encounter', headers: FHIR_JSON(),
-      setupRequest: (req, ctx) => ({ ...req, body: JSON.stringify({ resourceType: 'Encounter', status: 'in-progress', class: { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'VR' }, subject: { reference: `Patient/${(ctx as Ctx).patient}` } }) }),
-      onResponse: (_s, body, ctx) => { (ctx as Ctx).encounter = idOf(body); },
+      setupRequest: (req, ctx) => (needs((ctx as Ctx).patient) ? { ...req, body: JSON.stringify({ resourceType: 'Encounter', status: 'in-progress', class: { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'VR' }, subject: { reference: `Patient/${(ctx as Ctx).patient}` } }) } : undefined) as autocannon.Request,
+      onResponse: (status, body, ctx) => { (ctx as Ctx).encounter = idOf(status, body); },
     },
     ...Array.from({ length: 5 }, (_, i): autocannon.Request => ({
       method: 'POST', path: '/fhir/Observation', headers: FHIR_JSON(),
-      setupRequest: (req, ctx) => ({ ...req, body: JSON.stringify({ ...observation((ctx as Ctx).patient!, i), encounter: { reference: `Encounter/${(ctx as Ctx).encounter}` } }) }),
-      onResponse: (_s, body, ctx) => { (ctx as Ctx).obs.push(idOf(body)); },
+      setupRequest: (req, ctx) => (needs((ctx as Ctx).patient, (ctx as Ctx).encounter) ? { ...req, body: JSON.stringify({ ...observation((ctx as Ctx).patient!, i), encounter: { reference: `Encounter/${(ctx as Ctx).encounter}` } }) } : undefined) as autocannon.Request,
+      onResponse: (status, body, ctx) => { (ctx as Ctx).obs[i] = idOf(status, body) as string; },
     })),
-    { method: 'GET', headers: AUTH_GET(), setupRequest: (req, ctx) => ({ ...req, path: `/fhir/Patient/${(ctx as Ctx).patient}` }) },
-    { method: 'GET', headers: AUTH_GET(), setupRequest: (req, ctx) => ({ ...req, path: `/fhir/Encounter/${(ctx as Ctx).encounter}` }) },
-    ...Array.from({ length: 5 }, (_, i): autocannon.Request => ({ method: 'GET', headers: AUTH_GET(), setupRequest: (req, ctx) => ({ ...req, path: `/fhir/Observation/${(ctx as Ctx).obs[i]}` }) })),
+    { method: 'GET', headers: AUTH_GET(), setupRequest: (req, ctx) => at(req, `/fhir/Patient/${(ctx as Ctx).patient}`, (ctx as Ctx).patient) },
+    { method: 'GET', headers: AUTH_GET(), setupRequest: (req, ctx) => at(req, `/fhir/Encounter/${(ctx as Ctx).encounter}`, (ctx as Ctx).encounter) },
+    ...Array.from({ length: 5 }, (_, i): autocannon.Request => ({ method: 'GET', headers: AUTH_GET(), setupRequest: (req, ctx) => at(req, `/fhir/Observation/${(ctx as Ctx).obs[i]}`, (ctx as Ctx).obs[i]) })),
     {
       method: 'PUT', headers: FHIR_JSON(),
-      setupRequest: (req, ctx) => ({ ...req, path: `/fhir/Patient/${(ctx as Ctx).patient}`, body: JSON.stringify({ resourceType: 'Patient', id: (ctx as Ctx).patient, name: [{ text: '压测患者' }], gender: 'female', birthDate: '1990-05-01' }) }),
+      setupRequest: (req, ctx) => (!needs((ctx as Ctx).patient) ? undefined as unknown as autocannon.Request : { ...req, path: `/fhir/Patient/${(ctx as Ctx).patient}`, body: JSON.stringify({ resourceType: 'Patient', id: (ctx as Ctx).patient, name: [{ text: '压测患者' }], gender: 'female', birthDate: '1990-05-01' }) }),
     },
     {
       method: 'PUT', headers: FHIR_JSON(),
-      setupRequest: (req, ctx) => ({ ...req, path: `/fhir/Encounter/${(ctx as Ctx).encounter}`, body: JSON.stringify({ resourceType: 'Encounter', id: (ctx as Ctx).encounter, status: 'finished', class: { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'VR' }, subject: { reference: `Patient/${(ctx as Ctx).patient}` } }) }),
+      setupRequest: (req, ctx) => (!needs((ctx as Ctx).patient, (ctx as Ctx).encounter) ? undefined as unknown as autocannon.Request : { ...req, path: `/fhir/Encounter/${(ctx as Ctx).encounter}`, body: JSON.stringify({ resourceType: 'Encounter', id: (ctx as Ctx).encounter, status: 'finished', class: { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'VR' }, subject: { reference: `Patient/${(ctx as Ctx).patient}` } }) }),
     },
-    ...Array.from({ length: 5 }, (_, i): autocannon.Request => ({ method: 'DELETE', headers: AUTH_GET(), setupRequest: (req, ctx) => ({ ...req, path: `/fhir/Observation/${(ctx as Ctx).obs[i]}` }) })),
-    { method: 'DELETE', headers: AUTH_GET(), setupRequest: (req, ctx) => ({ ...req, path: `/fhir/Encounter/${(ctx as Ctx).encounter}` }) },
-    { method: 'DELETE', headers: AUTH_GET(), setupRequest: (req, ctx) => ({ ...req, path: `/fhir/Patient/${(ctx as Ctx).patient}` }) },
+    ...Array.from({ length: 5 }, (_, i): autocannon.Request => ({ method: 'DELETE', headers: AUTH_GET(), setupRequest: (req, ctx) => at(req, `/fhir/Observation/${(ctx as Ctx).obs[i]}`, (ctx as Ctx).obs[i]) })),
+    { method: 'DELETE', headers: AUTH_GET(), setupRequest: (req, ctx) => at(req, `/fhir/Encounter/${(ctx as Ctx).encounter}`, (ctx as Ctx).encounter) },
+    { method: 'DELETE', headers: AUTH_GET(), setupRequest: (req, ctx) => at(req, `/fhir/Patient/${(ctx as Ctx).patient}`, (ctx as Ctx).patient) },
   ];
   return { url: base, requests };
 }

@@ -78,22 +78,25 @@ export class AuthorizedRepository implements Repository {
   async transaction<T>(fn: (repo: Repository) => Promise<T>): Promise<T> {
     if (this.scope) return fn(this);
     const failed: AuditEvent[] = [];
+    let result: T;
     try {
-      return await this.store.transactionWith(async (repo, trx) => {
+      result = await this.store.transactionWith(async (repo, trx) => {
         const scope: TxScope = { trx, pending: [], failed };
-        const result = await fn(new AuthorizedRepository(repo, this.o, scope));
+        const done = await fn(new AuthorizedRepository(repo, this.o, scope));
         await this.o.audit.append([...scope.pending, ...scope.failed], trx);
-        return result;
+        return done;
       });
     } catch (err) {
       await this.o.audit.append(failed);
       throw err;
     }
+    await this.o.audit.seal();
+    return result;
   }
 
   read<T extends Resource>(resourceType: T['resourceType'], id: string): Promise<T> {
     if (resourceType === 'AuditEvent') return this.readAudit(id) as Promise<T>;
-    return this.run({ subtype: 'read', action: 'R', entity: `${resourceType}/${id}` }, async (repo, trx) => {
+    return this.runRead({ subtype: 'read', action: 'R', entity: `${resourceType}/${id}` }, async (repo, trx) => {
       this.o.access.requireRead(resourceType);
       return this.visible(trx, await repo.read<T>(resourceType, id), `${resourceType}/${id}`);
     }, (r) => ({ patients: patientsOf(r) }));
@@ -101,7 +104,7 @@ export class AuthorizedRepository implements Repository {
 
   vread<T extends Resource>(resourceType: T['resourceType'], id: string, versionId: string): Promise<T> {
     const ref = `${resourceType}/${id}/_history/${versionId}`;
-    return this.run({ subtype: 'vread', action: 'R', entity: `${resourceType}/${id}` }, async (repo, trx) => {
+    return this.runRead({ subtype: 'vread', action: 'R', entity: `${resourceType}/${id}` }, async (repo, trx) => {
       this.o.access.requireRead(resourceType);
       return this.visible(trx, await repo.vread<T>(resourceType, id, versionId), ref);
     }, (r) => ({ patients: patientsOf(r) }));
@@ -109,7 +112,7 @@ export class AuthorizedRepository implements Repository {
 
   search(request: SearchRequest, options: SearchOptions = {}): Promise<SearchResult> {
     const draft: AuditDraft = { subtype: 'search-type', action: 'E', entity: request.resourceType, query: formatSearchQuery(request) };
-    return this.run(draft, async (repo, trx) => {
+    return this.runRead(draft, async (repo, trx) => {
       this.o.access.requireRead(request.resourceType);
       if (request.resourceType === 'AuditEvent') return searchAuditLog(trx, request);
       const result = await repo.search(request, { ...options, restriction: this.o.access.restriction });
@@ -121,7 +124,7 @@ export class AuthorizedRepository implements Repository {
   history(resourceType?: ResourceType, id?: string, options?: HistoryOptions): Promise<HistoryResult> {
     const subtype = id ? 'history-instance' : resourceType ? 'history-type' : 'history-system';
     const entity = [resourceType, id].filter(Boolean).join('/') || undefined;
-    return this.run({ subtype, action: 'R', entity }, async (repo, trx) => {
+    return this.runRead({ subtype, action: 'R', entity }, async (repo, trx) => {
       const access = this.o.access;
       if (!resourceType) {
         if (!access.policy.canReadSystemHistory(access.principal)) throw forbidden('The history of the whole server is for administrators');
@@ -214,7 +217,7 @@ export class AuthorizedRepository implements Repository {
   }
 
   private async readAudit(id: string): Promise<AuditEvent> {
-    return this.run({ subtype: 'read', action: 'R', entity: `AuditEvent/${id}` }, async (_repo, trx) => {
+    return this.runRead({ subtype: 'read', action: 'R', entity: `AuditEvent/${id}` }, async (_repo, trx) => {
       this.o.access.requireRead('AuditEvent');
       const event = await this.o.audit.read(id, trx);
       if (!event) throw resourceNotFound(`AuditEvent/${id}`);
@@ -222,7 +225,7 @@ export class AuthorizedRepository implements Repository {
     });
   }
 
-  private async visible<T extends Resource>(trx: Knex.Transaction, resource: T, ref: string): Promise<T> {
+  private async visible<T extends Resource>(trx: Knex | Knex.Transaction, resource: T, ref: string): Promise<T> {
     if (!(await this.o.access.canSee(trx, resource))) throw resourceNotFound(ref);
     return this.present(resource, false);
   }
@@ -233,6 +236,24 @@ export class AuthorizedRepository implements Repository {
 
   private event(draft: AuditDraft, outcome: AuditOutcome): AuditEvent {
     return auditEvent(this.o.actor, draft, outcome, this.o.correlationId);
+  }
+
+  /**
+   * A read-only interaction: inside a caller's transaction like any other; alone, without a transaction of its own
+   * (it writes nothing the record must commit with), its AuditEvent group-committed with other callers' (AuditLog
+   * `append`) before the answer goes out.
+   */
+  private async runRead<T>(draft: AuditDraft, work: (repo: KnexRepository, db: Knex | Knex.Transaction) => Promise<T>, about?: (result: T) => Partial<AuditDraft>): Promise<T> {
+    if (this.scope) return this.run(draft, work, about);
+    let result: T;
+    try {
+      result = await work(this.store, this.store.connection);
+    } catch (err) {
+      await this.o.audit.append([this.event(draft, failureOf(err))]);
+      throw err;
+    }
+    await this.o.audit.append([this.event({ ...draft, ...about?.(result) }, OK)]);
+    return result;
   }
 
   /**
@@ -251,16 +272,19 @@ export class AuthorizedRepository implements Repository {
         throw err;
       }
     }
+    let result: T;
     try {
-      return await this.store.transactionWith(async (repo, trx) => {
-        const result = await work(repo, trx);
-        await this.o.audit.append([this.event({ ...draft, ...about?.(result) }, OK)], trx);
-        return result;
+      result = await this.store.transactionWith(async (repo, trx) => {
+        const done = await work(repo, trx);
+        await this.o.audit.append([this.event({ ...draft, ...about?.(done) }, OK)], trx);
+        return done;
       });
     } catch (err) {
       await this.o.audit.append([this.event(draft, failureOf(err))]);
       throw err;
     }
+    await this.o.audit.seal();
+    return result;
   }
 }
 

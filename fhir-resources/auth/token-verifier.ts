@@ -41,7 +41,18 @@ export async function trustedIssuer(config: IssuerConfig): Promise<TrustedIssuer
   return { issuer: config.issuer, keys: createLocalJWKSet(JSON.parse(text)) };
 }
 
+/** How long a verified token is trusted without checking its signature again (bounds a key revocation's delay). */
+const VERIFIED_TTL_MS = 60_000;
+const VERIFIED_MAX = 10_000;
+
 export class TokenVerifier {
+  /**
+   * Tokens already verified, by their exact text: a client sends the same token with every call, and an RSA/ECDSA
+   * verification was ~7% of a read's CPU. An entry is used only before the token's own expiry (with the same clock
+   * tolerance as jose) and for at most VERIFIED_TTL_MS, so an expired token or a removed key is refused as before.
+   */
+  private readonly verified = new Map<string, { principal: Principal; until: number }>();
+
   constructor(
     private readonly issuers: TrustedIssuer[],
     private readonly audience: string,
@@ -50,6 +61,19 @@ export class TokenVerifier {
 
   async verify(token: string | undefined): Promise<Principal> {
     if (!token) throw new TokenRefused('missing', 'A bearer token is required');
+    const known = this.verified.get(token);
+    if (known && Date.now() < known.until) return known.principal;
+    if (known) this.verified.delete(token);
+    const principal = await this.verifySignature(token);
+    const exp = decodeJwt(token).exp;
+    if (typeof exp === 'number') {
+      if (this.verified.size >= VERIFIED_MAX) this.verified.clear();
+      this.verified.set(token, { principal, until: Math.min(Date.now() + VERIFIED_TTL_MS, (exp + this.clockToleranceSeconds) * 1000) });
+    }
+    return principal;
+  }
+
+  private async verifySignature(token: string): Promise<Principal> {
     let iss: string | undefined;
     try {
       iss = decodeJwt(token).iss;
