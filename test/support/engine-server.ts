@@ -6,6 +6,7 @@ import { adapterRegistry } from '../../adapters/registry';
 import type { ChannelDefinition } from '../../engine/channel/channel';
 import { loadConfig } from '../../engine/config/config';
 import { RunningServer, startServer } from '../../engine/server';
+import { brokerCleanup } from './broker-cleanup';
 import { createTestDatabase, RABBIT_URL, TestDatabase, uniqueName } from './databases';
 
 export interface Stack {
@@ -32,13 +33,14 @@ export async function startTestServer(stack: Stack, channels: (db: Knex) => Chan
   const database = await createTestDatabase(stack.db);
   const channelsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'lingshu-channels-'));
   for (const [file, text] of Object.entries(yaml)) fs.writeFileSync(path.join(channelsDir, file), text);
+  const prefix = uniqueName('lst');
   const config = loadConfig({
     LINGSHU_PORT: '0',
     LINGSHU_DB: database.url,
     LINGSHU_BUS: stack.bus === 'rabbitmq' ? RABBIT_URL : '',
     LINGSHU_CHANNELS_DIR: channelsDir,
     LINGSHU_PROFILE: 'production',
-    LINGSHU_RABBITMQ__PREFIX: uniqueName('lst'),
+    LINGSHU_RABBITMQ__PREFIX: prefix,
     LINGSHU_ENGINE__DISPATCH_SWEEP_MS: '500',
   });
   const running = await startServer({ config, registry: adapterRegistry(), channels });
@@ -47,7 +49,9 @@ export async function startTestServer(stack: Stack, channels: (db: Knex) => Chan
     base: `http://127.0.0.1:${running.port}`,
     channelsDir,
     async cleanup() {
+      const removeBrokerObjects = brokerCleanup(running.bus, RABBIT_URL, prefix);
       await running.stop();
+      await removeBrokerObjects();
       await database.drop();
       fs.rmSync(channelsDir, { recursive: true, force: true });
     },

@@ -8,6 +8,7 @@ import { loadConfig } from '../../../engine/config/config';
 import { RunningServer, startServer } from '../../../engine/server';
 import { FhirModule, startFhirModule } from '../../../fhir-resources/fhir-module';
 import { createTestDatabase, RABBIT_URL, TestDatabase, uniqueName } from '../../support/databases';
+import { brokerCleanup } from '../../support/broker-cleanup';
 import { eventually } from '../../support/engine-server';
 
 /** A mapped HL7 message as a channel's transformer hands it over: conditional on the hospital's identifier. */
@@ -44,6 +45,7 @@ for (const stack of [{ name: 'SQLite + in-process bus', db: 'sqlite' as const, a
     let fhir: FhirModule | undefined;
     let channelsDir: string;
     let base: string;
+    const prefix = uniqueName('lst');
 
     beforeAll(async () => {
       database = await createTestDatabase(stack.db);
@@ -51,7 +53,7 @@ for (const stack of [{ name: 'SQLite + in-process bus', db: 'sqlite' as const, a
       for (const [file, text] of Object.entries(CHANNELS)) fs.writeFileSync(path.join(channelsDir, file), text);
       const config = loadConfig({
         LINGSHU_PORT: '0', LINGSHU_DB: database.url, LINGSHU_BUS: stack.amqp ? RABBIT_URL : '', LINGSHU_CHANNELS_DIR: channelsDir,
-        LINGSHU_PROFILE: 'production', LINGSHU_RABBITMQ__PREFIX: uniqueName('lst'), LINGSHU_ENGINE__DISPATCH_SWEEP_MS: '500',
+        LINGSHU_PROFILE: 'production', LINGSHU_RABBITMQ__PREFIX: prefix, LINGSHU_ENGINE__DISPATCH_SWEEP_MS: '500',
       });
       running = await startServer({
         config,
@@ -66,7 +68,9 @@ for (const stack of [{ name: 'SQLite + in-process bus', db: 'sqlite' as const, a
     });
 
     afterAll(async () => {
+      const removeBrokerObjects = running ? brokerCleanup(running.bus, RABBIT_URL, prefix) : async () => undefined;
       await running?.stop();
+      await removeBrokerObjects();
       await database?.drop();
       fs.rmSync(channelsDir, { recursive: true, force: true });
     });

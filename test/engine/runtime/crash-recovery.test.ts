@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { RabbitMqBus } from '../../../engine/bus/rabbitmq-bus';
 import { createTestDatabase, RABBIT_URL, TestDatabase, uniqueName } from '../../support/databases';
 import { EngineProcess, freePort } from '../../support/engine-process';
 import { eventually, Stack } from '../../support/engine-server';
@@ -19,6 +20,8 @@ describe.each(STACKS)('SIGKILL with 1,000 messages in flight on $name', (stack) 
   let channelsDir: string;
   let engine: EngineProcess;
 
+  const prefix = uniqueName('crash');
+
   beforeAll(async () => {
     database = await createTestDatabase(stack.db);
     channelsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'lingshu-crash-'));
@@ -28,12 +31,19 @@ describe.each(STACKS)('SIGKILL with 1,000 messages in flight on $name', (stack) 
       LINGSHU_BUS: stack.bus === 'rabbitmq' ? RABBIT_URL : '',
       LINGSHU_CHANNELS_DIR: channelsDir,
       LINGSHU_PROFILE: 'production',
-      LINGSHU_RABBITMQ__PREFIX: uniqueName('crash'),
+      LINGSHU_RABBITMQ__PREFIX: prefix,
       LINGSHU_LOG_LEVEL: 'warn',
     }, await freePort());
   });
   afterAll(async () => {
     await engine?.kill();
+    if (stack.bus === 'rabbitmq') {
+      // The killed engine cannot clean up after itself: remove its queues, or they pile up on the broker.
+      const admin = new RabbitMqBus(RABBIT_URL, { prefix });
+      await admin.start();
+      await admin.removeQueue(`${prefix}.ch.demo-echo.write-row`).catch(() => undefined);
+      await admin.close();
+    }
     await database?.drop();
     fs.rmSync(channelsDir, { recursive: true, force: true });
   });
