@@ -12,6 +12,7 @@ import { lisPeer } from '../../simulators/lis/lis-peer';
 import { MllpClient } from '../../simulators/mllp/mllp-client';
 import { pacsPeer } from '../../simulators/pacs/pacs-peer';
 import { reproLisPeer } from '../../simulators/repro-lis/repro-lis-peer';
+import { brokerCleanup } from '../support/broker-cleanup';
 import { createTestDatabase, RABBIT_URL, TestDatabase, uniqueName } from '../support/databases';
 import { freePort } from '../support/engine-process';
 import { eventually } from '../support/engine-server';
@@ -27,10 +28,9 @@ const CATEGORY = 'https://lingshu.example.cn/fhir/CodeSystem/report-source|repro
 
 interface Received { interaction?: string; outcome: string }
 
-// PostgreSQL + RabbitMQ is the same test with { db: 'postgres', amqp: true }; left out until its start-up on this
-// machine is fast enough for a hook (test/adapters/fhir times out there as well).
-for (const stack of [{ name: 'SQLite + in-process bus', db: 'sqlite' as const, amqp: false }]) {
+for (const stack of [{ name: 'SQLite + in-process bus', db: 'sqlite' as const, amqp: false }, { name: 'PostgreSQL + RabbitMQ', db: 'postgres' as const, amqp: true }]) {
   describe(`the demo hospital's channels on ${stack.name}`, () => {
+    const prefix = uniqueName('lsd');
     let database: TestDatabase;
     let running: RunningServer;
     let fhir: FhirModule | undefined;
@@ -58,7 +58,7 @@ for (const stack of [{ name: 'SQLite + in-process bus', db: 'sqlite' as const, a
       sim = `http://127.0.0.1:${simulators.port}/_sim`;
       const config = loadConfig({
         LINGSHU_PORT: String(ports.http), LINGSHU_DB: database.url, LINGSHU_BUS: stack.amqp ? RABBIT_URL : '', LINGSHU_CHANNELS_DIR: '/nonexistent',
-        LINGSHU_PROFILE: 'production', LINGSHU_RABBITMQ__PREFIX: uniqueName('lsd'), LINGSHU_ENGINE__DISPATCH_SWEEP_MS: '500',
+        LINGSHU_PROFILE: 'production', LINGSHU_RABBITMQ__PREFIX: prefix, LINGSHU_ENGINE__DISPATCH_SWEEP_MS: '500',
         LINGSHU_HOSPITAL__CHANNELS__PACS_REPORTS__PORT: String(ports.pacs),
         LINGSHU_HOSPITAL__CHANNELS__REPRODUCTIVE_CENTER_RESULTS__PORT: String(ports.repro),
         LINGSHU_HOSPITAL__CHANNELS__HIS_PATIENTS_ADT__PORT: String(ports.adt),
@@ -81,7 +81,9 @@ for (const stack of [{ name: 'SQLite + in-process bus', db: 'sqlite' as const, a
 
     afterAll(async () => {
       await simulators?.stop();
+      const removeBrokerObjects = running ? brokerCleanup(running.bus, RABBIT_URL, prefix) : async () => undefined;
       await running?.stop();
+      await removeBrokerObjects();
       await database?.drop();
     });
 
