@@ -17,11 +17,14 @@ async function main(): Promise<void> {
   const demo = config.profile === 'demo';
   const hospital = demo ? demoHospital(hospitalConfig(config), process.env) : hospitalConfig(config);
   // The hospital's channels write into the FHIR store, which the mount below starts before any channel deploys.
+  // The demo hospital: simulated peers speaking the real protocols to the hospital channels. They start before the
+  // server (when its port is known up front) so that readiness also means the demo peers answer.
+  const startSimulators = (lingshuPort: number) => startSimulatorHost(allPeers(simulatorConfig(demoSimulatorEnv(hospital, process.env, lingshuPort))), { port: simulatorConfig().port });
+  let simulators = demo && config.port !== 0 ? await startSimulators(config.port) : undefined;
   let fhirModule: FhirModule | undefined;
   const repository = () => fhirModule!.repository;
   const running = await startServer({
     config,
-    extraChannelDirs: demo ? ['config/demo-channels'] : [],
     registry: adapterRegistry({ fhir: repository }),
     channels: (db, bus) => hospitalChannels({ hospital, db, bus, fhir: repository }),
     mount: async (app, { db, bus }) => {
@@ -35,8 +38,7 @@ async function main(): Promise<void> {
       return { stop: async () => { security.stop(); await fhir.stop(); } };
     },
   });
-  // The demo hospital: simulated peers speaking the real protocols to the demo channels (README, "Demo hospital").
-  const simulators = demo ? await startSimulatorHost(allPeers(simulatorConfig(demoSimulatorEnv(hospital, process.env, running.port))), { port: simulatorConfig().port }) : undefined;
+  if (demo && !simulators) simulators = await startSimulators(running.port);
   if (simulators) logger.info('demo hospital simulators started', { control: `http://127.0.0.1:${simulators.port}/_sim/`, peers: simulators.peers.map((p) => p.name) });
   const shutdown = (signal: string) => {
     logger.info('shutting down', { signal });
