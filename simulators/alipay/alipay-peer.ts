@@ -1,7 +1,6 @@
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import express, { Router } from 'express';
 import type { SimulatedPeer } from '../peer';
+import { FailureSwitch, PeerHttpServer } from '../peer-http-server';
 import { alipayApi, FAILURE_MODES, FailureMode } from './alipay-gateway';
 import { AlipayKeys, alipayKeys, AlipayPeerOptions } from './alipay-keys';
 import { deliver, Delivery, NOTIFY_TAMPERS, NotifyTamper, paymentParams, refundParams, signNotification } from './alipay-notify';
@@ -20,11 +19,9 @@ export class AlipayPeer implements SimulatedPeer {
   readonly state = new AlipayState();
   readonly deliveries: Delivery[] = [];
   private keyMaterial?: AlipayKeys;
-  private failure: { mode: FailureMode; remaining: number } | undefined;
+  private readonly failures = new FailureSwitch<FailureMode>(FAILURE_MODES);
   private deferredRefunds = 0;
-  private server?: http.Server;
-  private readonly held = new Set<http.ServerResponse>();
-  private port = 0;
+  private readonly http = new PeerHttpServer();
 
   constructor(private readonly options: AlipayPeerOptions = {}) {}
 
@@ -34,43 +31,26 @@ export class AlipayPeer implements SimulatedPeer {
   }
 
   get url(): string {
-    return `http://${this.options.host ?? '127.0.0.1'}:${this.port}`;
+    return `http://${this.options.host ?? '127.0.0.1'}:${this.http.port}`;
   }
 
   async start(): Promise<Record<string, number>> {
     this.keyMaterial ??= await alipayKeys(this.options);
-    const server = http.createServer(alipayApi({
+    const port = await this.http.listen(alipayApi({
       keys: this.keys, state: this.state, baseUrl: () => this.url,
-      takeFailure: () => this.takeFailure(),
-      hold: (res) => {
-        this.held.add(res);
-        res.on('close', () => this.held.delete(res));
-      },
+      takeFailure: () => this.failures.take(),
+      hold: (res) => this.http.hold(res),
       takeRefundDeferral: () => (this.deferredRefunds > 0 ? (this.deferredRefunds--, true) : false),
-    }));
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.options.port ?? 0, this.options.host ?? '127.0.0.1', () => resolve());
-    });
-    this.server = server;
-    this.port = (server.address() as AddressInfo).port;
-    return { gateway: this.port };
+    }), this.options.port ?? 0, this.options.host ?? '127.0.0.1');
+    return { gateway: port };
   }
 
   async stop(): Promise<void> {
-    for (const res of this.held) res.socket?.destroy();
-    this.held.clear();
-    const server = this.server;
-    this.server = undefined;
-    if (!server) return;
-    await new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    });
+    await this.http.close();
   }
 
   fail(mode: FailureMode, times: number): void {
-    this.failure = times > 0 ? { mode, remaining: times } : undefined;
+    this.failures.set(mode, times);
   }
 
   /** Pays the trade (once) and sends its TRADE_SUCCESS notification `times` times; 0 pays silently (a lost notification). */
@@ -102,7 +82,7 @@ export class AlipayPeer implements SimulatedPeer {
     r.get('/', (_req, res) => {
       const k = this.keys;
       res.json({
-        name: this.name, url: this.url, gateway: `${this.url}/gateway.do`, appId: k.appId, pid: k.pid, failure: this.failure ?? null,
+        name: this.name, url: this.url, gateway: `${this.url}/gateway.do`, appId: k.appId, pid: k.pid, failure: this.failures.armed,
         deferredRefunds: this.deferredRefunds,
         app: { publicKey: k.app.publicKeyPem, privateKey: k.app.privateKeyPem ?? null },
         alipay: { publicKey: k.alipay.publicKeyPem },
@@ -135,23 +115,8 @@ export class AlipayPeer implements SimulatedPeer {
       if (!done) return void res.status(404).json({ error: `no refund ${req.params.outRequestNo}` });
       res.json(done);
     });
-    r.post('/fail', (req, res) => {
-      const mode = String(req.query.mode ?? '500') as FailureMode;
-      const times = Number(req.query.times ?? 1);
-      if (!FAILURE_MODES.includes(mode) || !Number.isInteger(times) || times < 0) {
-        return void res.status(400).json({ error: `use ?times=N&mode=${FAILURE_MODES.join('|')}` });
-      }
-      this.fail(mode, times);
-      res.json({ mode, times });
-    });
+    r.post('/fail', this.failures.route());
     return r;
-  }
-
-  private takeFailure(): FailureMode | undefined {
-    if (!this.failure) return undefined;
-    const { mode } = this.failure;
-    if (--this.failure.remaining <= 0) this.failure = undefined;
-    return mode;
   }
 
   private keep(deliveries: Delivery[]): void {

@@ -1,7 +1,6 @@
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import express, { Router } from 'express';
 import type { SimulatedPeer } from '../peer';
+import { FailureSwitch, PeerHttpServer } from '../peer-http-server';
 import { FAILURE_MODES, FailureMode, wechatPayApi } from './wechatpay-api';
 import { WechatPayKeys, wechatPayKeys, WechatPayPeerOptions } from './wechatpay-keys';
 import { deliver, Delivery, NOTIFY_TAMPERS, NotifyTamper, paymentNotice, refundNotice } from './wechatpay-notify';
@@ -20,10 +19,8 @@ export class WechatPayPeer implements SimulatedPeer {
   readonly state = new WechatPayState();
   readonly deliveries: Delivery[] = [];
   private keyMaterial?: WechatPayKeys;
-  private failure: { mode: FailureMode; remaining: number } | undefined;
-  private server?: http.Server;
-  private readonly held = new Set<http.ServerResponse>();
-  private port = 0;
+  private readonly failures = new FailureSwitch<FailureMode>(FAILURE_MODES);
+  private readonly http = new PeerHttpServer();
 
   constructor(private readonly options: WechatPayPeerOptions = {}) {}
 
@@ -33,43 +30,26 @@ export class WechatPayPeer implements SimulatedPeer {
   }
 
   get url(): string {
-    return `http://${this.options.host ?? '127.0.0.1'}:${this.port}`;
+    return `http://${this.options.host ?? '127.0.0.1'}:${this.http.port}`;
   }
 
   async start(): Promise<Record<string, number>> {
     this.keyMaterial ??= await wechatPayKeys(this.options);
-    const server = http.createServer(wechatPayApi({
+    const port = await this.http.listen(wechatPayApi({
       keys: this.keys, state: this.state, baseUrl: () => this.url,
-      takeFailure: () => this.takeFailure(),
-      hold: (res) => {
-        this.held.add(res);
-        res.on('close', () => this.held.delete(res));
-      },
-    }));
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.options.port ?? 0, this.options.host ?? '127.0.0.1', () => resolve());
-    });
-    this.server = server;
-    this.port = (server.address() as AddressInfo).port;
-    return { api: this.port };
+      takeFailure: () => this.failures.take(),
+      hold: (res) => this.http.hold(res),
+    }), this.options.port ?? 0, this.options.host ?? '127.0.0.1');
+    return { api: port };
   }
 
   async stop(): Promise<void> {
-    for (const res of this.held) res.socket?.destroy();
-    this.held.clear();
-    const server = this.server;
-    this.server = undefined;
-    if (!server) return;
-    await new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    });
+    await this.http.close();
   }
 
   /** Makes the next `times` API calls fail the given way. */
   fail(mode: FailureMode, times: number): void {
-    this.failure = times > 0 ? { mode, remaining: times } : undefined;
+    this.failures.set(mode, times);
   }
 
   /** Pays the order (once) and sends its TRANSACTION.SUCCESS notification `times` times; 0 pays silently (a lost notification). */
@@ -99,7 +79,7 @@ export class WechatPayPeer implements SimulatedPeer {
     r.get('/', (_req, res) => {
       const k = this.keys;
       res.json({
-        name: this.name, url: this.url, mchid: k.mchid, appid: k.appid, apiV3Key: k.apiV3Key, failure: this.failure ?? null,
+        name: this.name, url: this.url, mchid: k.mchid, appid: k.appid, apiV3Key: k.apiV3Key, failure: this.failures.armed,
         merchant: { serial: k.merchant.serial, publicKey: k.merchant.publicKeyPem, privateKey: k.merchant.privateKeyPem ?? null },
         platform: { serial: k.platform.serial, publicKey: k.platform.publicKeyPem },
       });
@@ -127,23 +107,8 @@ export class WechatPayPeer implements SimulatedPeer {
       if (!settled) return void res.status(404).json({ error: `no refund ${req.params.outRefundNo}` });
       res.json(settled);
     });
-    r.post('/fail', (req, res) => {
-      const mode = String(req.query.mode ?? '500') as FailureMode;
-      const times = Number(req.query.times ?? 1);
-      if (!FAILURE_MODES.includes(mode) || !Number.isInteger(times) || times < 0) {
-        return void res.status(400).json({ error: `use ?times=N&mode=${FAILURE_MODES.join('|')}` });
-      }
-      this.fail(mode, times);
-      res.json({ mode, times });
-    });
+    r.post('/fail', this.failures.route());
     return r;
-  }
-
-  private takeFailure(): FailureMode | undefined {
-    if (!this.failure) return undefined;
-    const { mode } = this.failure;
-    if (--this.failure.remaining <= 0) this.failure = undefined;
-    return mode;
   }
 
   private keep(deliveries: Delivery[]): void {
