@@ -1,7 +1,6 @@
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import express, { NextFunction, Request, Response, Router } from 'express';
 import type { SimulatedPeer } from '../peer';
+import { FailureSwitch, PeerHttpServer } from '../peer-http-server';
 
 export type FailureMode = 'timeout' | '500' | 'malformed';
 export const FAILURE_MODES: readonly FailureMode[] = ['timeout', '500', 'malformed'];
@@ -46,10 +45,12 @@ export abstract class JsonApiPeer implements SimulatedPeer {
   abstract readonly description: string;
   readonly received: ReceivedRequest[] = [];
   readonly sent: SentRequest[] = [];
-  private failure: { mode: FailureMode; remaining: number } | undefined;
-  private server?: http.Server;
-  private readonly held = new Set<Response>();
-  protected port = 0;
+  private readonly failures = new FailureSwitch<FailureMode>(FAILURE_MODES);
+  private readonly http = new PeerHttpServer();
+
+  protected get port(): number {
+    return this.http.port;
+  }
 
   constructor(protected readonly listenOn: JsonApiPeerOptions = {}) {}
 
@@ -85,48 +86,25 @@ export abstract class JsonApiPeer implements SimulatedPeer {
       res.locals.outcome = `error: ${err.message}`;
       if (!res.headersSent) this.serverError(res);
     });
-    const server = http.createServer(app);
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.listenOn.port ?? 0, this.listenOn.host ?? '127.0.0.1', () => resolve());
-    });
-    this.server = server;
-    this.port = (server.address() as AddressInfo).port;
-    return { http: this.port };
+    return { http: await this.http.listen(app, this.listenOn.port ?? 0, this.listenOn.host ?? '127.0.0.1') };
   }
 
   async stop(): Promise<void> {
-    for (const res of this.held) res.socket?.destroy();
-    this.held.clear();
-    const server = this.server;
-    this.server = undefined;
-    if (!server) return;
-    await new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    });
+    await this.http.close();
   }
 
   /** Makes the next `times` protocol calls fail the given way (0 clears it). */
   fail(mode: FailureMode, times: number): void {
-    this.failure = times > 0 ? { mode, remaining: times } : undefined;
+    this.failures.set(mode, times);
   }
 
   control(): Router {
     const r = express.Router();
     r.use(express.json({ limit: '1mb' }));
-    r.get('/', (_req, res) => res.json({ name: this.name, url: this.url, failure: this.failure ?? null, ...this.status() }));
+    r.get('/', (_req, res) => res.json({ name: this.name, url: this.url, failure: this.failures.armed, ...this.status() }));
     r.get('/received', (_req, res) => res.json(this.received));
     r.get('/sent', (_req, res) => res.json(this.sent));
-    r.post('/fail', (req, res) => {
-      const mode = String(req.query.mode ?? '500') as FailureMode;
-      const times = Number(req.query.times ?? 1);
-      if (!FAILURE_MODES.includes(mode) || !Number.isInteger(times) || times < 0) {
-        return void res.status(400).json({ error: 'use ?times=N&mode=timeout|500|malformed' });
-      }
-      this.fail(mode, times);
-      res.json({ mode, times });
-    });
+    r.post('/fail', this.failures.route());
     this.controlRoutes(r);
     return r;
   }
@@ -178,19 +156,17 @@ export abstract class JsonApiPeer implements SimulatedPeer {
     };
     res.once('finish', record);
     res.once('close', () => { if (!res.writableFinished) record(); });
-    if (!parsed && !this.failure) return this.refuse(res, 400, '400', 'body is not JSON');
+    if (!parsed && !this.failures.armed) return this.refuse(res, 400, '400', 'body is not JSON');
     next();
   }
 
   private injectFailure(_req: Request, res: Response, next: NextFunction): void {
-    if (!this.failure) return next();
-    const { mode } = this.failure;
-    if (--this.failure.remaining <= 0) this.failure = undefined;
+    const mode = this.failures.take();
+    if (!mode) return next();
     res.locals.outcome = `simulated ${mode}`;
     if (mode === 'timeout') {
       // Never answers; the socket is destroyed on stop.
-      this.held.add(res);
-      res.on('close', () => this.held.delete(res));
+      this.http.hold(res);
       return;
     }
     if (mode === '500') return this.serverError(res);
