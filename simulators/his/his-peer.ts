@@ -1,8 +1,7 @@
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import express, { Router } from 'express';
 import * as soap from 'soap';
 import type { SimulatedPeer } from '../peer';
+import { FailureSwitch, PeerHttpServer } from '../peer-http-server';
 import { HisPatient, HisState } from './his-state';
 import * as v3 from './his-v3';
 import { hisWsdl } from './his-wsdl';
@@ -45,30 +44,22 @@ export class HisPeer implements SimulatedPeer {
   readonly description = 'HIS: 互联互通 SOAP services with HL7 v3 XML (个人信息注册/查询, 医嘱/收费查询), pushes 个人信息注册 to Lingshu';
   readonly state: HisState;
   readonly received: ReceivedCall[] = [];
-  private failure: { mode: FailureMode; remaining: number } | undefined;
-  private server?: http.Server;
-  private readonly held = new Set<http.ServerResponse>();
+  private readonly failures = new FailureSwitch<FailureMode>(['timeout', '500', 'malformed']);
+  private readonly http = new PeerHttpServer();
   private lingshuClient?: Promise<soap.Client>;
-  private port = 0;
 
   constructor(private readonly options: HisPeerOptions = {}) {
     this.state = new HisState(options.seed ?? true);
   }
 
   get url(): string {
-    return `http://${this.options.host ?? '127.0.0.1'}:${this.port}${HIS_SOAP_PATH}`;
+    return `http://${this.options.host ?? '127.0.0.1'}:${this.http.port}${HIS_SOAP_PATH}`;
   }
 
   async start(): Promise<Record<string, number>> {
     const app = express();
     app.use(HIS_SOAP_PATH, (req, res, next) => this.injectFailure(req, res, next));
-    const server = http.createServer(app);
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.options.port ?? 0, this.options.host ?? '127.0.0.1', () => resolve());
-    });
-    this.server = server;
-    this.port = (server.address() as AddressInfo).port;
+    await this.http.listen(app, this.options.port ?? 0, this.options.host ?? '127.0.0.1');
     // The WSDL is made once the port is known: callers take the service address from it.
     await new Promise<void>((resolve, reject) => {
       soap.listen(app, {
@@ -77,24 +68,16 @@ export class HisPeer implements SimulatedPeer {
         callback: (err: unknown) => (err ? reject(err) : resolve()),
       } as soap.IServerOptions);
     });
-    return { soap: this.port };
+    return { soap: this.http.port };
   }
 
   async stop(): Promise<void> {
-    for (const res of this.held) res.socket?.destroy();
-    this.held.clear();
-    const server = this.server;
-    this.server = undefined;
-    if (!server) return;
-    await new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    });
+    await this.http.close();
   }
 
   /** Makes the next `times` SOAP calls fail the given way. */
   fail(mode: FailureMode, times: number): void {
-    this.failure = times > 0 ? { mode, remaining: times } : undefined;
+    this.failures.set(mode, times);
   }
 
   /** Calls Lingshu's 互联互通 endpoint, as the HIS does when something happens on its side; returns the result string. */
@@ -121,7 +104,7 @@ export class HisPeer implements SimulatedPeer {
   control(): Router {
     const r = express.Router();
     r.use(express.json({ limit: '1mb' }));
-    r.get('/', (_req, res) => res.json({ name: this.name, url: this.url, wsdl: `${this.url}?wsdl`, failure: this.failure ?? null, lingshu: this.options.lingshu?.wsdl ?? null }));
+    r.get('/', (_req, res) => res.json({ name: this.name, url: this.url, wsdl: `${this.url}?wsdl`, failure: this.failures.armed, lingshu: this.options.lingshu?.wsdl ?? null }));
     r.get('/patients', (_req, res) => res.json([...this.state.patients.values()]));
     r.post('/patients', async (req, res) => {
       const body = req.body as Partial<HisPatient> & { notify?: boolean };
@@ -142,15 +125,7 @@ export class HisPeer implements SimulatedPeer {
       order.chargeStatus = 'paid';
       res.json(order);
     });
-    r.post('/fail', (req, res) => {
-      const mode = String(req.query.mode ?? '500') as FailureMode;
-      const times = Number(req.query.times ?? 1);
-      if (!['timeout', '500', 'malformed'].includes(mode) || !Number.isInteger(times) || times < 0) {
-        return void res.status(400).json({ error: 'use ?times=N&mode=timeout|500|malformed' });
-      }
-      this.fail(mode, times);
-      res.json({ mode, times });
-    });
+    r.post('/fail', this.failures.route());
     r.get('/received', (_req, res) => res.json(this.received));
     r.post('/send', async (req, res) => {
       const { action, message } = (req.body ?? {}) as { action?: string; message?: string };
@@ -165,14 +140,12 @@ export class HisPeer implements SimulatedPeer {
   }
 
   private injectFailure(req: express.Request, res: express.Response, next: express.NextFunction): void {
-    if (req.method !== 'POST' || !this.failure) return next();
-    const { mode } = this.failure;
-    if (--this.failure.remaining <= 0) this.failure = undefined;
+    const mode = req.method === 'POST' ? this.failures.take() : undefined;
+    if (!mode) return next();
     this.record({ action: '?', outcome: `simulated ${mode}` });
     if (mode === 'timeout') {
       // Never answers; the socket is destroyed on stop.
-      this.held.add(res);
-      res.on('close', () => this.held.delete(res));
+      this.http.hold(res);
       return;
     }
     if (mode === '500') {
