@@ -1,5 +1,6 @@
 import express, { Router } from 'express';
 import type { SimulatedPeer } from '../peer';
+import { notifyOptions } from '../notify-options';
 import { FailureSwitch, PeerHttpServer } from '../peer-http-server';
 import { alipayApi, FAILURE_MODES, FailureMode } from './alipay-gateway';
 import { AlipayKeys, alipayKeys, AlipayPeerOptions } from './alipay-keys';
@@ -92,7 +93,7 @@ export class AlipayPeer implements SimulatedPeer {
     r.get('/refunds', (_req, res) => res.json(this.state.refunds));
     r.get('/notifications', (_req, res) => res.json(this.deliveries));
     r.post('/orders/:outTradeNo/pay', async (req, res) => {
-      const opts = notifyOptions(req.query);
+      const opts = notifyOptions(req.query, NOTIFY_TAMPERS);
       if (typeof opts === 'string') return void res.status(400).json({ error: opts });
       try {
         const paid = await this.pay(req.params.outTradeNo, opts.times, opts.tamper);
@@ -109,7 +110,7 @@ export class AlipayPeer implements SimulatedPeer {
       res.json({ deferredRefunds: times });
     });
     r.post('/refunds/:outRequestNo/succeed', async (req, res) => {
-      const opts = notifyOptions(req.query);
+      const opts = notifyOptions(req.query, NOTIFY_TAMPERS);
       if (typeof opts === 'string') return void res.status(400).json({ error: opts });
       const done = await this.completeRefund(req.params.outRequestNo, opts.times, opts.tamper);
       if (!done) return void res.status(404).json({ error: `no refund ${req.params.outRequestNo}` });
@@ -123,15 +124,6 @@ export class AlipayPeer implements SimulatedPeer {
     this.deliveries.push(...deliveries);
     this.deliveries.splice(0, Math.max(0, this.deliveries.length - KEEP_DELIVERIES));
   }
-}
-
-/** `?times=N` (default 1, 0 = none) and `&tamper=signature|amount|unknown-order`. */
-function notifyOptions(q: Record<string, unknown>): { times: number; tamper?: NotifyTamper } | string {
-  const times = Number(q.times ?? 1);
-  const tamper = q.tamper === undefined ? undefined : String(q.tamper) as NotifyTamper;
-  if (!Number.isInteger(times) || times < 0 || times > 50) return 'times must be an integer from 0 to 50';
-  if (tamper && !NOTIFY_TAMPERS.includes(tamper)) return `tamper must be one of ${NOTIFY_TAMPERS.join(', ')}`;
-  return { times, tamper };
 }
 
 export function alipayPeer(options: AlipayPeerOptions = {}): AlipayPeer {

@@ -1,5 +1,6 @@
 import express, { Router } from 'express';
 import type { SimulatedPeer } from '../peer';
+import { notifyOptions } from '../notify-options';
 import { FailureSwitch, PeerHttpServer } from '../peer-http-server';
 import { FAILURE_MODES, FailureMode, wechatPayApi } from './wechatpay-api';
 import { WechatPayKeys, wechatPayKeys, WechatPayPeerOptions } from './wechatpay-keys';
@@ -88,7 +89,7 @@ export class WechatPayPeer implements SimulatedPeer {
     r.get('/refunds', (_req, res) => res.json([...this.state.refunds.values()]));
     r.get('/notifications', (_req, res) => res.json(this.deliveries));
     r.post('/orders/:outTradeNo/pay', async (req, res) => {
-      const opts = notifyOptions(req.query);
+      const opts = notifyOptions(req.query, NOTIFY_TAMPERS);
       if (typeof opts === 'string') return void res.status(400).json({ error: opts });
       try {
         const paid = await this.pay(req.params.outTradeNo, opts.times, opts.tamper);
@@ -100,7 +101,7 @@ export class WechatPayPeer implements SimulatedPeer {
     });
     r.post('/refunds/:outRefundNo/:outcome', async (req, res) => {
       const status = ({ succeed: 'SUCCESS', close: 'CLOSED', abnormal: 'ABNORMAL' } as const)[req.params.outcome as 'succeed'];
-      const opts = notifyOptions(req.query);
+      const opts = notifyOptions(req.query, NOTIFY_TAMPERS);
       if (!status) return void res.status(404).json({ error: 'use /refunds/{outRefundNo}/succeed|close|abnormal' });
       if (typeof opts === 'string') return void res.status(400).json({ error: opts });
       const settled = await this.settleRefund(req.params.outRefundNo, status, opts.times, opts.tamper);
@@ -115,15 +116,6 @@ export class WechatPayPeer implements SimulatedPeer {
     this.deliveries.push(...deliveries);
     this.deliveries.splice(0, Math.max(0, this.deliveries.length - KEEP_DELIVERIES));
   }
-}
-
-/** `?times=N` (default 1, 0 = none) and `&tamper=signature|amount|unknown-order`. */
-function notifyOptions(q: Record<string, unknown>): { times: number; tamper?: NotifyTamper } | string {
-  const times = Number(q.times ?? 1);
-  const tamper = q.tamper === undefined ? undefined : String(q.tamper) as NotifyTamper;
-  if (!Number.isInteger(times) || times < 0 || times > 50) return 'times must be an integer from 0 to 50';
-  if (tamper && !NOTIFY_TAMPERS.includes(tamper)) return `tamper must be one of ${NOTIFY_TAMPERS.join(', ')}`;
-  return { times, tamper };
 }
 
 export function wechatPayPeer(options: WechatPayPeerOptions = {}): WechatPayPeer {
