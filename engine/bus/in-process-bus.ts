@@ -3,12 +3,12 @@ import { runMigrations } from '../migrations';
 import { WriteBatcher } from '../write-batcher';
 import { Bus, BusMessage, DeadLetter, Handler, SubscribeOptions, Subscription, TopicMessage } from './bus';
 import { topicMatches } from './topic-pattern';
+import { BINDINGS, migrations, TABLE } from './in-process-bus-schema';
+import { QueueState, Row } from './in-process-queue-state';
 import { InProcessSubscription } from './in-process-subscription';
 
 export type BusLogger = (level: 'debug' | 'info' | 'warn' | 'error', msg: string, meta?: Record<string, unknown>) => void;
 
-const TABLE = 'lingshu_bus_messages';
-const BINDINGS = 'lingshu_bus_bindings';
 /** Rows per INSERT/DELETE statement: well under every dialect's bind-parameter limit. */
 const CHUNK = 500;
 /** Publishes (or acks) written in one transaction at most. */
@@ -24,77 +24,6 @@ const BATCH = 1000;
  * handler runs, so a run lost to a crash still counts; acks are batched DELETEs, and a row whose DELETE was lost
  * in a crash is simply delivered again (at-least-once).
  */
-const migrations = [
-  async (db: Knex) => {
-    await db.schema.createTable(TABLE, (t) => {
-      // Assigned by the bus (see nextSeq), not by the database: publish order without a round trip for ids.
-      t.bigInteger('seq').primary();
-      t.string('queue', 255).notNullable();
-      t.string('msg_id', 255).notNullable();
-      t.string('msg_key', 255).nullable();
-      t.text('body', 'longtext').notNullable();
-      t.text('headers').nullable();
-      t.integer('attempts').notNullable().defaultTo(0);
-      t.bigInteger('available_at').notNullable();
-      t.integer('dead').notNullable().defaultTo(0);
-      t.text('last_error').nullable();
-      t.index(['queue', 'dead', 'seq']);
-    });
-  },
-  async (db: Knex) => {
-    await db.schema.createTable(BINDINGS, (t) => {
-      t.string('exchange', 255).notNullable();
-      t.string('queue', 255).notNullable();
-      t.string('pattern', 255).notNullable();
-      t.primary(['exchange', 'queue', 'pattern']);
-    });
-  },
-];
-
-export interface Row {
-  seq: number;
-  queue: string;
-  id: string;
-  key?: string;
-  body: string;
-  headers: string | null;
-  /** Handler runs started, as committed. */
-  attempts: number;
-  availableAt: number;
-  lastError: string | null;
-  /** Found in the table at start: an earlier process may have run it. */
-  recovered: boolean;
-  /** Taken under per-key ordering: no other message of its key moves until this one is settled. */
-  holdsKey: boolean;
-}
-
-class Deque<T> {
-  private items: T[] = [];
-  private head = 0;
-  get length(): number { return this.items.length - this.head; }
-  push(x: T): void { this.items.push(x); }
-  unshift(x: T): void { if (this.head > 0) this.items[--this.head] = x; else this.items.unshift(x); }
-  shift(): T | undefined {
-    if (this.head >= this.items.length) return undefined;
-    const x = this.items[this.head];
-    this.items[this.head++] = undefined as unknown as T;
-    if (this.head > 1024 && this.head * 2 > this.items.length) { this.items = this.items.slice(this.head); this.head = 0; }
-    return x;
-  }
-}
-
-export class QueueState {
-  readonly ready = new Deque<Row>();
-  /** Rows waiting behind the in-flight row of their key, in order (ordered subscriptions). */
-  readonly blocked = new Map<string, Row[]>();
-  /** Rows that hold their key and may run now: the next of a released key, or an ordered retry whose delay passed. */
-  readonly resumed = new Deque<Row>();
-  readonly held = new Set<string>();
-  delayed: Row[] = [];
-  subs: InProcessSubscription[] = [];
-  rr = 0;
-}
-
 export class InProcessBus implements Bus {
   readonly kind = 'in-process' as const;
   readonly log: BusLogger;

@@ -1,5 +1,6 @@
 import { Delivery, Handler, retryDelay, SubscribeOptions, Subscription } from './bus';
-import type { InProcessBus, QueueState, Row } from './in-process-bus';
+import type { InProcessBus } from './in-process-bus';
+import type { QueueState, Row } from './in-process-queue-state';
 
 /**
  * A consumer of one queue of the in-process bus. The bus decides which row runs where (slots, per-key holds);
