@@ -142,19 +142,24 @@ function patientPerson(p: HisPatient): string {
             </patientPerson>`;
 }
 
+/** The patient element both the 注册 request and the 查询 answer carry. */
+function patientSubject(p: HisPatient): string {
+  return `        <subject1 typeCode="SBJ">
+          <patient classCode="PAT">
+            <id><item root="${PATIENT_OID}" extension="${esc(p.id)}"/></id>
+            <statusCode code="active"/>
+            ${patientPerson(p)}
+          </patient>
+        </subject1>`;
+}
+
 /** 个人信息注册, as the HIS pushes it to the platform when a patient is registered. */
 export function patientRegistration(p: HisPatient, receiver = 'HIP'): string {
   return `${open('PRPA_IN201311UV02')}${header('PRPA_IN201311UV02', receiver)}  <controlActProcess classCode="CACT" moodCode="EVN">
     <subject typeCode="SUBJ">
       <registrationRequest classCode="REG" moodCode="RQO">
         <statusCode code="active"/>
-        <subject1 typeCode="SBJ">
-          <patient classCode="PAT">
-            <id><item root="${PATIENT_OID}" extension="${esc(p.id)}"/></id>
-            <statusCode code="active"/>
-            ${patientPerson(p)}
-          </patient>
-        </subject1>
+${patientSubject(p)}
       </registrationRequest>
     </subject>
   </controlActProcess>
@@ -196,13 +201,7 @@ export function patientQueryAnswer(req: V3Request, p: HisPatient | undefined): s
   const subject = p ? `    <subject typeCode="SUBJ">
       <registrationEvent classCode="REG" moodCode="EVN">
         <statusCode code="active"/>
-        <subject1 typeCode="SBJ">
-          <patient classCode="PAT">
-            <id><item root="${PATIENT_OID}" extension="${esc(p.id)}"/></id>
-            <statusCode code="active"/>
-            ${patientPerson(p)}
-          </patient>
-        </subject1>
+${patientSubject(p)}
       </registrationEvent>
     </subject>\n` : '';
   return `${open('PRPA_IN201306UV02')}${header('PRPA_IN201306UV02', req.senderDevice)}${acknowledgement('AA', p ? '查询成功' : '未找到患者', req)}  <controlActProcess classCode="CACT" moodCode="EVN">
