@@ -2,6 +2,9 @@
  * The message bus contract. Two implementations (RabbitMQ and in-process) pass one contract suite
  * (test/engine/bus/bus-contract.ts), so the runtime never knows which one it is on.
  */
+/** Where a bus implementation reports connection trouble and recoveries; the server passes its logger. */
+export type BusLogger = (level: 'debug' | 'info' | 'warn' | 'error', msg: string, meta?: Record<string, unknown>) => void;
+
 export interface BusMessage {
   /** Unique id of this bus message; also the idempotency key for consumers. */
   id: string;

@@ -1,13 +1,11 @@
 import { Knex } from 'knex';
 import { runMigrations } from '../migrations';
 import { WriteBatcher } from '../write-batcher';
-import { Bus, BusMessage, DeadLetter, Handler, SubscribeOptions, Subscription, TopicMessage } from './bus';
+import { Bus, BusMessage, DeadLetter, Handler, SubscribeOptions, Subscription, TopicMessage, type BusLogger } from './bus';
 import { topicMatches } from './topic-pattern';
 import { BINDINGS, migrations, TABLE } from './in-process-bus-schema';
 import { QueueState, Row } from './in-process-queue-state';
 import { InProcessSubscription } from './in-process-subscription';
-
-export type BusLogger = (level: 'debug' | 'info' | 'warn' | 'error', msg: string, meta?: Record<string, unknown>) => void;
 
 /** Rows per INSERT/DELETE statement: well under every dialect's bind-parameter limit. */
 const CHUNK = 500;

@@ -1,6 +1,6 @@
 import type { Channel, ChannelModel, Message } from 'amqplib';
-import { Bus, BusMessage, DeadLetter, Handler, RetryPolicy, retryDelay, SubscribeOptions, Subscription, TopicMessage } from './bus';
-import { AmqpConnection, BusLogger, partitionOf, UnroutableError } from './rabbitmq-connection';
+import { Bus, BusLogger, BusMessage, DeadLetter, Handler, RetryPolicy, retryDelay, SubscribeOptions, Subscription, TopicMessage } from './bus';
+import { AmqpConnection, partitionOf, UnroutableError } from './rabbitmq-connection';
 import { carriedHeaders, decodeBody, H_ATTEMPTS, H_DELAY, H_ERROR, H_KEY, RabbitSubscription, userHeaders } from './rabbitmq-subscription';
 
 /*

@@ -1,7 +1,6 @@
 import * as amqp from 'amqplib';
 import type { Channel, ChannelModel, ConfirmChannel, Options, RecoveringChannelModel } from 'amqplib';
-
-export type BusLogger = (level: 'debug' | 'info' | 'warn' | 'error', msg: string, meta?: Record<string, unknown>) => void;
+import type { BusLogger } from './bus';
 
 export interface OutgoingMessage {
   exchange: string;
