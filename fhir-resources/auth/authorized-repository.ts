@@ -6,6 +6,7 @@ import { auditEvent, type AuditActor, type AuditDraft, type AuditOutcome } from 
 import type { AuditLog } from '../audit/audit-log';
 import { searchAuditLog } from '../audit/audit-search';
 import { maskPersonalFields } from '../privacy/protected-fields';
+import type { ElevatableRepository, OperationCaller } from '../operations/operation';
 import type { KnexRepository } from '../store/knex-repository';
 import type {
   CreateOptions, HistoryOptions, HistoryResult, JsonPatchOperation, Repository, RequestContext, SearchOptions,
@@ -64,7 +65,7 @@ async function readIfLive(repo: Repository, type: ResourceType, id: string): Pro
  * after its transaction rolled back. Resources outside the caller's compartment are answered as not found, so their
  * existence is not revealed; a type or write the role may not touch is 403.
  */
-export class AuthorizedRepository implements Repository {
+export class AuthorizedRepository implements ElevatableRepository {
   constructor(private readonly store: KnexRepository, private readonly o: GuardOptions, private readonly scope?: TxScope) {}
 
   get access(): AccessControl {
@@ -73,6 +74,21 @@ export class AuthorizedRepository implements Repository {
 
   withContext(context: RequestContext): Repository {
     return new AuthorizedRepository(this.store.withContext(context), this.o, this.scope);
+  }
+
+  /** The store without this caller's checks, bound to the same transaction: for workflow operations' own records. */
+  elevated(): Repository {
+    return this.store;
+  }
+
+  caller(): OperationCaller {
+    const p = this.o.access.principal;
+    return {
+      role: p.role,
+      reference: p.reference,
+      ...(p.patientId ? { patient: `Patient/${p.patientId}` } : {}),
+      ...(p.practitionerId ? { practitioner: `Practitioner/${p.practitionerId}` } : {}),
+    };
   }
 
   async transaction<T>(fn: (repo: Repository) => Promise<T>): Promise<T> {

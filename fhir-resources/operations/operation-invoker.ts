@@ -1,7 +1,7 @@
 import { OperationOutcomeError } from '@medplum/core';
 import type { Parameters, Resource, ResourceType } from '@medplum/fhirtypes';
 import type { Repository } from '../store/repository';
-import { getAllowed, type Operation, type OperationLevel, type ParamShape } from './operation';
+import { getAllowed, isElevatable, type Operation, type OperationCaller, type OperationLevel, type ParamShape } from './operation';
 import { decodeParameters, encodeParameters, parametersFromQuery } from './operation-parameters';
 
 export interface Invocation {
@@ -56,9 +56,11 @@ export async function invokeOperation(repo: Repository, op: Operation, inv: Invo
       'method-not-allowed');
   }
   const params = decodeParameters(inputParameters(op, inv), op.parameters);
-  const result = await repo.transaction((trx) =>
-    op.run(trx, params as never, { correlationId: inv.correlationId, baseUrl: inv.baseUrl, resourceType: inv.resourceType, id: inv.id }),
-  );
+  const result = await repo.transaction((trx) => {
+    const elevated = isElevatable(trx) ? trx.elevated() : trx;
+    const caller: OperationCaller = isElevatable(trx) ? trx.caller() : { role: 'system', reference: 'system' };
+    return op.run(trx, params as never, { correlationId: inv.correlationId, baseUrl: inv.baseUrl, resourceType: inv.resourceType, id: inv.id, elevated, caller });
+  });
   const outNames = Object.keys(op.output);
   const values = result as Record<string, unknown>;
   if (outNames.length === 1 && outNames[0] === 'return' && op.output.return.kind === 'resource' && op.output.return.max === 1) {

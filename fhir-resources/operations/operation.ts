@@ -106,8 +106,37 @@ export function many<T>(s: ParamSpec<T, Cardinality>, bounds: { min?: number; ma
   return { ...s, min: bounds.min ?? 0, max: bounds.max ?? '*' } as ParamSpec<T, 'many'>;
 }
 
+/** Who invoked an operation, as workflow operations need to know it (absent fields: not that kind of caller). */
+export interface OperationCaller {
+  /** patient | doctor | operator | engineer | admin; `system` when no security is in front of the store. */
+  role: string;
+  /** The audit trail's name for the caller. */
+  reference: string;
+  /** Patient role: `Patient/<id>`, whose compartment is theirs. */
+  patient?: string;
+  /** Doctor role: `Practitioner/<id>`. */
+  practitioner?: string;
+}
+
+/**
+ * A repository that can hand out the store itself in the same transaction. Workflow operations read what the caller
+ * names through the caller's repository (so a patient's $checkout sees only their own bills) and then write the
+ * workflow's records (Invoice, PaymentNotice, Task) elevated: a patient may not write an Invoice, but paying may.
+ */
+export interface ElevatableRepository extends Repository {
+  elevated(): Repository;
+  caller(): OperationCaller;
+}
+
+export function isElevatable(repo: Repository): repo is ElevatableRepository {
+  return typeof (repo as Partial<ElevatableRepository>).elevated === 'function';
+}
+
 export interface OperationContext {
   correlationId?: string;
+  /** The store in the operation's transaction without the caller's restrictions; the caller's repository when unguarded. */
+  elevated: Repository;
+  caller: OperationCaller;
   /** Absolute FHIR base, for building references and links. */
   baseUrl: string;
   /** Type and instance level: the resource type in the URL. */
