@@ -7,6 +7,7 @@ import { startSecurity } from './fhir-resources/auth/security-module';
 import { FhirModule, startFhirModule } from './fhir-resources/fhir-module';
 import { demoHospital, demoSimulatorEnv } from './channels/demo-hospital';
 import { hospitalChannels } from './channels/hospital-channels';
+import { hospitalOperations } from './channels/hospital-operations';
 import { hospitalConfig } from './channels/hospital-config';
 import { startSimulatorHost } from './simulators/host';
 import { allPeers, simulatorConfig } from './simulators/peers';
@@ -33,7 +34,7 @@ async function main(): Promise<void> {
       app.use('/auth', security.authRoutes);
       // Registered before the engine mounts /api, so it runs first.
       app.use('/api', security.opsGuard);
-      const fhir = fhirModule = await startFhirModule({ db, bus, security });
+      const fhir = fhirModule = await startFhirModule({ db, bus, security, operations: hospitalOperations(hospital) });
       app.use('/fhir', fhir.router);
       return { stop: async () => { security.stop(); await fhir.stop(); } };
     },
