@@ -9,5 +9,9 @@ module.exports = {
   testTimeout: 60000,
   maxWorkers: 2,
   setupFiles: ['<rootDir>/test/support/quiet-logs.ts'],
+  // Every log line of the run is kept and checked for personal data at the end (test/support/log-capture/).
+  globalSetup: '<rootDir>/test/support/log-capture/global-setup.ts',
+  globalTeardown: '<rootDir>/test/support/log-capture/global-teardown.ts',
+  setupFilesAfterEnv: ['<rootDir>/test/support/log-capture/capture-source.ts'],
   transform: { '^.+\\.ts$': 'ts-jest' },
 };

@@ -1,4 +1,5 @@
 import winston from 'winston';
+import { captureStream, logCaptureFromEnv, type LogCapture } from './log-capture';
 import { maskText, maskValue } from './log-masking';
 
 /**
@@ -13,6 +14,11 @@ export interface CreateLoggerOptions {
   level?: string;
   /** Defaults to process.stdout; tests pass a stream to capture lines. */
   stream?: NodeJS.WritableStream;
+  /**
+   * A copy of every line into a directory (see log-capture.ts). Defaults to LINGSHU_LOG_CAPTURE for loggers on
+   * stdout; a logger on a caller's stream is that caller's to read and is not copied unless asked.
+   */
+  capture?: LogCapture;
 }
 
 // winston keeps the rendered line and the level under these registered symbols (triple-beam's MESSAGE / LEVEL).
@@ -108,14 +114,20 @@ function safeStringify(line: Record<string, unknown>): string {
 
 export function createLogger(options: CreateLoggerOptions = {}): winston.Logger {
   const level = resolveLevel(options.level ?? process.env.LINGSHU_LOG_LEVEL);
+  const capture = options.capture ?? (options.stream ? undefined : logCaptureFromEnv());
+  // With a capture the logger runs at the finer of both levels and the output transport keeps the configured one.
+  const captureLevel = capture ? resolveLevel(capture.level) : level;
+  const output = new winston.transports.Stream({ stream: options.stream ?? process.stdout, ...(capture ? { level } : {}) });
+  const transports: winston.transport[] = [output];
+  if (capture) transports.push(new winston.transports.Stream({ stream: captureStream(capture), level: captureLevel }));
   // Read the level at write time so that raising the level at runtime (logger.level = 'debug') brings stacks back.
   let created: winston.Logger | undefined;
-  const withStack = () => LEVELS[(created?.level ?? level) as keyof typeof LEVELS] >= LEVELS.debug;
+  const withStack = () => LEVELS[(output.level ?? created?.level ?? level) as keyof typeof LEVELS] >= LEVELS.debug;
   created = winston.createLogger({
-    level,
+    level: LEVELS[captureLevel as keyof typeof LEVELS] > LEVELS[level as keyof typeof LEVELS] ? captureLevel : level,
     levels: LEVELS,
     format: lineFormat(withStack),
-    transports: [new winston.transports.Stream({ stream: options.stream ?? process.stdout })],
+    transports,
     exitOnError: false,
   });
   return created;
