@@ -25,25 +25,26 @@ export function tradeStateOf(status: string, paid: boolean): TradeState | undefi
 
 /** The charset the form is in: the Content-Type's, else the `charset` field Alipay puts in the form itself. */
 function charsetOf(request: NotificationRequest): string {
-  const declared = /charset\s*=\s*"?([^";\s]+)/i.exec(request.contentType ?? '')?.[1]
-    ?? /(?:^|&)charset=([A-Za-z0-9-]+)/.exec(request.body.toString('latin1'))?.[1]
-    ?? 'utf-8';
+  const declared = /charset\s*=\s*"?([^";\s]+)/i.exec(request.contentType ?? '')?.[1] ?? decodeForm(request.body, 'latin1').charset ?? 'utf-8';
   return iconv.encodingExists(declared) ? declared : 'utf-8';
 }
 
 /**
  * An Alipay asynchronous notification (formats.md 2.2): form fields decoded, `sign` and `sign_type` left out, the rest
- * sorted and checked with RSA2 against the Alipay public key before any field is believed. A notification carrying a
- * refund (out_biz_no = out_request_no, refund_fee, gmt_refund) is a refund; otherwise it reports the trade.
+ * sorted and checked with RSA2 against the Alipay public key before any field is believed; the signature is over the
+ * string's bytes in the notification's charset (as Alipay's SDK checks it), so a GBK notification verifies as GBK.
+ * A notification carrying a refund (out_biz_no = out_request_no, refund_fee, gmt_refund) is a refund; otherwise it
+ * reports the trade.
  *
  * Alipay's refund notification gives refund_fee, the trade's refunded total so far, not the amount of this one refund;
  * it is what `refund.refundFen` carries. After partial refunds, ask queryRefund for the amount of one.
  */
 export function parseAlipayNotification(alipayPublicKey: KeyObject, request: NotificationRequest): PaymentNotification {
-  const p = decodeForm(request.body, charsetOf(request));
+  const charset = charsetOf(request);
+  const p = decodeForm(request.body, charset);
   if (!p.sign) throw new NotificationRefused('signature', 'the notification has no sign');
   if (p.sign_type && p.sign_type !== 'RSA2') throw new NotificationRefused('signature', `sign_type ${p.sign_type.slice(0, 10)} is not accepted; RSA2 only`);
-  if (!rsa2Verify(alipayPublicKey, signContent(p, ['sign', 'sign_type']), p.sign)) {
+  if (!rsa2Verify(alipayPublicKey, signContent(p, ['sign', 'sign_type']), p.sign, charset)) {
     throw new NotificationRefused('signature', 'sign does not verify with the Alipay public key');
   }
   if (!p.out_trade_no) throw new NotificationRefused('malformed', 'out_trade_no is missing');

@@ -18,9 +18,10 @@ export function rsa2Sign(privateKey: KeyObject, content: string): string {
   return crypto.sign('sha256', Buffer.from(content, 'utf8'), privateKey).toString('base64');
 }
 
-export function rsa2Verify(publicKey: KeyObject, content: string, signature: string): boolean {
+/** `charset`: the bytes the signer signed; requests and answers are UTF-8, a notification says its own. */
+export function rsa2Verify(publicKey: KeyObject, content: string, signature: string, charset = 'utf-8'): boolean {
   try {
-    return crypto.verify('sha256', Buffer.from(content, 'utf8'), publicKey, Buffer.from(signature, 'base64'));
+    return crypto.verify('sha256', iconv.encode(content, charset), publicKey, Buffer.from(signature, 'base64'));
   } catch {
     return false;
   }

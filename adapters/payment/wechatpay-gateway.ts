@@ -105,7 +105,8 @@ export class WechatPayGateway implements PaymentGateway {
     return refundStatusOf(await this.call('POST', '/v3/refund/domestic/refunds', body, wechatRefund));
   }
 
-  async queryRefund(outRefundNo: string): Promise<RefundStatus> {
+  /** WeChat Pay finds a refund by out_refund_no alone. */
+  async queryRefund(outRefundNo: string, _outTradeNo?: string): Promise<RefundStatus> {
     return refundStatusOf(await this.call('GET', `/v3/refund/domestic/refunds/${encodeURIComponent(outRefundNo)}`, undefined, wechatRefund));
   }
 
