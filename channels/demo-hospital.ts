@@ -19,6 +19,13 @@ export function demoHospital(hospital: HospitalConfig, env: NodeJS.ProcessEnv): 
       lisResults: on({ ...c.lisResults, port: env.LINGSHU_DEMO_MLLP_PORT ? Number(env.LINGSHU_DEMO_MLLP_PORT) : c.lisResults.port }),
       pacsReports: on(c.pacsReports),
       reproductiveCenterResults: on(c.reproductiveCenterResults),
+      medtechBooking: on({
+        ...c.medtechBooking,
+        url: c.medtechBooking.url || `http://127.0.0.1:${env.LINGSHU_SIM_MEDTECH_BOOKING_PORT ?? 9111}`,
+        token: c.medtechBooking.token || (env.LINGSHU_SIM_MEDTECH_BOOKING_TOKEN ?? 'demo-medtech-token'),
+      }),
+      // Every 30 s, so the demo's 号源 show up soon after start-up.
+      medtechSlots: on({ ...c.medtechSlots, cron: '*/30 * * * * *' }),
     },
   };
 }
@@ -31,6 +38,8 @@ export function demoSimulatorEnv(hospital: HospitalConfig, env: NodeJS.ProcessEn
     LINGSHU_SIM_PACS_TARGET: `127.0.0.1:${c.pacsReports.port}`,
     LINGSHU_SIM_REPRO_LIS_TARGET: `127.0.0.1:${c.reproductiveCenterResults.port}`,
     LINGSHU_SIM_HIS_LINGSHU_WSDL: `http://127.0.0.1:${lingshuPort}/channels/his-patients?wsdl`,
+    LINGSHU_SIM_MEDTECH_BOOKING_NOTIFY_URL: `http://127.0.0.1:${lingshuPort}/channels/medtech-booking/notify`,
+    LINGSHU_SIM_MEDTECH_BOOKING_TOKEN: c.medtechBooking.token || undefined,
     ...env,
     LINGSHU_PORT: String(lingshuPort),
   };

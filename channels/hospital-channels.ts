@@ -4,6 +4,8 @@ import { hisOrders, hisOrdersOut } from './his-orders';
 import { hisPatients, hisPatientsAdt } from './his-patients';
 import { hisVisits } from './his-visits';
 import { lisResults } from './lis-results';
+import { medtechBooking } from './medtech-booking';
+import { medtechSlots } from './medtech-slots';
 import { pacsReports } from './pacs-reports';
 import { reproductiveCenterResults } from './reproductive-center-results';
 import type { HospitalConfig } from './hospital-config';
@@ -17,6 +19,8 @@ const CHANNELS: Record<keyof HospitalConfig['channels'], (deps: ChannelDeps) => 
   lisResults,
   pacsReports,
   reproductiveCenterResults,
+  medtechBooking,
+  medtechSlots,
 };
 
 /** The hospital's interfaces that its configuration turns on. */

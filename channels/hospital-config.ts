@@ -39,10 +39,27 @@ export const hospitalSchema = z.object({
       /** The category every 生殖中心 report carries, so they can be searched apart (`DiagnosticReport?category=system|code`). */
       category: z.object({ system: z.string().min(1), code: z.string().min(1), display: z.string() }),
     }),
+    /** 医技预约 platform: $book / $cancel-booking, and its 停诊 notices at /channels/medtech-booking/notify. */
+    medtechBooking: z.object({
+      enabled: z.boolean(),
+      /** The platform's base URL (its API under /api). */
+      url: z.string(),
+      /** Bearer token the platform issued; it sends the same one with its notices. From the environment. */
+      token: z.string(),
+      timeoutMs: z.number().int().positive(),
+    }),
+    /** Pulls the platform's 号源 into Schedule / Slot on `cron` (the platform's url and token above). */
+    medtechSlots: z.object({ enabled: z.boolean(), cron: z.string().min(1) }),
   }),
 }).superRefine((h, ctx) => {
   const out = h.channels.hisOrdersOut;
   if (out.enabled && !out.wsdl) ctx.addIssue({ code: 'custom', path: ['channels', 'hisOrdersOut', 'wsdl'], message: 'is required when the channel is enabled' });
+  const medtech = h.channels.medtechBooking;
+  if (medtech.enabled || h.channels.medtechSlots.enabled) {
+    for (const field of ['url', 'token'] as const) {
+      if (!medtech[field]) ctx.addIssue({ code: 'custom', path: ['channels', 'medtechBooking', field], message: 'is required when medtechBooking or medtechSlots is enabled' });
+    }
+  }
 });
 
 export type HospitalConfig = z.infer<typeof hospitalSchema>;
