@@ -1,0 +1,239 @@
+import type { Appointment, Bundle, ChargeItem, OperationOutcome, Patient, ServiceRequest, Slot } from '@medplum/fhirtypes';
+import { adapterRegistry } from '../../adapters/registry';
+import { hospitalChannels } from '../../channels/hospital-channels';
+import { hospitalConfig, type HospitalConfig } from '../../channels/hospital-config';
+import { hospitalOperations } from '../../channels/hospital-operations';
+import { loadConfig } from '../../engine/config/config';
+import { RunningServer, startServer } from '../../engine/server';
+import { CHARGE_CODE_SYSTEM, CHARGE_STATUS } from '../../fhir-resources/billing/billing-vocabulary';
+import { startSecurity } from '../../fhir-resources/auth/security-module';
+import { FhirModule, startFhirModule } from '../../fhir-resources/fhir-module';
+import { MEDTECH_BOOKING_SYSTEM, MEDTECH_SLOT_SYSTEM, SLOT_REMAINING_EXTENSION } from '../../fhir-resources/profiles/booking-vocabulary';
+import { medtechBookingPeer, MedtechBookingPeer } from '../../simulators/medtech-booking/medtech-booking-peer';
+import { startSimulatorHost, SimulatorHost } from '../../simulators/host';
+import { createTestDatabase, TestDatabase } from '../support/databases';
+import { freePort } from '../support/engine-process';
+import { eventually } from '../support/engine-server';
+
+/**
+ * Booking after payment end to end: the simulated 医技预约 platform over HTTP, a real engine running the
+ * medtech-slots and medtech-booking channels, and the FHIR API with security, driven with demo patient tokens.
+ */
+const TOKEN = 'medtech-e2e-token';
+const DR = '210102015';
+const CT = '210300101';
+
+interface PlatformBookingView { id: string; orderNo: string; slotId: string; status: string; cancelReason?: string }
+
+describe('booking a paid medtech order on the 医技预约 platform', () => {
+  let database: TestDatabase;
+  let running: RunningServer;
+  let fhir: FhirModule | undefined;
+  let simulators: SimulatorHost;
+  let peer: MedtechBookingPeer;
+  let base: string;
+  let sim: string;
+  const tokens: Record<string, string> = {};
+  const patients: Record<'li' | 'wang', string> = { li: '', wang: '' };
+
+  beforeAll(async () => {
+    database = await createTestDatabase('sqlite');
+    const port = await freePort();
+    peer = medtechBookingPeer({ port: 0, token: TOKEN, seedDays: 2, notifyUrl: `http://127.0.0.1:${port}/channels/medtech-booking/notify` });
+    simulators = await startSimulatorHost([peer], { port: 0 });
+    sim = `http://127.0.0.1:${simulators.port}/_sim/medtech-booking`;
+    const config = loadConfig({
+      LINGSHU_PORT: String(port), LINGSHU_DB: database.url, LINGSHU_BUS: '', LINGSHU_CHANNELS_DIR: '/nonexistent', LINGSHU_PROFILE: 'demo',
+    });
+    const defaults = hospitalConfig(config);
+    const hospital: HospitalConfig = {
+      ...defaults,
+      channels: {
+        ...defaults.channels,
+        medtechBooking: { enabled: true, url: peer.url, token: TOKEN, timeoutMs: 2000 },
+        medtechSlots: { enabled: true, cron: '*/2 * * * * *' },
+      },
+    };
+    const repository = () => fhir!.repository;
+    running = await startServer({
+      config,
+      registry: adapterRegistry({ fhir: repository }),
+      channels: (db, bus) => hospitalChannels({ hospital, db, bus, fhir: repository }),
+      mount: async (app, { db, bus }) => {
+        const security = await startSecurity(config, db);
+        app.use('/auth', security.authRoutes);
+        fhir = await startFhirModule({ db, bus, security, operations: hospitalOperations(hospital) });
+        app.use('/fhir', fhir.router);
+        return { stop: async () => { security.stop(); await fhir!.stop(); } };
+      },
+    });
+    base = `http://127.0.0.1:${running.port}`;
+    const repo = fhir!.repository;
+    for (const [key, name] of [['li', '李梅'], ['wang', '王五']] as const) {
+      patients[key] = (await repo.create<Patient>({ resourceType: 'Patient', name: [{ text: name }], gender: 'female' })).resource.id!;
+      tokens[key] = await token({ role: 'patient', subject: `Patient/${patients[key]}` });
+    }
+  });
+
+  afterAll(async () => {
+    await simulators?.stop();
+    await running?.stop();
+    await database?.drop();
+  });
+
+  async function token(body: object): Promise<string> {
+    const res = await fetch(`${base}/auth/demo/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    return ((await res.json()) as { access_token: string }).access_token;
+  }
+
+  async function fhirCall<T>(as: string, path: string, body?: object): Promise<{ status: number; body: T }> {
+    const res = await fetch(`${base}/fhir/${path}`, {
+      method: body ? 'POST' : 'GET',
+      headers: { authorization: `Bearer ${as}`, 'content-type': 'application/fhir+json' },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    return { status: res.status, body: (await res.json()) as T };
+  }
+
+  type Answer = Omit<Appointment, 'resourceType'> & Omit<OperationOutcome, 'resourceType' | 'id'> & { resourceType: string };
+  const book = (as: string, order: string, slot: string) =>
+    fhirCall<Answer>(as, `ServiceRequest/${order}/$book`, { resourceType: 'Parameters', parameter: [{ name: 'slot', valueReference: { reference: `Slot/${slot}` } }] });
+  const cancel = (as: string, order: string) =>
+    fhirCall<Answer>(as, `ServiceRequest/${order}/$cancel-booking`, { resourceType: 'Parameters', parameter: [{ name: 'reason', valueString: '临时有事' }] });
+  const platformBookings = async (): Promise<PlatformBookingView[]> => (await (await fetch(`${sim}/bookings`)).json()) as PlatformBookingView[];
+  const outcomeText = (o: Pick<OperationOutcome, 'issue'>) => o.issue?.map((i) => i.diagnostics).join('; ') ?? '';
+
+  /** A lab / exam order of the patient with one charge line in the given state. */
+  async function order(patient: string, item: string, charge: string): Promise<string> {
+    const repo = fhir!.repository;
+    const code = { coding: [{ system: CHARGE_CODE_SYSTEM, code: item }] };
+    const sr = (await repo.create<ServiceRequest>({ resourceType: 'ServiceRequest', status: 'active', intent: 'order', subject: { reference: `Patient/${patient}` }, code })).resource;
+    await repo.create<ChargeItem>({ resourceType: 'ChargeItem', status: charge as ChargeItem['status'], code, subject: { reference: `Patient/${patient}` }, service: [{ reference: `ServiceRequest/${sr.id}` }] });
+    return sr.id!;
+  }
+
+  /** The free Slots of an item at the campus, as a patient finds them after the sync. */
+  async function freeSlots(item: string, campus = 'TY'): Promise<Slot[]> {
+    return eventually(async () => {
+      const found = await fhirCall<Bundle>(tokens.li, `Slot?service-type=${encodeURIComponent(`${CHARGE_CODE_SYSTEM}|${item}`)}&status=free&_count=100`);
+      const slots = (found.body.entry ?? []).map((e) => e.resource as Slot).filter((s) => s.identifier?.[0]?.value?.includes(`-${campus}-`));
+      return slots.length > 0 && slots.sort((a, b) => a.start.localeCompare(b.start));
+    });
+  }
+
+  const platformIdOf = (slot: Slot) => slot.identifier!.find((i) => i.system === MEDTECH_SLOT_SYSTEM)!.value!;
+
+  it('puts the platform\'s 号源 into the store as Slots a patient can search, each under its item × campus Schedule at the campus', async () => {
+    const slots = await freeSlots(DR);
+    expect(slots[0]).toMatchObject({ status: 'free', serviceType: [{ coding: [{ code: DR }] }], extension: expect.arrayContaining([{ url: SLOT_REMAINING_EXTENSION, valueInteger: expect.any(Number) }]) });
+    const platform = peer.state.slots.get(platformIdOf(slots[0]))!;
+    expect(slots[0].start).toBe(`${platform.date}T${platform.start}:00+08:00`);
+    const schedule = await fhirCall<Bundle>(tokens.li, `Schedule?_id=${slots[0].schedule.reference!.split('/')[1]}&_include=Schedule:actor`);
+    expect(schedule.body.entry?.map((e) => e.resource)).toEqual(expect.arrayContaining([expect.objectContaining({ resourceType: 'Location', name: '桃源院区' })]));
+  });
+
+  it('books a paid order: the Appointment is booked for the patient and the platform shows the booking', async () => {
+    const sr = await order(patients.li, DR, CHARGE_STATUS.paid);
+    const [slot] = await freeSlots(DR);
+    const res = await book(tokens.li, sr, slot.id!);
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({
+      resourceType: 'Appointment', status: 'booked', basedOn: [{ reference: `ServiceRequest/${sr}` }], slot: [{ reference: `Slot/${slot.id}` }],
+      start: slot.start, end: slot.end, participant: expect.arrayContaining([expect.objectContaining({ actor: { reference: `Patient/${patients.li}` } })]),
+      patientInstruction: expect.stringContaining('金属'),
+    });
+    const bookingId = res.body.identifier!.find((i) => i.system === MEDTECH_BOOKING_SYSTEM)!.value;
+    expect((await platformBookings()).find((b) => b.id === bookingId)).toMatchObject({ orderNo: sr, slotId: platformIdOf(slot), status: 'booked' });
+    // The platform's answer carries the slot's new count: the Slot shows one place fewer at once.
+    const remaining = (s: Slot) => s.extension?.find((e) => e.url === SLOT_REMAINING_EXTENSION)?.valueInteger;
+    expect(remaining((await fhirCall<Slot>(tokens.li, `Slot/${slot.id}`)).body)).toBe(peer.state.slots.get(platformIdOf(slot))!.capacity - peer.state.slots.get(platformIdOf(slot))!.booked);
+    const mine = await fhirCall<Bundle>(tokens.li, `Appointment?based-on=ServiceRequest/${sr}`);
+    expect(mine.body.entry?.map((e) => (e.resource as Appointment).status)).toEqual(['booked']);
+  });
+
+  it('refuses an unpaid order and asks the platform nothing', async () => {
+    const sr = await order(patients.li, DR, CHARGE_STATUS.unpaid);
+    const [slot] = await freeSlots(DR);
+    const res = await book(tokens.li, sr, slot.id!);
+    expect(res.status).toBe(409);
+    expect(outcomeText(res.body)).toContain('尚未缴费');
+    expect((await platformBookings()).some((b) => b.orderNo === sr)).toBe(false);
+  });
+
+  it('refuses a second booking of an order already booked', async () => {
+    const sr = await order(patients.li, DR, CHARGE_STATUS.paid);
+    const slots = await freeSlots(DR);
+    expect((await book(tokens.li, sr, slots[0].id!)).status).toBe(200);
+    const again = await book(tokens.li, sr, slots[1].id!);
+    expect(again.status).toBe(409);
+    expect(outcomeText(again.body)).toContain('已预约');
+  });
+
+  it('refuses a slot of another exam item', async () => {
+    const sr = await order(patients.li, DR, CHARGE_STATUS.paid);
+    const [ctSlot] = await freeSlots(CT);
+    const res = await book(tokens.li, sr, ctSlot.id!);
+    expect(res.status).toBe(400);
+    expect(outcomeText(res.body)).toContain('与医嘱项目不符');
+  });
+
+  it('refuses a full slot with the platform\'s reason', async () => {
+    const sr = await order(patients.li, DR, CHARGE_STATUS.paid);
+    const slot = (await freeSlots(DR, 'BY'))[0];
+    await fetch(`${sim}/slots/${platformIdOf(slot)}`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ capacity: 0 }) });
+    const res = await book(tokens.li, sr, slot.id!);
+    expect(res.status).toBe(409);
+    expect(outcomeText(res.body)).toContain('已约满');
+    expect(outcomeText(res.body)).toContain('SLOT_FULL');
+  });
+
+  it('does not let another patient book the order', async () => {
+    const sr = await order(patients.li, DR, CHARGE_STATUS.paid);
+    const [slot] = await freeSlots(DR);
+    const res = await book(tokens.wang, sr, slot.id!);
+    expect(res.status).toBe(404);
+    expect((await platformBookings()).some((b) => b.orderNo === sr)).toBe(false);
+  });
+
+  it('answers 503 and writes nothing while the platform fails', async () => {
+    const sr = await order(patients.li, DR, CHARGE_STATUS.paid);
+    const [slot] = await freeSlots(DR);
+    await fetch(`${sim}/fail?mode=500&times=1`, { method: 'POST' });
+    const res = await book(tokens.li, sr, slot.id!);
+    expect(res.status).toBe(503);
+    expect(outcomeText(res.body)).toContain('医技预约平台暂时无法访问');
+    expect((await fhirCall<Bundle>(tokens.li, `Appointment?based-on=ServiceRequest/${sr}`)).body.entry ?? []).toEqual([]);
+  });
+
+  it('cancels a booking on the patient\'s request, on the platform and in the store, and the order can be booked again', async () => {
+    const sr = await order(patients.li, DR, CHARGE_STATUS.paid);
+    const [slot] = await freeSlots(DR);
+    const booked = await book(tokens.li, sr, slot.id!);
+    const bookingId = booked.body.identifier![0].value;
+    const res = await cancel(tokens.li, sr);
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ status: 'cancelled', cancelationReason: { coding: [{ code: 'pat' }], text: '临时有事' } });
+    expect((await platformBookings()).find((b) => b.id === bookingId)).toMatchObject({ status: 'cancelled', cancelReason: '临时有事' });
+    expect((await book(tokens.li, sr, slot.id!)).status).toBe(200);
+  });
+
+  it('cancels the Appointment with the platform\'s reason when the platform stops the slot (停诊)', async () => {
+    const sr = await order(patients.li, DR, CHARGE_STATUS.paid);
+    const slot = (await freeSlots(DR)).at(-1)!;
+    const booked = await book(tokens.li, sr, slot.id!);
+    expect(booked.status).toBe(200);
+    await fetch(`${sim}/slots/${platformIdOf(slot)}/stop`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ reason: '设备检修停诊' }) });
+    const seen = await eventually(async () => {
+      const a = (await fhirCall<Appointment>(tokens.li, `Appointment/${booked.body.id}`)).body;
+      return a.status === 'cancelled' && a;
+    });
+    expect(seen.cancelationReason).toMatchObject({ coding: [{ code: 'prov' }], text: expect.stringContaining('设备检修停诊') });
+    const after = await fhirCall<Slot>(tokens.li, `Slot/${slot.id}`);
+    expect(after.body.status).toBe('busy-unavailable');
+  });
+
+  it('refuses a 停诊 notice without the platform\'s token', async () => {
+    const res = await fetch(`${base}/channels/medtech-booking/notify`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer wrong' }, body: '{}' });
+    expect(res.status).toBe(401);
+  });
+});
