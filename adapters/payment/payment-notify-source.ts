@@ -13,7 +13,11 @@ export interface PaymentNotifySourceOptions {
   check?: (notification: PaymentNotification) => Promise<string | undefined>;
   /** Below /channels/<channelId>; the URL given to the gateway as notify_url. */
   path?: string;
-  /** Both gateways give up on an answer after 5 s and count the delivery failed; answer a failure before that. */
+  /**
+   * Both gateways give up on an answer after 5 s and count the delivery failed; a failure is answered before that.
+   * The work already started goes on and may still store the notification; the gateway's next delivery is then a
+   * duplicate, which what acts on notifications already has to take.
+   */
   answerWithinMs?: number;
   logger?: winston.Logger;
 }
