@@ -192,6 +192,19 @@ describe.each(['sqlite', 'postgres'] as const)('refunds on %s', (kind) => {
     expect(diagnostics(res.body)).toBe(`「奥美拉唑肠溶胶囊」（ChargeItem/${bill.items[0].id}）已发药，不能退费`);
   });
 
+  it('an exam booked for a time still ahead must have its booking cancelled before it is refunded', async () => {
+    const bill = await paidBill(fx, 'P1', [{ name: '胃镜检查', fen: 48000, kind: 'lab' }]);
+    const start = new Date(Date.now() + 3 * 86_400_000).toISOString();
+    await fx.repository.create({
+      resourceType: 'Appointment', status: 'booked', start, end: new Date(Date.parse(start) + 1_800_000).toISOString(),
+      basedOn: [{ reference: `ServiceRequest/${bill.orders[0].id}` }], participant: [{ actor: { reference: 'Patient/P1' }, status: 'accepted' }],
+    });
+    const res = await requestRefund(patient, bill.invoice);
+    expect(res.status).toBe(409);
+    expect(diagnostics(res.body)).toContain('已预约');
+    expect(diagnostics(res.body)).toContain('请先取消预约再申请退费');
+  });
+
   it('a refund the channel refuses ends failed / abnormal with its reason in a note', async () => {
     // Recorded as paid here, but never paid at the gateway: WeChat Pay refuses to refund it.
     const bill = await paidBill(fx, 'P1', [{ name: '血型鉴定', fen: 2000, kind: 'lab' }], { pay: false });
