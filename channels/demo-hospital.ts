@@ -26,6 +26,33 @@ export function demoHospital(hospital: HospitalConfig, env: NodeJS.ProcessEnv): 
       }),
       // Every 30 s, so the demo's 号源 show up soon after start-up.
       medtechSlots: on({ ...c.medtechSlots, cron: '*/30 * * * * *' }),
+      prescriptionCirculation: on(demoCirculation(c.prescriptionCirculation, env)),
+    },
+  };
+}
+
+/**
+ * 处方流转 against the simulated platform (LINGSHU_SIM_PRESCRIPTION_PLATFORM_PORT, 9112) and pharmacy (…_PHARMACY_PORT,
+ * 9113): the 桃源 and 北院 campus pharmacies take prescriptions through the platform, 星湖大药房 through its own API
+ * with the simulator's demo key.
+ */
+function demoCirculation(c: HospitalConfig['channels']['prescriptionCirculation'], env: NodeJS.ProcessEnv): HospitalConfig['channels']['prescriptionCirculation'] {
+  const pharmacyApi = `http://127.0.0.1:${env.LINGSHU_SIM_PHARMACY_PORT ?? 9113}/api`;
+  return {
+    ...c,
+    platform: {
+      ...c.platform,
+      url: c.platform.url || `http://127.0.0.1:${env.LINGSHU_SIM_PRESCRIPTION_PLATFORM_PORT ?? 9112}/fixmedins`,
+      fixmedinsCode: c.platform.fixmedinsCode || (env.LINGSHU_SIM_PRESCRIPTION_PLATFORM_FIXMEDINS_CODES ?? 'H33010600001').split(',')[0].trim(),
+      pollCron: '*/20 * * * * *',
+    },
+    pharmacies: Object.keys(c.pharmacies).length ? c.pharmacies : {
+      'TY-MZYF': { via: 'platform', name: '桃源院区门诊药房' },
+      'BY-MZYF': { via: 'platform', name: '北院院区门诊药房' },
+      'XH-DYF': {
+        via: 'api', name: '星湖大药房', address: '星湖路 88 号', url: pharmacyApi,
+        appId: env.LINGSHU_SIM_PHARMACY_APP_ID ?? 'lingshu-demo', key: env.LINGSHU_SIM_PHARMACY_SECRET ?? 'demo-pharmacy-secret',
+      },
     },
   };
 }
@@ -40,6 +67,7 @@ export function demoSimulatorEnv(hospital: HospitalConfig, env: NodeJS.ProcessEn
     LINGSHU_SIM_HIS_LINGSHU_WSDL: `http://127.0.0.1:${lingshuPort}/channels/his-patients?wsdl`,
     LINGSHU_SIM_MEDTECH_BOOKING_NOTIFY_URL: `http://127.0.0.1:${lingshuPort}/channels/medtech-booking/notify`,
     LINGSHU_SIM_MEDTECH_BOOKING_TOKEN: c.medtechBooking.token || undefined,
+    LINGSHU_SIM_PHARMACY_CALLBACK_URL: `http://127.0.0.1:${lingshuPort}/channels/pharmacy-callback`,
     ...env,
     LINGSHU_PORT: String(lingshuPort),
   };

@@ -7,10 +7,12 @@ import { lisResults } from './lis-results';
 import { medtechBooking } from './medtech-booking';
 import { medtechSlots } from './medtech-slots';
 import { pacsReports } from './pacs-reports';
+import { prescriptionCirculation } from './prescription-circulation';
 import { reproductiveCenterResults } from './reproductive-center-results';
 import type { HospitalConfig } from './hospital-config';
 
-const CHANNELS: Record<keyof HospitalConfig['channels'], (deps: ChannelDeps) => ChannelDefinition> = {
+/** One interface may take several channels (the way out, and the ways news comes back). */
+const CHANNELS: Record<keyof HospitalConfig['channels'], (deps: ChannelDeps) => ChannelDefinition | ChannelDefinition[]> = {
   hisPatients,
   hisPatientsAdt,
   hisVisits,
@@ -21,11 +23,12 @@ const CHANNELS: Record<keyof HospitalConfig['channels'], (deps: ChannelDeps) => 
   reproductiveCenterResults,
   medtechBooking,
   medtechSlots,
+  prescriptionCirculation,
 };
 
 /** The hospital's interfaces that its configuration turns on. */
 export function hospitalChannels(deps: ChannelDeps): ChannelDefinition[] {
   return (Object.keys(CHANNELS) as (keyof typeof CHANNELS)[])
     .filter((key) => deps.hospital.channels[key].enabled)
-    .map((key) => ({ ...CHANNELS[key](deps), origin: `channels/${key}` }));
+    .flatMap((key) => ([] as ChannelDefinition[]).concat(CHANNELS[key](deps)).map((def) => ({ ...def, origin: `channels/${key}` })));
 }

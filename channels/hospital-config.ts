@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { LingshuConfig } from '../engine/config/config';
+import { prescriptionCirculationSchema } from './prescription-circulation-config';
 
 const mllpPort = z.number().int().min(0).max(65535);
 
@@ -50,6 +51,7 @@ export const hospitalSchema = z.object({
     }),
     /** Pulls the platform's 号源 into Schedule / Slot on `cron` (the platform's url and token above). */
     medtechSlots: z.object({ enabled: z.boolean(), cron: z.string().min(1) }),
+    prescriptionCirculation: prescriptionCirculationSchema,
   }),
 }).superRefine((h, ctx) => {
   const out = h.channels.hisOrdersOut;

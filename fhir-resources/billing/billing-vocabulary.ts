@@ -85,3 +85,19 @@ export const INVOICE_STATUS = { awaitingPayment: 'issued', paid: 'balanced', can
 
 export const PAYMENT_CHANNELS = ['wechatpay', 'alipay', 'pharmacy'] as const;
 export type PaymentChannelCode = (typeof PAYMENT_CHANNELS)[number];
+
+/** Organization.identifier of a pharmacy (院内药房 or 社会药房): the code the hospital's configuration names it by. */
+export const PHARMACY_CODE_SYSTEM = sid('pharmacy-code');
+/** Organization.type of every pharmacy a prescription can go to: `GET /fhir/Organization?type=<system>|pharmacy`. */
+export const ORGANIZATION_TYPE_SYSTEM = codeSystem('organization-type');
+export const ORGANIZATION_TYPE = { pharmacy: 'pharmacy' } as const;
+/** Task(circulation).identifier: the prescription number sent to the platform or pharmacy (hosp_rxno / rxNo). */
+export const CIRCULATION_RX_NO_SYSTEM = sid('circulation-rx-no');
+/** Task(circulation).output types: the numbers the peer answered with (hi-rxno, rx-trace-code, pharmacy-order-id). */
+export const CIRCULATION_OUTPUT_SYSTEM = codeSystem('circulation-output');
+/** MedicationDispense.identifier: the drug's 药品追溯码 as the pharmacy scanned it at 核销. */
+export const DRUG_TRACE_CODE_SYSTEM = sid('drug-trace-code');
+/** MedicationDispense.identifier: `<Task id>/<MedicationRequest id>`, so a 核销 reported twice dispenses once. */
+export const CIRCULATION_DISPENSE_SYSTEM = sid('circulation-dispense');
+/** On MedicationDispense: valueString, the manufacturer's lot (生产批号) of what was handed over. */
+export const LOT_NUMBER_EXTENSION = extension('lot-number');
