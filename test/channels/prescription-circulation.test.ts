@@ -1,0 +1,265 @@
+import { parseSearchRequest } from '@medplum/core';
+import type { Invoice, MedicationDispense, MedicationRequest, Organization, Patient, Task } from '@medplum/fhirtypes';
+import { pharmacySignedHeaders } from '../../adapters/circulation/pharmacy-signature';
+import { adapterRegistry } from '../../adapters/registry';
+import { demoHospital } from '../../channels/demo-hospital';
+import { hospitalChannels } from '../../channels/hospital-channels';
+import { hospitalConfig } from '../../channels/hospital-config';
+import { loadConfig } from '../../engine/config/config';
+import { RunningServer, startServer } from '../../engine/server';
+import {
+  CIRCULATION_DISPENSE_SYSTEM, DRUG_TRACE_CODE_SYSTEM, LOT_NUMBER_EXTENSION, ORGANIZATION_TYPE_SYSTEM, PHARMACY_CODE_SYSTEM, PICKUP_CODE_SYSTEM,
+  PRESCRIPTION_NO_SYSTEM, TASK_BUSINESS_STATUS_SYSTEM, TASK_CODE_SYSTEM,
+} from '../../fhir-resources/billing/billing-vocabulary';
+import { FhirModule, startFhirModule } from '../../fhir-resources/fhir-module';
+import { startSimulatorHost, SimulatorHost } from '../../simulators/host';
+import { pharmacyPeer, PharmacyPeer } from '../../simulators/pharmacy/pharmacy-peer';
+import { prescriptionPlatformPeer, PrescriptionPlatformPeer } from '../../simulators/prescription-platform/prescription-platform-peer';
+import { brokerCleanup } from '../support/broker-cleanup';
+import { createTestDatabase, RABBIT_URL, TestDatabase, uniqueName } from '../support/databases';
+import { freePort } from '../support/engine-process';
+import { eventually } from '../support/engine-server';
+
+/**
+ * 处方流转 end to end over HTTP: circulation Tasks written into the store reach the simulated 处方流转平台 and pharmacy;
+ * the simulators' pharmacists (their control routes) review, dispense and 核销, and that comes back into the Task and
+ * MedicationDispenses through the signed callbacks and the platform poll.
+ */
+const APP_ID = 'lingshu-demo';
+const KEY = 'circulation-test-key';
+const FIXMEDINS = 'H33010600001';
+
+for (const stack of [{ name: 'SQLite + in-process bus', db: 'sqlite' as const, amqp: false }]) {
+  describe(`prescription circulation on ${stack.name}`, () => {
+    const prefix = uniqueName('lsc');
+    let database: TestDatabase;
+    let running: RunningServer;
+    let fhir: FhirModule | undefined;
+    let simulators: SimulatorHost;
+    let platform: PrescriptionPlatformPeer;
+    let pharmacy: PharmacyPeer;
+    let base: string;
+    let sim: string;
+    let seq = 0;
+
+    const control = async <T>(path: string, body: unknown = {}): Promise<{ status: number; body: T }> => {
+      const res = await fetch(`${sim}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      return { status: res.status, body: (await res.json()) as T };
+    };
+    const repo = () => fhir!.repository;
+    const task = (id: string) => repo().read<Task>('Task', id);
+    const state = (t: Task) => [t.status, t.businessStatus?.coding?.find((c) => c.system === TASK_BUSINESS_STATUS_SYSTEM)?.code];
+    const reaches = (id: string, status: string, business: string) => eventually(async () => {
+      const t = await task(id);
+      return state(t)[0] === status && state(t)[1] === business ? t : undefined;
+    }, 30_000);
+    const output = (t: Task, code: string) => t.output?.find((o) => o.type?.coding?.[0]?.code === code)?.valueString;
+    const pharmacyId = async (code: string) => {
+      const found = await repo().search(parseSearchRequest('Organization', { identifier: `${PHARMACY_CODE_SYSTEM}|${code}` }));
+      return found.resources[0].id!;
+    };
+    const dispensesOf = async (taskId: string) => (await repo().search(parseSearchRequest('MedicationDispense', { _count: '100' }))).resources
+      .filter((d) => (d as MedicationDispense).supportingInformation?.some((s) => s.reference === `Task/${taskId}`)) as MedicationDispense[];
+    const messages = async (channel: string) => (await running.store.search({ channel, limit: 500 })).messages;
+
+    /** A paid prescription of two drugs and the Task the payment workflow makes for it, owned by the pharmacy `code`. */
+    async function paidPrescription(code: string): Promise<{ taskId: string; rxNo: string; pickupCode: string; requests: string[] }> {
+      seq++;
+      const rxNo = `CF2026112600${String(seq).padStart(2, '0')}${Date.now() % 1000}`;
+      const pickupCode = String(600000 + seq);
+      const { resource: patient } = await repo().create<Patient>({ resourceType: 'Patient', name: [{ text: '张三' }], gender: 'male', telecom: [{ system: 'phone', value: '13800138000' }] });
+      const drug = (code: string, name: string, quantity: number): MedicationRequest => ({
+        resourceType: 'MedicationRequest', status: 'active', intent: 'order', subject: { reference: `Patient/${patient.id}` }, authoredOn: '2026-11-26T01:58:00Z',
+        groupIdentifier: { system: PRESCRIPTION_NO_SYSTEM, value: rxNo },
+        medicationCodeableConcept: { coding: [{ system: 'http://lingshu.health/sid/nhsa-drug', code }], text: name },
+        dosageInstruction: [{ text: '口服，一日3次' }], dispenseRequest: { quantity: { value: quantity, unit: '盒' } },
+      });
+      const requests = [
+        (await repo().create(drug('XJ01CAA040A001010100483', '阿莫西林胶囊', 2))).resource.id!,
+        (await repo().create(drug('ZA06BAB0097010104421', '蓝芩口服液', 1))).resource.id!,
+      ];
+      const { resource: invoice } = await repo().create<Invoice>({
+        resourceType: 'Invoice', status: 'balanced', subject: { reference: `Patient/${patient.id}` }, identifier: [{ system: PICKUP_CODE_SYSTEM, value: pickupCode }],
+      });
+      const { resource: created } = await repo().withContext({ correlationId: `payment-${seq}` }).create<Task>({
+        resourceType: 'Task', status: 'requested', intent: 'order',
+        code: { coding: [{ system: TASK_CODE_SYSTEM, code: 'circulation' }] },
+        businessStatus: { coding: [{ system: TASK_BUSINESS_STATUS_SYSTEM, code: 'pending-review', display: '待审方' }], text: '待审方' },
+        focus: { reference: `Invoice/${invoice.id}` }, basedOn: requests.map((id) => ({ reference: `MedicationRequest/${id}` })),
+        for: { reference: `Patient/${patient.id}` }, owner: { reference: `Organization/${await pharmacyId(code)}` },
+        input: [{ type: { text: 'pickupCode' }, valueString: pickupCode }],
+      });
+      return { taskId: created.id!, rxNo, pickupCode, requests };
+    }
+
+    /** What the refund workflow does to a refunded prescription's Task. */
+    const cancel = async (id: string) => {
+      const current = await task(id);
+      await repo().withContext({ correlationId: `refund-${id}` }).update<Task>({ ...current, status: 'cancelled', statusReason: { text: '患者申请退费' } });
+    };
+
+    const platformRx = (rxNo: string) => platform.state.rx.get([...platform.state.rx.values()].find((r) => r.hospRxno === rxNo)?.hiRxno ?? '');
+
+    beforeAll(async () => {
+      database = await createTestDatabase(stack.db);
+      const httpPort = await freePort();
+      platform = prescriptionPlatformPeer({ port: 0, fixmedinsCodes: [FIXMEDINS] });
+      pharmacy = pharmacyPeer({ port: 0, apps: { [APP_ID]: KEY }, callbackUrl: `http://127.0.0.1:${httpPort}/channels/pharmacy-callback`, pharmacyName: '星湖大药房(模拟)' });
+      simulators = await startSimulatorHost([platform, pharmacy], { port: 0 });
+      sim = `http://127.0.0.1:${simulators.port}/_sim`;
+      const config = loadConfig({
+        LINGSHU_PORT: String(httpPort), LINGSHU_DB: database.url, LINGSHU_BUS: stack.amqp ? RABBIT_URL : '', LINGSHU_CHANNELS_DIR: '/nonexistent',
+        LINGSHU_PROFILE: 'production', LINGSHU_RABBITMQ__PREFIX: prefix, LINGSHU_ENGINE__DISPATCH_SWEEP_MS: '500',
+      });
+      const site = hospitalConfig(config);
+      const demo = demoHospital(site, {
+        LINGSHU_SIM_PRESCRIPTION_PLATFORM_PORT: String(new URL(platform.url).port), LINGSHU_SIM_PHARMACY_PORT: String(new URL(pharmacy.url).port),
+        LINGSHU_SIM_PRESCRIPTION_PLATFORM_FIXMEDINS_CODES: FIXMEDINS, LINGSHU_SIM_PHARMACY_APP_ID: APP_ID, LINGSHU_SIM_PHARMACY_SECRET: KEY,
+      }).channels.prescriptionCirculation;
+      // Only this interface, polled every second so that the test does not wait for the demo's schedule.
+      const hospital = { ...site, channels: { ...site.channels, prescriptionCirculation: { ...demo, platform: { ...demo.platform, pollCron: '* * * * * *' } } } };
+      running = await startServer({
+        config,
+        registry: adapterRegistry({ fhir: repo }),
+        channels: (db, bus) => hospitalChannels({ hospital, db, bus, fhir: repo }),
+        mount: async (app, { db, bus }) => {
+          fhir = await startFhirModule({ db, bus });
+          app.use('/fhir', fhir.router);
+          return fhir;
+        },
+      });
+      base = `http://127.0.0.1:${running.port}`;
+    });
+
+    afterAll(async () => {
+      await simulators?.stop();
+      const removeBrokerObjects = running ? brokerCleanup(running.bus, RABBIT_URL, prefix) : async () => undefined;
+      await running?.stop();
+      await removeBrokerObjects();
+      await database?.drop();
+    });
+
+    it('lists the configured pharmacies as Organizations of type pharmacy', async () => {
+      const found = await repo().search(parseSearchRequest('Organization', { type: `${ORGANIZATION_TYPE_SYSTEM}|pharmacy`, _sort: 'name' }));
+      expect((found.resources as Organization[]).map((o) => [o.identifier?.[0].value, o.name]).sort()).toEqual([
+        ['BY-MZYF', '北院院区门诊药房'], ['TY-MZYF', '桃源院区门诊药房'], ['XH-DYF', '星湖大药房'],
+      ]);
+    });
+
+    it('uploads a Task for a campus pharmacy to the platform as uploadChk, sign and upload, and records it as circulated', async () => {
+      const { taskId, rxNo } = await paidPrescription('TY-MZYF');
+      const circulated = await reaches(taskId, 'in-progress', 'circulated');
+      const rx = platformRx(rxNo)!;
+      expect(rx.status).toBe('pending_review');
+      expect(output(circulated, 'hi-rxno')).toBe(rx.hiRxno);
+      expect(output(circulated, 'rx-trace-code')).toBe(rx.rxTraceCode);
+      const calls = platform.received.filter((r) => JSON.stringify(r.body).includes(rx.hiRxno) || JSON.stringify(r.body).includes(rxNo));
+      expect(calls.map((c) => [c.path, c.outcome])).toEqual([
+        ['/fixmedins/uploadChk', 'uploadChk ok'], ['/fixmedins/rxFixmedinsSign', 'rxFixmedinsSign ok'], ['/fixmedins/rxFileUpld', 'rxFileUpld ok'],
+      ]);
+    });
+
+    it('brings the platform pharmacist\'s approval and the 取药 back through the poll, ending in MedicationDispenses', async () => {
+      const { taskId, rxNo, requests } = await paidPrescription('BY-MZYF');
+      await reaches(taskId, 'in-progress', 'circulated');
+      const hiRxno = platformRx(rxNo)!.hiRxno;
+      expect((await control(`/prescription-platform/prescriptions/${hiRxno}/review`, { approve: true })).status).toBe(200);
+      await reaches(taskId, 'in-progress', 'approved');
+      expect((await control(`/prescription-platform/prescriptions/${hiRxno}/dispense`, { pharmacy: '北院院区门诊药房' })).status).toBe(200);
+      await reaches(taskId, 'completed', 'picked-up');
+      const dispenses = await eventually(async () => ((await dispensesOf(taskId)).length === 2 ? dispensesOf(taskId) : undefined));
+      const settled = platformRx(rxNo)!.settlement!.drugs;
+      expect(dispenses.map((d) => [d.status, d.authorizingPrescription?.[0].reference, d.identifier?.find((i) => i.system === DRUG_TRACE_CODE_SYSTEM)?.value]).sort())
+        .toEqual(requests.map((id, n) => ['completed', `MedicationRequest/${id}`, settled[n].drug_trac_codg]).sort());
+    });
+
+    it('turns a 审方驳回 at the platform into a rejected Task carrying the opinion', async () => {
+      const { taskId, rxNo } = await paidPrescription('TY-MZYF');
+      await reaches(taskId, 'in-progress', 'circulated');
+      await control(`/prescription-platform/prescriptions/${platformRx(rxNo)!.hiRxno}/review`, { approve: false, opinion: '超说明书用药' });
+      const rejected = await reaches(taskId, 'rejected', 'rejected');
+      expect(rejected.statusReason?.text).toBe('超说明书用药');
+    });
+
+    it('sends a Task for a third-party pharmacy as a signed order, and its accept, 备药 and 核销 callbacks complete it', async () => {
+      const { taskId, rxNo, pickupCode, requests } = await paidPrescription('XH-DYF');
+      const circulated = await reaches(taskId, 'in-progress', 'circulated');
+      expect(output(circulated, 'pharmacy-order-id')).toBe(pharmacy.orders.get(rxNo)!.orderId);
+      expect(pharmacy.orders.get(rxNo)).toMatchObject({ status: 'received', pickupCode, patient: { name: '张三' } });
+      await control(`/pharmacy/prescriptions/${rxNo}/accept`);
+      await reaches(taskId, 'in-progress', 'approved');
+      await control(`/pharmacy/prescriptions/${rxNo}/dispense`);
+      await reaches(taskId, 'in-progress', 'awaiting-pickup');
+      const pickup = await control<{ callback: { status: number } }>(`/pharmacy/prescriptions/${rxNo}/pickup`, { pickupCode });
+      expect(pickup.body.callback.status).toBe(202);
+      await reaches(taskId, 'completed', 'picked-up');
+      const dispenses = await eventually(async () => ((await dispensesOf(taskId)).length === 2 ? dispensesOf(taskId) : undefined));
+      expect(dispenses.map((d) => d.authorizingPrescription?.[0].reference).sort()).toEqual(requests.map((id) => `MedicationRequest/${id}`).sort());
+      expect(dispenses.every((d) => d.identifier?.some((i) => i.system === DRUG_TRACE_CODE_SYSTEM) && d.extension?.some((e) => e.url === LOT_NUMBER_EXTENSION))).toBe(true);
+      expect(dispenses.every((d) => d.whenHandedOver && d.performer?.[0].actor?.reference === circulated.owner?.reference)).toBe(true);
+    });
+
+    it('changes nothing when the pharmacy delivers the same 核销 callback twice', async () => {
+      const { taskId, rxNo, pickupCode } = await paidPrescription('XH-DYF');
+      await reaches(taskId, 'in-progress', 'circulated');
+      await control(`/pharmacy/prescriptions/${rxNo}/accept`);
+      await control(`/pharmacy/prescriptions/${rxNo}/pickup`, { pickupCode });
+      const done = await reaches(taskId, 'completed', 'picked-up');
+      await eventually(async () => ((await dispensesOf(taskId)).length === 2 ? true : undefined));
+      const redeemed = pharmacy.sent.filter((s) => JSON.stringify(s.body).includes(rxNo) && (s.body as { event?: string }).event === 'redeemed').at(-1)!;
+      const body = JSON.stringify(redeemed.body);
+      const again = await fetch(`${base}/channels/pharmacy-callback`, { method: 'POST', body, headers: { 'content-type': 'application/json', ...pharmacySignedHeaders(KEY, APP_ID, body) } });
+      expect(again.status).toBe(202);
+      const { messageId } = (await again.json()) as { messageId: string };
+      const stored = await eventually(async () => {
+        const m = await running.store.get(messageId);
+        return m?.status === 'sent' ? m : undefined;
+      });
+      expect(stored.stages.find((s) => s.name === 'task')?.response).toContain('changes nothing');
+      expect((await task(taskId)).meta?.versionId).toBe(done.meta?.versionId);
+      expect(await dispensesOf(taskId)).toHaveLength(2);
+    });
+
+    it('refuses a callback whose signature does not verify with 401, storing nothing', async () => {
+      const before = (await messages('pharmacy-callback')).length;
+      const body = JSON.stringify({ event: 'redeemed', rxNo: 'CF-FORGED', at: new Date().toISOString(), drugs: [] });
+      const forged = await fetch(`${base}/channels/pharmacy-callback`, { method: 'POST', body, headers: { 'content-type': 'application/json', ...pharmacySignedHeaders('not-the-key', APP_ID, body) } });
+      expect(forged.status).toBe(401);
+      expect(await forged.json()).toEqual({ code: 'SIGN_ERROR', message: 'X-Sign does not verify' });
+      expect(await messages('pharmacy-callback')).toHaveLength(before);
+    });
+
+    it('undoes a cancelled Task at the platform with rxUndo', async () => {
+      const { taskId, rxNo } = await paidPrescription('TY-MZYF');
+      await reaches(taskId, 'in-progress', 'circulated');
+      await cancel(taskId);
+      await reaches(taskId, 'cancelled', 'cancelled');
+      expect(platformRx(rxNo)!.status).toBe('revoked');
+      expect(platformRx(rxNo)!.undo?.reason).toBe('患者申请退费');
+    });
+
+    it('undoes a cancelled Task at the pharmacy with its cancel', async () => {
+      const { taskId, rxNo } = await paidPrescription('XH-DYF');
+      await reaches(taskId, 'in-progress', 'circulated');
+      await cancel(taskId);
+      await reaches(taskId, 'cancelled', 'cancelled');
+      expect(pharmacy.orders.get(rxNo)!.status).toBe('cancelled');
+    });
+
+    it('notes on the Task why the pharmacy refused the undo of drugs already dispensed, keeping the business state', async () => {
+      const { taskId, rxNo } = await paidPrescription('XH-DYF');
+      await reaches(taskId, 'in-progress', 'circulated');
+      await control(`/pharmacy/prescriptions/${rxNo}/accept`);
+      await control(`/pharmacy/prescriptions/${rxNo}/dispense`);
+      await reaches(taskId, 'in-progress', 'awaiting-pickup');
+      await cancel(taskId);
+      const noted = await eventually(async () => {
+        const t = await task(taskId);
+        return t.note?.some((n) => n.text?.startsWith('撤销失败')) ? t : undefined;
+      });
+      expect(state(noted)).toEqual(['cancelled', 'awaiting-pickup']);
+      expect(noted.note?.find((n) => n.text?.startsWith('撤销失败'))?.text).toContain('不能取消');
+      expect(pharmacy.orders.get(rxNo)!.status).toBe('dispensed');
+    });
+  });
+}
