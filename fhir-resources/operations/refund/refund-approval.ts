@@ -7,7 +7,7 @@ import { code, many, operation, optional, parts, ref, resource, string, type Ope
 import { cancelCirculationFor } from './circulation-cancel';
 import { badInput, done, notFoundHere, refundOutcome, stateConflict } from './refund-outcomes';
 import { circulationTasksOf, invoiceRefunds, refundTasksOf, refusalOf } from './refundable-items';
-import { sendRefund, type RefundChannels } from './refund-sending';
+import { channelOf, sendRefund, type RefundChannels } from './refund-sending';
 import { businessStatusOf, isRefundTask, refundBusinessStatus, refundItemsOf } from './refund-task';
 import { changeVersioned } from './versioned-change';
 
@@ -77,7 +77,10 @@ async function stillRefundable(repo: Repository, task: Task, invoice: Invoice): 
   }
 }
 
-async function approve(context: OperationContext, channels: RefundChannels, note: string | undefined, task: Task): Promise<Result> {
+/** Channels that gave no answer earlier in this batch: the rest of it is left to the active query, not waited on. */
+type Silent = Set<string>;
+
+async function approve(context: OperationContext, channels: RefundChannels, note: string | undefined, silent: Silent, task: Task): Promise<Result> {
   const repo = context.elevated;
   const invoice = await repo.read<Invoice>('Invoice', task.focus?.reference?.split('/')[1] ?? '');
   if (task.status === 'requested') await stillRefundable(repo, task, invoice);
@@ -94,7 +97,10 @@ async function approve(context: OperationContext, channels: RefundChannels, note
     throw stateConflict(`退费申请 Task/${task.id} 已处理（${stateText(claim.resource)}），未重复退款`, 'task');
   }
   await cancelCirculationFor(repo, claim.resource, invoice.id!);
+  const channel = channelOf(invoice) ?? '';
+  if (silent.has(channel)) return resultOf(claim.resource, done('已批准；支付渠道暂未应答，系统将自动发起并查询退款'));
   const sent = await sendRefund(repo, channels, claim.resource, invoice);
+  if (sent.kind === 'unanswered') silent.add(channel);
   log.info('refund approved', { task: `Task/${task.id}`, by: context.caller.reference, sent: sent.kind });
   if (sent.kind === 'refused') return resultOf(sent.task, refundOutcome(undefined, 'error', 'exception', sent.reason));
   if (sent.kind === 'unanswered') return resultOf(sent.task, done('已批准；支付渠道暂未应答，系统将自动查询退款结果'));
@@ -128,7 +134,8 @@ export function approveRefundOperation(channels: RefundChannels) {
     parameters,
     output,
     async run(_repo, p, context) {
-      return { result: await forEachTask(context.elevated, p.task, (task) => approve(context, channels, p.note?.trim() || undefined, task)) };
+      const silent: Silent = new Set();
+      return { result: await forEachTask(context.elevated, p.task, (task) => approve(context, channels, p.note?.trim() || undefined, silent, task)) };
     },
   });
 }

@@ -9,7 +9,7 @@ import { requestRefundOperation } from './request-refund';
  * and schedule pollRefunds (refund-poll.ts).
  */
 export function refundOperations(channels: RefundChannels): Operation[] {
-  return [requestRefundOperation(channels), approveRefundOperation(channels), rejectRefundOperation()] as unknown as Operation[];
+  return [requestRefundOperation(channels), approveRefundOperation(channels), rejectRefundOperation()];
 }
 
 export { applyRefundResult, refundTaskByNumber, type RefundResultApplied } from './refund-result';

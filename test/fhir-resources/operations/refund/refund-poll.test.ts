@@ -51,6 +51,19 @@ describe('pollRefunds against the WeChat Pay simulator', () => {
     expect([done.status, businessStatusOf(done)]).toEqual(['completed', 'succeeded']);
   });
 
+  it('after a channel fails to answer, the rest of a batch approval is left to the query instead of waited on', async () => {
+    const bills = [await paidBill(fx, 'P1', [{ name: '血常规', fen: 2050, kind: 'lab' }]), await paidBill(fx, 'P1', [{ name: '尿常规', fen: 1500, kind: 'lab' }])];
+    const tasks: Task[] = [];
+    for (const b of bills) tasks.push((await invoke(fx, patient, `Invoice/${b.invoice.id}/$request-refund`, [{ name: 'reason', valueString: '重复开单' }])).body as Task);
+    fx.peer.fail('timeout', 1);
+    const approved = await invoke(fx, operator, 'Task/$approve-refund', tasks.map((t) => ({ name: 'task', valueReference: { reference: `Task/${t.id}` } })));
+    expect(results(approved.body).map((r) => r.businessStatus)).toEqual(['refunding', 'refunding']);
+    expect(tasks.map((t) => fx.peer.state.refunds.get(outRefundNoOf(t)!))).toEqual([undefined, undefined]);
+
+    await pollRefunds(fx.repository, gateways(), { now: later, notifyUrl: fx.notifyUrl });
+    expect(tasks.map((t) => fx.peer.state.refunds.get(outRefundNoOf(t)!)?.refund)).toEqual([2050, 1500]);
+  });
+
   it('a refund whose notification was lost is completed by the query', async () => {
     const { task, items } = await approvedTask('粪便常规', 1200);
     await fx.peer.settleRefund(outRefundNoOf(task)!, 'SUCCESS', 0);
