@@ -6,6 +6,7 @@ import { securityHeaders } from './fhir-resources/auth/http-hardening';
 import { startSecurity } from './fhir-resources/auth/security-module';
 import { FhirModule, startFhirModule } from './fhir-resources/fhir-module';
 import { demoHospital, demoSimulatorEnv } from './channels/demo-hospital';
+import { demoPaymentKeys, withDemoPaymentKeys } from './channels/demo-payment-keys';
 import { hospitalChannels } from './channels/hospital-channels';
 import { hospitalOperations } from './channels/hospital-operations';
 import { hospitalConfig } from './channels/hospital-config';
@@ -16,11 +17,15 @@ import { allPeers, simulatorConfig } from './simulators/peers';
 async function main(): Promise<void> {
   const config = loadConfig();
   const demo = config.profile === 'demo';
-  const hospital = demo ? demoHospital(hospitalConfig(config), process.env) : hospitalConfig(config);
+  const paymentKeys = demo ? await demoPaymentKeys() : undefined;
+  const hospital = demo ? demoHospital(hospitalConfig(config), { LINGSHU_PORT: String(config.port), ...process.env }, paymentKeys) : hospitalConfig(config);
   // The hospital's channels write into the FHIR store, which the mount below starts before any channel deploys.
   // The demo hospital: simulated peers speaking the real protocols to the hospital channels. They start before the
   // server (when its port is known up front) so that readiness also means the demo peers answer.
-  const startSimulators = (lingshuPort: number) => startSimulatorHost(allPeers(simulatorConfig(demoSimulatorEnv(hospital, process.env, lingshuPort))), { port: simulatorConfig().port });
+  const startSimulators = (lingshuPort: number) => {
+    const sims = simulatorConfig(demoSimulatorEnv(hospital, process.env, lingshuPort));
+    return startSimulatorHost(allPeers(paymentKeys ? withDemoPaymentKeys(sims, paymentKeys) : sims), { port: simulatorConfig().port });
+  };
   let simulators = demo && config.port !== 0 ? await startSimulators(config.port) : undefined;
   let fhirModule: FhirModule | undefined;
   const repository = () => fhirModule!.repository;

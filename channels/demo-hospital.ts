@@ -1,3 +1,4 @@
+import { demoGateways, type DemoPaymentKeys } from './demo-payment-keys';
 import type { HospitalConfig } from './hospital-config';
 
 /**
@@ -5,11 +6,18 @@ import type { HospitalConfig } from './hospital-config';
  * MLLP port (LINGSHU_DEMO_MLLP_PORT, 2575), the PACS and the 生殖中心 LIS on their channels' ports, and the HIS's
  * 互联互通 service on LINGSHU_SIM_HIS_PORT (9101) unless a WSDL is configured.
  */
-export function demoHospital(hospital: HospitalConfig, env: NodeJS.ProcessEnv): HospitalConfig {
+export function demoHospital(hospital: HospitalConfig, env: NodeJS.ProcessEnv, paymentKeys?: DemoPaymentKeys): HospitalConfig {
   const c = hospital.channels;
   const on = <T extends { enabled: boolean }>(settings: T): T => ({ ...settings, enabled: true });
   return {
     ...hospital,
+    // Payments against the simulated WeChat Pay and Alipay, with keys made for this run (demo-payment-keys.ts).
+    ...(paymentKeys ? {
+      payments: {
+        ...hospital.payments, enabled: true, gateways: demoGateways(paymentKeys, env),
+        notifyBaseUrl: hospital.payments.notifyBaseUrl || `http://127.0.0.1:${env.LINGSHU_PORT ?? 8080}`,
+      },
+    } : {}),
     channels: {
       hisPatients: on(c.hisPatients),
       hisPatientsAdt: on(c.hisPatientsAdt),

@@ -6,6 +6,7 @@ import { hisVisits } from './his-visits';
 import { lisResults } from './lis-results';
 import { medtechBooking } from './medtech-booking';
 import { medtechSlots } from './medtech-slots';
+import { paymentChannels } from './payments';
 import { pacsReports } from './pacs-reports';
 import { prescriptionCirculation } from './prescription-circulation';
 import { reproductiveCenterResults } from './reproductive-center-results';
@@ -30,5 +31,6 @@ const CHANNELS: Record<keyof HospitalConfig['channels'], (deps: ChannelDeps) => 
 export function hospitalChannels(deps: ChannelDeps): ChannelDefinition[] {
   return (Object.keys(CHANNELS) as (keyof typeof CHANNELS)[])
     .filter((key) => deps.hospital.channels[key].enabled)
-    .flatMap((key) => ([] as ChannelDefinition[]).concat(CHANNELS[key](deps)).map((def) => ({ ...def, origin: `channels/${key}` })));
+    .flatMap((key) => ([] as ChannelDefinition[]).concat(CHANNELS[key](deps)).map((def) => ({ ...def, origin: `channels/${key}` })))
+    .concat(deps.hospital.payments.enabled ? paymentChannels(deps).map((c) => ({ ...c, origin: 'channels/payments' })) : []);
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { paymentGatewaysSchema } from '../adapters/payment/payment-gateways';
 import type { LingshuConfig } from '../engine/config/config';
 import { prescriptionCirculationSchema } from './prescription-circulation-config';
 
@@ -17,6 +18,23 @@ export const hospitalSchema = z.object({
   hisDevice: z.string().min(1),
   /** HL7 v2 assigning authorities (CX.4 / EI.2 as the senders write them) → Identifier.system. */
   authorities: z.record(z.string(), z.string().min(1)),
+  /**
+   * Online payment (issue 6): $checkout, the gateways' notifications at /channels/<gateway>/notify, and the active
+   * query of unpaid orders. Gateway keys come from files or environment variables (adapters/payment), never from here.
+   */
+  payments: z.object({
+    enabled: z.boolean(),
+    /** Shown to the payer in the order description. */
+    merchantName: z.string().min(1),
+    /** Who receives the money (PaymentNotice.recipient). */
+    payee: z.string().min(1),
+    /** The public https base the gateways reach Lingshu at; notify_url = <base>/channels/<gateway>/notify. */
+    notifyBaseUrl: z.string(),
+    orderTtlMinutes: z.number().int().positive(),
+    /** The active query: how often, and how long after the order a missing notification is looked for. */
+    query: z.object({ cron: z.string().min(1), afterSeconds: z.number().int().min(0) }),
+    gateways: paymentGatewaysSchema,
+  }),
   channels: z.object({
     hisPatients: z.object({ enabled: z.boolean() }),
     hisPatientsAdt: z.object({ enabled: z.boolean(), port: mllpPort }),
@@ -54,6 +72,9 @@ export const hospitalSchema = z.object({
     prescriptionCirculation: prescriptionCirculationSchema,
   }),
 }).superRefine((h, ctx) => {
+  if (h.payments.enabled && !/^https?:\/\//.test(h.payments.notifyBaseUrl)) {
+    ctx.addIssue({ code: 'custom', path: ['payments', 'notifyBaseUrl'], message: 'an http(s) URL is required when payments are enabled' });
+  }
   const out = h.channels.hisOrdersOut;
   if (out.enabled && !out.wsdl) ctx.addIssue({ code: 'custom', path: ['channels', 'hisOrdersOut', 'wsdl'], message: 'is required when the channel is enabled' });
   const medtech = h.channels.medtechBooking;

@@ -1,7 +1,9 @@
 import { bookingOperations } from '../fhir-resources/operations/booking/booking-operations';
 import type { Operation } from '../fhir-resources/operations/operation';
+import { paymentOperations } from '../fhir-resources/operations/payment/payment-operations';
 import type { HospitalConfig } from './hospital-config';
 import { medtechPlatform } from './medtech-booking';
+import { paymentSetup } from './payment-setup';
 
 /**
  * The workflow operations the hospital's configuration turns on ($book needs the 医技预约 platform, $checkout the
@@ -10,6 +12,7 @@ import { medtechPlatform } from './medtech-booking';
  */
 const OPERATIONS: ((hospital: HospitalConfig) => Operation[])[] = [
   (h) => (h.channels.medtechBooking.enabled ? bookingOperations(medtechPlatform(h)) : []),
+  (h) => (h.payments.enabled ? paymentOperations(paymentSetup(h)) : []),
 ];
 
 export function hospitalOperations(hospital: HospitalConfig): Operation[] {

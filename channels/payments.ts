@@ -1,0 +1,38 @@
+import type { PaymentNotification } from '../adapters/payment/payment-gateway';
+import { paymentNotifySource } from '../adapters/payment/payment-notify-source';
+import { paymentQuerySource } from '../adapters/payment/payment-query-source';
+import { fhirWorkflow } from '../adapters/fhir/fhir-workflow-destination';
+import { channel, type ChannelDefinition, type OutboundMessage } from '../engine/channel/channel';
+import { applyPaymentResult, checkNotification, pendingOrders, type RefundResultHandler } from '../fhir-resources/operations/payment/payment-results';
+import type { ChannelDeps } from './channel-deps';
+import { paymentSetup } from './payment-setup';
+
+/** One order's (or refund's) results are applied in arrival order, so a duplicate waits for the first and finds it done. */
+const byOrder = (m: OutboundMessage): string => m.correlationId;
+
+/**
+ * The payment channels: each gateway's notifications at POST /channels/<gateway>/notify (verified, checked against our
+ * order, stored, then acknowledged), and `payment-query` asking the gateways about orders whose notification has not
+ * come. Both end in the same idempotent step that pays the Invoice (fhir-resources/operations/payment).
+ */
+export function paymentChannels(deps: ChannelDeps, refunds?: RefundResultHandler): ChannelDefinition[] {
+  const setup = paymentSetup(deps.hospital);
+  const apply = fhirWorkflow<PaymentNotification>(deps.fhir, applyPaymentResult(setup.payee, refunds));
+  const notify = Object.values(setup.gateways).map((gateway) => channel({
+    id: gateway.channel,
+    description: `${gateway.channel === 'wechatpay' ? '微信支付' : '支付宝'} payment and refund notifications into Invoice / PaymentNotice / refund Task`,
+    source: paymentNotifySource({ gateway, check: (n) => checkNotification(deps.fhir(), n) }),
+    destinations: [{ name: 'fhir-store', connector: apply, orderBy: byOrder }],
+  }));
+  const p = deps.hospital.payments;
+  const query = channel({
+    id: 'payment-query',
+    description: 'Asks the payment gateways about unpaid orders whose notification has not come; closes expired ones',
+    source: paymentQuerySource({
+      gateways: setup.gateways, cron: p.query.cron,
+      pending: () => pendingOrders(deps.fhir(), p.query.afterSeconds, p.orderTtlMinutes),
+    }),
+    destinations: [{ name: 'fhir-store', connector: apply, orderBy: byOrder }],
+  });
+  return [...notify, query];
+}
