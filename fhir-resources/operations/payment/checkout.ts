@@ -79,7 +79,10 @@ export function checkoutOperation(deps: PaymentDeps) {
       if (p.pharmacy) await elevated.read('Organization', p.pharmacy.reference?.split('/')[1] ?? '').catch(() => {
         throw badInput(`取药药房 ${p.pharmacy?.reference} 不存在`, "Parameters.parameter.where(name = 'pharmacy')");
       });
-      await releaseEarlierCheckouts(deps, elevated, bill);
+      if (await releaseEarlierCheckouts(deps, elevated, bill)) {
+        // Released items have a new version; lock the current one.
+        bill.chargeItems = await Promise.all(bill.chargeItems.map((c) => elevated.read<ChargeItem>('ChargeItem', c.id!)));
+      }
 
       const outTradeNo = newOutTradeNo();
       const { resource: invoice } = await elevated.create(invoiceOf({
@@ -118,7 +121,7 @@ export async function findInvoice(elevated: Repository, system: string, value: s
  * Items still held by an unpaid Invoice of an earlier checkout (the patient gave up on one channel and tries
  * another): that order is closed at its channel and the Invoice cancelled, unless it was paid meanwhile.
  */
-async function releaseEarlierCheckouts(deps: PaymentDeps, elevated: Repository, bill: Bill): Promise<void> {
+async function releaseEarlierCheckouts(deps: PaymentDeps, elevated: Repository, bill: Bill): Promise<boolean> {
   const held = new Set<string>();
   for (const item of bill.chargeItems) {
     const lock = await heldByOtherInvoice(elevated, item);
@@ -136,6 +139,7 @@ async function releaseEarlierCheckouts(deps: PaymentDeps, elevated: Repository, 
     }
     await cancelInvoice(elevated, invoice, '患者重新下单，原订单已关闭');
   }
+  return held.size > 0;
 }
 
 function unavailable(err: unknown, channel: string): unknown {

@@ -58,7 +58,7 @@ export async function applyTradeStatus(elevated: Repository, trade: TradeStatus,
   });
   await elevated.create(voucherOf(paid, trade.outTradeNo, pickupCode, total ?? 0, paidAt));
   const prescriptions = items.flatMap((c) => c.service ?? []).map((s) => s.reference ?? '').filter((r) => r.startsWith('MedicationRequest/'));
-  if (prescriptions.length) await elevated.create<Task>(circulationTaskOf(paid, prescriptions, trade.outTradeNo, pickupCode, paidAt), {
+  if (prescriptions.length) await elevated.create<Task>(circulationTaskOf(paid, prescriptions, trade.outTradeNo, pickupCode, new Date().toISOString()), {
     ifNoneExist: `identifier=${CIRCULATION_TASK_SYSTEM}|${trade.outTradeNo}`,
   });
   return lateAfterCancel ? 'paid-after-cancel' : 'paid';
