@@ -52,6 +52,15 @@ export type PlatformItem = z.infer<typeof platformItemSchema>;
 export type PlatformSlot = z.infer<typeof platformSlotSchema>;
 export type PlatformBooking = z.infer<typeof platformBookingSchema>;
 
+/** A booking the platform cancelled itself (停诊), as its notice tells it: which, why, and the slot as it now is. */
+export interface PlatformCancellation {
+  bookingId: string;
+  /** Shown to the patient on the cancelled Appointment. */
+  reason: string;
+  cancelledAt?: string;
+  slot?: PlatformSlot;
+}
+
 export interface BookRequest {
   slotId: string;
   /** Our order number: one live booking per order on the platform. */

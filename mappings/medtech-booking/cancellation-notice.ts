@@ -1,16 +1,7 @@
 import type { OperationOutcome } from '@medplum/fhirtypes';
 import { z } from 'zod';
-import { platformBookingSchema, type PlatformSlot } from '../../adapters/medtech-booking/medtech-booking-api';
+import { platformBookingSchema, type PlatformCancellation } from '../../adapters/medtech-booking/medtech-booking-api';
 import { zodOutcome } from './zod-outcome';
-
-/** What a platform-side cancellation (停诊) means for Lingshu: which booking ended, why, and the slot as it is now. */
-export interface PlatformCancellation {
-  bookingId: string;
-  /** Shown to the patient on the cancelled Appointment. */
-  reason: string;
-  cancelledAt?: string;
-  slot?: PlatformSlot;
-}
 
 const noticeSchema = z.object({
   event: z.literal('booking.cancelled'),

@@ -50,14 +50,16 @@ function orderItemCodes(order: ServiceRequest, items: ChargeItem[]): Set<string>
 }
 
 function slotIdOf(slot: Reference<Slot>): string {
-  const m = /^(?:Slot\/)?([A-Za-z0-9\-.]{1,64})$/.exec(slot.reference ?? '');
-  if (!m || (slot.reference && !slot.reference.startsWith('Slot/'))) throw refusal('bad-request', 'slot 须为 Slot/<id> 形式的引用', SLOT_PARAM);
+  const m = /^Slot\/([A-Za-z0-9\-.]{1,64})$/.exec(slot.reference ?? '');
+  if (!m) throw refusal('bad-request', 'slot 须为 Slot/<id> 形式的引用', SLOT_PARAM);
   return m[1];
 }
 
+/** The name the platform prints on the booking slip. */
 function patientName(p: Patient | undefined): string | undefined {
   const n = p?.name?.[0];
-  return n?.text ?? (n ? `${n.family ?? ''}${(n.given ?? []).join('')}` : undefined) ?? undefined;
+  if (!n) return undefined;
+  return n.text ?? (`${n.family ?? ''}${(n.given ?? []).join('')}` || undefined);
 }
 
 function appointmentOf(order: ServiceRequest, slot: Slot, schedule: Schedule | undefined, booking: PlatformBooking): Appointment {

@@ -1,5 +1,5 @@
 import type { Repository } from '../../store/repository';
-import type { PlatformCancellation } from '../../../mappings/medtech-booking/cancellation-notice';
+import type { PlatformCancellation } from '../../../adapters/medtech-booking/medtech-booking-api';
 import { appointmentOfBooking, cancelAppointment, refreshSlot } from './booking-records';
 
 /**
