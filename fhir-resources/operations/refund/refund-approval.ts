@@ -6,9 +6,9 @@ import type { Repository } from '../../store/repository';
 import { code, many, operation, optional, parts, ref, resource, string, type OperationCaller, type OperationContext } from '../operation';
 import { cancelCirculationFor } from './circulation-cancel';
 import { badInput, done, notFoundHere, refundOutcome, stateConflict } from './refund-outcomes';
-import { circulationTasksOf, invoiceRefunds, refundTasksOf, refusalOf } from './refundable-items';
+import { circulationTasksOf, invoiceRefunds, refundTasksOf, refusalOf, yuan } from './refundable-items';
 import { channelOf, sendRefund, type RefundChannels } from './refund-sending';
-import { businessStatusOf, isRefundTask, refundBusinessStatus, refundItemsOf } from './refund-task';
+import { businessStatusOf, isRefundTask, refundAmountOf, refundBusinessStatus, refundItemsOf } from './refund-task';
 import { changeVersioned } from './versioned-change';
 
 const log = childLogger({ component: 'refunds' });
@@ -74,6 +74,10 @@ async function stillRefundable(repo: Repository, task: Task, invoice: Invoice): 
     const item = await repo.read<ChargeItem>('ChargeItem', ref.split('/')[1]);
     const refusal = await refusalOf(repo, item, ref, refunds, circulation);
     if (refusal) throw stateConflict(`${refusal}（申请之后状态已变化），请驳回此申请`, 'task');
+  }
+  const amountFen = refundAmountOf(task);
+  if (amountFen > refunds.leftFen) {
+    throw stateConflict(`退费金额 ${yuan(amountFen)}超过此账单现在可退的 ${yuan(Math.max(0, refunds.leftFen))}（申请之后已有其他退费），请驳回此申请`, 'task');
   }
 }
 

@@ -15,7 +15,7 @@ export type PaymentGateways = Readonly<Partial<Record<PaymentChannelCode, Paymen
 export interface RefundChannels {
   gateways: PaymentGateways;
   /** Where the channel sends its refund notification: one URL, or one per channel (`/channels/wechatpay/notify`…). */
-  notifyUrl?: string | Readonly<Partial<Record<PaymentChannelCode, string>>>;
+  notifyUrl?: string | ((channel: PaymentChannelCode) => string | undefined) | Readonly<Partial<Record<PaymentChannelCode, string>>>;
 }
 
 /** What became of one refund call. */
@@ -33,7 +33,7 @@ export function channelOf(invoice: Invoice): PaymentChannelCode | undefined {
 }
 
 export function refundRequestOf(task: Task, invoice: Invoice, notifyUrl: RefundChannels['notifyUrl'], channel: PaymentChannelCode): RefundRequest {
-  const url = typeof notifyUrl === 'string' ? notifyUrl : notifyUrl?.[channel];
+  const url = typeof notifyUrl === 'string' ? notifyUrl : typeof notifyUrl === 'function' ? notifyUrl(channel) : notifyUrl?.[channel];
   const reason = refundReasonOf(task);
   return {
     outTradeNo: outTradeNoOf(invoice) ?? '',

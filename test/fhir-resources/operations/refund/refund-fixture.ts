@@ -73,7 +73,7 @@ export async function startRefundFixture(kind: TestDatabase['name']): Promise<Re
     const issuer = await DemoTokenIssuer.create(AUDIENCE);
     const security = new FhirSecurity({ audit, verifier: new TokenVerifier([issuer.trusted], AUDIENCE), masking: false, policy: new AccessPolicy() });
     const app = express();
-    app.use('/fhir', fhirRouter({ repository, operations: [validateOperation, ...refundOperations({ gateways: { wechatpay: gateway }, notifyUrl })], security }));
+    app.use('/fhir', fhirRouter({ repository, operations: [validateOperation, ...refundOperations({ gateways: { wechatpay: gateway }, notifyUrl: (channel) => (channel === 'wechatpay' ? notifyUrl : undefined) })], security }));
     const started = store;
     const server = notify;
     return {

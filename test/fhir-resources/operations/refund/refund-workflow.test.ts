@@ -192,6 +192,19 @@ describe.each(['sqlite', 'postgres'] as const)('refunds on %s', (kind) => {
     expect(diagnostics(res.body)).toBe(`「奥美拉唑肠溶胶囊」（ChargeItem/${bill.items[0].id}）已发药，不能退费`);
   });
 
+  it('a drug dispensed between request and approval is not refunded, and the operator is told why', async () => {
+    const bill = await paidBill(fx, 'P1', [{ name: '蒙脱石散', fen: 1600, kind: 'drug' }]);
+    const task = await requested(bill);
+    await fx.repository.create({
+      resourceType: 'MedicationDispense', status: 'completed', subject: { reference: 'Patient/P1' }, medicationCodeableConcept: { text: '蒙脱石散' },
+      authorizingPrescription: [{ reference: `MedicationRequest/${bill.orders[0].id}` }], whenHandedOver: new Date().toISOString(),
+    });
+    const res = await decide('approve-refund', operator, [task]);
+    expect(results(res.body)[0].outcome?.issue[0].diagnostics).toBe(`「蒙脱石散」（ChargeItem/${bill.items[0].id}）已发药，不能退费（申请之后状态已变化），请驳回此申请`);
+    expect((await read<Task>('Task', task.id!)).status).toBe('requested');
+    expect(refundsAtSimulator(bill.outTradeNo)).toHaveLength(0);
+  });
+
   it('an exam booked for a time still ahead must have its booking cancelled before it is refunded', async () => {
     const bill = await paidBill(fx, 'P1', [{ name: '胃镜检查', fen: 48000, kind: 'lab' }]);
     const start = new Date(Date.now() + 3 * 86_400_000).toISOString();
