@@ -1,6 +1,7 @@
 import express, { Request, Response, NextFunction, Router } from 'express';
 import type { MessageStatus, MessageStore } from '../message-store/types';
 import { ChannelDefinitionError } from '../channel/channel';
+import { maskStoredMessage } from '../message-masking/message-masking';
 import { Engine, EngineError } from '../runtime/engine';
 
 const STATUSES: MessageStatus[] = ['received', 'filtered', 'transformed', 'queued', 'sent', 'error'];
@@ -11,6 +12,25 @@ function time(v: unknown, name: string): number | undefined {
   const n = /^\d+$/.test(s) ? Number(s) : Date.parse(s);
   if (Number.isNaN(n)) throw new EngineError(400, `${name}: not a time (ISO 8601 or epoch milliseconds): ${s}`);
   return n;
+}
+
+/**
+ * How the message browser shows message content to the caller. The authentication in front of /api decides (the
+ * engine knows no users) and puts it on `res.locals` with `setMessageView`. Without a decision content is masked:
+ * the engine never shows patient identifiers to a caller nobody vouched for. A raw view is recorded before it is
+ * sent, and not sent when it could not be recorded.
+ */
+export type MessageView = { raw: false } | { raw: true; recordRawView(messageIds: string[]): Promise<void> };
+
+const MESSAGE_VIEW = 'lingshuMessageView';
+
+export function setMessageView(res: Response, view: MessageView): void {
+  res.locals[MESSAGE_VIEW] = view;
+}
+
+function messageViewOf(res: Response): MessageView {
+  const view = res.locals[MESSAGE_VIEW] as MessageView | undefined;
+  return view?.raw === true && typeof view.recordRawView === 'function' ? view : { raw: false };
 }
 
 /**
@@ -86,10 +106,18 @@ export function opsApi(engine: Engine, store: MessageStore, reload: (id: string)
     res.json(page);
   });
 
+  // The list carries no content (ids, channel, status, times, size); `q` searches the stored, unmasked content, so an
+  // engineer can find the messages of a patient whose ID number they were given, without seeing anyone's.
   api.get('/messages/:id', async (req, res) => {
     const m = await store.get(String(req.params.id));
     if (!m) throw new EngineError(404, `message ${req.params.id} not found`);
-    res.json(m);
+    const view = messageViewOf(res);
+    if (!view.raw) {
+      res.json(maskStoredMessage(m));
+      return;
+    }
+    await view.recordRawView([m.id]);
+    res.json({ ...m, contentMasked: false });
   });
 
   api.post('/messages/:id/reprocess', async (req, res) => {

@@ -26,6 +26,8 @@ export interface AuditDraft {
   patients?: string[];
   /** The search or operation query, as sent. */
   query?: string;
+  /** Access under break-glass (emergency access beyond the caller's usual rights): purposeOfEvent BTG. */
+  breakGlass?: boolean;
 }
 
 export interface AuditOutcome {
@@ -37,6 +39,9 @@ export interface AuditOutcome {
 const REST_TYPE: Coding = { system: 'http://terminology.hl7.org/CodeSystem/audit-event-type', code: 'rest', display: 'RESTful Operation' };
 const AUTH_TYPE: Coding = { system: 'http://dicom.nema.org/resources/ontology/DCM', code: '110114', display: 'User Authentication' };
 const AUTH_SUBTYPES = new Set(['login', 'token-refused']);
+/** Subtypes that are not FHIR restful interactions, in Lingshu's own code system. */
+const LINGSHU_SUBTYPES = new Set([...AUTH_SUBTYPES, 'break-glass']);
+const BREAK_THE_GLASS: Coding = { system: 'http://terminology.hl7.org/CodeSystem/v3-ActReason', code: 'BTG', display: 'break the glass' };
 
 export function auditEvent(actor: AuditActor, draft: AuditDraft, outcome: AuditOutcome, correlationId?: string): AuditEvent {
   const entity: AuditEventEntity[] = [];
@@ -53,11 +58,12 @@ export function auditEvent(actor: AuditActor, draft: AuditDraft, outcome: AuditO
   return {
     resourceType: 'AuditEvent',
     type: AUTH_SUBTYPES.has(draft.subtype) ? AUTH_TYPE : REST_TYPE,
-    subtype: [{ system: AUTH_SUBTYPES.has(draft.subtype) ? 'urn:lingshu:audit-subtype' : 'http://hl7.org/fhir/restful-interaction', code: draft.subtype }],
+    subtype: [{ system: LINGSHU_SUBTYPES.has(draft.subtype) ? 'urn:lingshu:audit-subtype' : 'http://hl7.org/fhir/restful-interaction', code: draft.subtype }],
     action: draft.action,
     recorded: new Date().toISOString(),
     outcome: outcome.code,
     ...(outcome.text ? { outcomeDesc: outcome.text } : {}),
+    ...(draft.breakGlass ? { purposeOfEvent: [{ coding: [BREAK_THE_GLASS], text: 'break-glass' }] } : {}),
     agent: [{
       who: actor.who.includes('/') ? { reference: actor.who } : { display: actor.who },
       type: { coding: [{ system: 'urn:lingshu:role', code: actor.role }] },

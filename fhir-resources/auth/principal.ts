@@ -5,8 +5,11 @@
 export const ROLES = ['patient', 'doctor', 'operator', 'engineer', 'admin'] as const;
 export type Role = (typeof ROLES)[number];
 
-/** Functions a user may hold beside the role; `auditor` may search the audit trail. */
-export const FUNCTIONS = ['auditor'] as const;
+/**
+ * Functions a user may hold beside the role: `auditor` may search the audit trail; `break-glass` lets an engineer or
+ * admin ask the message browser for unmasked content (`?view=raw`), every such view audited.
+ */
+export const FUNCTIONS = ['auditor', 'break-glass'] as const;
 
 export interface Scope {
   context: 'patient' | 'user' | 'system';

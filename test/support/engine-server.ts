@@ -5,6 +5,7 @@ import type { Knex } from 'knex';
 import { adapterRegistry } from '../../adapters/registry';
 import type { ChannelDefinition } from '../../engine/channel/channel';
 import { loadConfig } from '../../engine/config/config';
+import { setMessageView } from '../../engine/http/ops-api';
 import { RunningServer, startServer } from '../../engine/server';
 import { brokerCleanup } from './broker-cleanup';
 import { createTestDatabase, RABBIT_URL, TestDatabase, uniqueName } from './databases';
@@ -43,7 +44,12 @@ export async function startTestServer(stack: Stack, channels: (db: Knex) => Chan
     LINGSHU_RABBITMQ__PREFIX: prefix,
     LINGSHU_ENGINE__DISPATCH_SWEEP_MS: '500',
   });
-  const running = await startServer({ config, registry: adapterRegistry(), channels });
+  // The engine suites check what the engine stored and sent, byte for byte: they read the message browser unmasked,
+  // as a break-glass user would. Masking is the security module's business (test/fhir-resources/auth/message-browser).
+  const running = await startServer({
+    config, registry: adapterRegistry(), channels,
+    mount: (app) => { app.use('/api', (_req, res, next) => { setMessageView(res, { raw: true, recordRawView: async () => undefined }); next(); }); },
+  });
   return {
     ...running,
     base: `http://127.0.0.1:${running.port}`,

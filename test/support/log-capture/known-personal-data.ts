@@ -71,7 +71,7 @@ function namesInHl7(text: string, out: Set<string>): void {
   }
 }
 
-/** HL7 v3 `<name>` of people: not under an organisation or a place (classCode ORG, PLC, …). */
+/** HL7 v3 `<name>` of people: under a person (classCode PSN, `…Person`, `relationshipHolder`, `patient`). */
 function namesInV3(text: string, out: Set<string>): void {
   const tag = /<(\/?)([A-Za-z][\w:.-]*)([^>]*?)(\/?)>/g;
   const stack: Array<{ name: string; attrs: string }> = [];
@@ -83,7 +83,7 @@ function namesInV3(text: string, out: Set<string>): void {
       const open = stack.pop();
       if (open?.name === 'name' && nameStart >= 0) {
         const inner = text.slice(nameStart, m.index);
-        const personal = owner && !/classCode="(ORG|PLC|DEV|MMAT|ENT|SDLOC)"/.test(owner.attrs) && !/organi[sz]ation|location|place|device|material/i.test(owner.name);
+        const personal = owner && (/classCode="PSN"/.test(owner.attrs) || /person$|holder\d*$|^patient$|^doctor$/i.test(owner.name));
         if (personal) {
           const parts = [...inner.matchAll(/value="([^"]*)"/g)].map((p) => p[1]);
           const family = /<family[^>]*>([^<]*)</.exec(inner)?.[1];
