@@ -3,7 +3,8 @@ import type { Operation } from '../fhir-resources/operations/operation';
 import { paymentOperations } from '../fhir-resources/operations/payment/payment-operations';
 import type { HospitalConfig } from './hospital-config';
 import { medtechPlatform } from './medtech-booking';
-import { paymentSetup } from './payment-setup';
+import { paymentSetup, refundNotifyUrls } from './payment-setup';
+import { refundOperations } from '../fhir-resources/operations/refund/refund-operations';
 
 /**
  * The workflow operations the hospital's configuration turns on ($book needs the 医技预约 platform, $checkout the
@@ -12,7 +13,11 @@ import { paymentSetup } from './payment-setup';
  */
 const OPERATIONS: ((hospital: HospitalConfig) => Operation[])[] = [
   (h) => (h.channels.medtechBooking.enabled ? bookingOperations(medtechPlatform(h)) : []),
-  (h) => (h.payments.enabled ? paymentOperations(paymentSetup(h)) : []),
+  (h) => {
+    if (!h.payments.enabled) return [];
+    const setup = paymentSetup(h);
+    return [...paymentOperations(setup), ...refundOperations({ gateways: setup.gateways, notifyUrl: refundNotifyUrls(setup) })];
+  },
 ];
 
 export function hospitalOperations(hospital: HospitalConfig): Operation[] {

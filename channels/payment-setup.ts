@@ -24,3 +24,8 @@ export function paymentSetup(hospital: HospitalConfig): PaymentDeps & { gateways
   }
   return setup;
 }
+
+/** Refund notifications go to the notify URL of the channel that took the payment. */
+export function refundNotifyUrls(setup: PaymentDeps): Record<'wechatpay' | 'alipay', string> {
+  return { wechatpay: setup.notifyUrl('wechatpay'), alipay: setup.notifyUrl('alipay') };
+}

@@ -3,9 +3,10 @@ import { paymentNotifySource } from '../adapters/payment/payment-notify-source';
 import { paymentQuerySource } from '../adapters/payment/payment-query-source';
 import { fhirWorkflow } from '../adapters/fhir/fhir-workflow-destination';
 import { channel, type ChannelDefinition, type OutboundMessage } from '../engine/channel/channel';
-import { applyPaymentResult, checkNotification, pendingOrders, type RefundResultHandler } from '../fhir-resources/operations/payment/payment-results';
+import { applyPaymentResult, checkNotification, pendingOrders } from '../fhir-resources/operations/payment/payment-results';
+import { applyRefundResult, pollRefunds } from '../fhir-resources/operations/refund/refund-operations';
 import type { ChannelDeps } from './channel-deps';
-import { paymentSetup } from './payment-setup';
+import { paymentSetup, refundNotifyUrls } from './payment-setup';
 
 /** One order's (or refund's) results are applied in arrival order, so a duplicate waits for the first and finds it done. */
 const byOrder = (m: OutboundMessage): string => m.correlationId;
@@ -15,8 +16,9 @@ const byOrder = (m: OutboundMessage): string => m.correlationId;
  * order, stored, then acknowledged), and `payment-query` asking the gateways about orders whose notification has not
  * come. Both end in the same idempotent step that pays the Invoice (fhir-resources/operations/payment).
  */
-export function paymentChannels(deps: ChannelDeps, refunds?: RefundResultHandler): ChannelDefinition[] {
+export function paymentChannels(deps: ChannelDeps): ChannelDefinition[] {
   const setup = paymentSetup(deps.hospital);
+  const refunds = async (repo: Parameters<typeof applyRefundResult>[0], n: { refund: Parameters<typeof applyRefundResult>[1] }) => JSON.stringify(await applyRefundResult(repo, n.refund));
   const apply = fhirWorkflow<PaymentNotification>(deps.fhir, applyPaymentResult(setup.payee, refunds));
   const notify = Object.values(setup.gateways).map((gateway) => channel({
     id: gateway.channel,
@@ -27,12 +29,15 @@ export function paymentChannels(deps: ChannelDeps, refunds?: RefundResultHandler
   const p = deps.hospital.payments;
   const query = channel({
     id: 'payment-query',
-    description: 'Asks the payment gateways about unpaid orders whose notification has not come; closes expired ones',
+    description: 'Asks the payment gateways about unpaid orders and refunds whose notification has not come; closes expired orders',
     source: paymentQuerySource({
       gateways: setup.gateways, cron: p.query.cron,
       pending: () => pendingOrders(deps.fhir(), p.query.afterSeconds, p.orderTtlMinutes),
+      // Refunds 退款中 whose notification has not come are asked about in the same run (refund-poll.ts).
+      alsoEachRun: () => pollRefunds(deps.fhir(), setup.gateways, { olderThanMs: p.query.afterSeconds * 1000, notifyUrl: refundNotifyUrls(setup) }),
     }),
     destinations: [{ name: 'fhir-store', connector: apply, orderBy: byOrder }],
   });
   return [...notify, query];
 }
+

@@ -16,6 +16,8 @@ export interface PaymentQuerySourceOptions {
   pending: () => Promise<PendingOrder[]>;
   /** croner pattern; seconds allowed (`*\/10 * * * * *`). */
   cron: string;
+  /** Further work of the same run on the same node, e.g. asking about refunds still in flight (their own writes). */
+  alsoEachRun?: () => Promise<unknown>;
 }
 
 const WAITING: readonly TradeState[] = ['NOTPAY', 'USERPAYING'];
@@ -49,6 +51,7 @@ export function paymentQuerySource(options: PaymentQuerySourceOptions): SourceCo
             log.warn('payment query failed; next run tries again', { correlationId: order.outTradeNo, gateway: order.channel, error: (err as Error).message });
           }
         }
+        await options.alsoEachRun?.().catch((err: Error) => log.warn('scheduled follow-up failed; next run tries again', { error: err.message }));
       });
     },
     async stop() {

@@ -157,6 +157,36 @@ for (const stack of [{ name: 'SQLite + in-process bus', db: 'sqlite' as const, a
       expect(messages.messages.length).toBeGreaterThan(0);
     });
 
+    it('refunds one paid item end to end: request, approval, the gateway refund and its notification through /channels/wechatpay/notify', async () => {
+      const rf = await seedBills(h.store(), '周芳', 'RX20261126006');
+      const token = await h.token('patient', `Patient/${rf.patient.id}`);
+      const { body } = await checkout(token, `Patient/${rf.patient.id}`, [`MedicationRequest/${rf.drugs[0].id}`, `ServiceRequest/${rf.exam.id}`], 'wechatpay', 'refund-1', `Organization/${rf.pharmacy.id}`);
+      const invoice = invoiceOf(body);
+      await h.wechat.pay(paymentPart(body, 'outTradeNo')!.valueString!, 1);
+      await paid(invoice.id!);
+      const requested = await fhir<Task & { issue?: OperationOutcome['issue'] }>(token, `Invoice/${invoice.id}/$request-refund`, {
+        method: 'POST', body: { resourceType: 'Parameters', parameter: [{ name: 'item', valueReference: { reference: `ChargeItem/${rf.items[2].id}` } }, { name: 'reason', valueString: '检查已取消' }] },
+      });
+      expect(requested.body.issue).toBeUndefined();
+      const task = requested.body;
+      const operator = await h.token('operator');
+      const approve = () => fhir<Parameters>(operator, 'Task/$approve-refund', { method: 'POST', body: { resourceType: 'Parameters', parameter: [{ name: 'task', valueReference: { reference: `Task/${task.id}` } }] } });
+      expect((await approve()).status).toBe(200);
+      expect((await approve()).status).toBe(200);
+      const refunds = [...h.wechat.state.refunds.values()];
+      expect(refunds).toHaveLength(1);
+      expect(refunds[0].refund).toBe(7000);
+      const settled = await h.wechat.settleRefund(refunds[0].outRefundNo, 'SUCCESS', 2);
+      expect(settled!.deliveries.every((d) => d.status! < 300)).toBe(true);
+      const done = await eventually(async () => {
+        const t = await read<Task>(`Task/${task.id}`);
+        return t.status === 'completed' ? t : undefined;
+      });
+      expect(done.businessStatus?.coding?.[0].code).toBe('succeeded');
+      expect((await read<ChargeItem>(`ChargeItem/${rf.items[2].id}`)).status).toBe('not-billable');
+      expect((await read<ChargeItem>(`ChargeItem/${rf.items[0].id}`)).status).toBe('billed');
+    });
+
     it('replaces an unpaid checkout when the patient switches channel, closing the first order', async () => {
       const sw = await seedBills(h.store(), '孙丽', 'RX20261126005');
       const token = await h.token('patient', `Patient/${sw.patient.id}`);
