@@ -2,7 +2,7 @@ import { adapterRegistry } from './adapters/registry';
 import { loadConfig, ConfigError } from './engine/config/config';
 import { logger } from './engine/logger';
 import { startServer } from './engine/server';
-import { securityHeaders } from './fhir-resources/auth/http-hardening';
+import { notifyRateLimit, securityHeaders } from './fhir-resources/auth/http-hardening';
 import { startSecurity } from './fhir-resources/auth/security-module';
 import { FhirModule, startFhirModule } from './fhir-resources/fhir-module';
 import { demoHospital, demoSimulatorEnv } from './channels/demo-hospital';
@@ -36,6 +36,7 @@ async function main(): Promise<void> {
     mount: async (app, { db, bus }) => {
       const security = await startSecurity(config, db);
       app.use(...securityHeaders(config.http.corsOrigins));
+      app.use('/channels/:channelId/notify', notifyRateLimit(config.http.notifyRateLimit.windowMs, config.http.notifyRateLimit.max));
       app.use('/auth', security.authRoutes);
       // Registered before the engine mounts /api, so it runs first.
       app.use('/api', security.opsGuard);

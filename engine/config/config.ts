@@ -52,7 +52,10 @@ const configSchema = z.object({
     keyFile: z.string(),
   }),
   audit: z.object({ hash: z.enum(['sha256', 'sm3']), retentionDays: z.number().int().min(0) }),
-  http: z.object({ corsOrigins: z.array(z.string()) }),
+  http: z.object({
+    corsOrigins: z.array(z.string()),
+    notifyRateLimit: z.object({ windowMs: z.number().int().min(1000), max: z.number().int().min(1) }),
+  }),
 }).passthrough();
 
 export type LingshuConfig = z.infer<typeof configSchema>;

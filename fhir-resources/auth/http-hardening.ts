@@ -5,7 +5,7 @@ import helmet from 'helmet';
 
 /**
  * HTTP headers and limits for the whole app: helmet's defaults (HSTS, nosniff, frame-ancestors none…), CORS only for
- * the configured browser origins, and a rate limit for the token endpoints. TLS (also 国密 TLS) ends at the hospital's
+ * the configured browser origins, and rate limits for the token endpoints and the payment notification endpoints. TLS (also 国密 TLS) ends at the hospital's
  * reverse proxy in front of Lingshu; behind it set `app.set('trust proxy', …)` so that `req.ip` is the client.
  */
 export function securityHeaders(corsOrigins: string[]): RequestHandler[] {
@@ -28,5 +28,19 @@ export function authRateLimit(windowMs: number, max: number): RequestHandler {
     standardHeaders: 'draft-7',
     legacyHeaders: false,
     message: { error: 'too many token requests from this address; try again later' },
+  });
+}
+
+/**
+ * `/channels/<channel>/notify` (WeChat Pay, Alipay): per client address. The answer is JSON that both gateways read
+ * as a failure, so they retry later as they do after any refused notification.
+ */
+export function notifyRateLimit(windowMs: number, max: number): RequestHandler {
+  return rateLimit({
+    windowMs,
+    limit: max,
+    standardHeaders: 'draft-7',
+    legacyHeaders: false,
+    message: { code: 'FAIL', message: 'too many notifications from this address; try again later' },
   });
 }
