@@ -12,6 +12,8 @@ const EXTRA_STATUS: Record<string, number> = {
   'unsupported-media-type': 415,
   // fhir-resources/auth: production without an identity provider serves no patient data.
   'service-unavailable': 503,
+  // fhir-resources/operations/workflow-outcomes.ts: understood, but against a business rule (a refund larger than what is left).
+  'business-rule': 422,
 };
 
 export function statusOf(outcome: OperationOutcome): number {

@@ -5,7 +5,7 @@ import { REFUND_STATUS } from '../../billing/billing-vocabulary';
 import type { Repository } from '../../store/repository';
 import { code, many, operation, optional, parts, ref, resource, string, type OperationCaller, type OperationContext } from '../operation';
 import { cancelCirculationFor } from './circulation-cancel';
-import { badInput, done, notFoundHere, refundOutcome, stateConflict } from './refund-outcomes';
+import { badInput, notFoundHere, stateConflict } from '../workflow-outcomes';
 import { circulationTasksOf, invoiceRefunds, refundTasksOf, refusalOf, yuan } from './refundable-items';
 import { channelOf, sendRefund, type RefundChannels } from './refund-sending';
 import { businessStatusOf, isRefundTask, refundAmountOf, refundBusinessStatus, refundItemsOf } from './refund-task';
@@ -28,6 +28,12 @@ const parameters = {
   task: many(ref<Task>('Task'), { min: 1 }),
   note: optional(string({ documentation: '审核意见；驳回时必填' })),
 };
+
+function outcome(severity: 'information' | 'error', code: 'informational' | 'exception', text: string): OperationOutcome {
+  return { resourceType: 'OperationOutcome', issue: [{ severity, code, diagnostics: text, details: { text } }] };
+}
+/** What an approval or rejection did to one Task. */
+const done = (text: string) => outcome('information', 'informational', text);
 
 const taskIdOf = (r: Reference): string | undefined => /(?:^|\/)Task\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/[^/]+)?$/.exec(r.reference ?? '')?.[1];
 
@@ -106,7 +112,7 @@ async function approve(context: OperationContext, channels: RefundChannels, note
   const sent = await sendRefund(repo, channels, claim.resource, invoice);
   if (sent.kind === 'unanswered') silent.add(channel);
   log.info('refund approved', { task: `Task/${task.id}`, by: context.caller.reference, sent: sent.kind });
-  if (sent.kind === 'refused') return resultOf(sent.task, refundOutcome(undefined, 'error', 'exception', sent.reason));
+  if (sent.kind === 'refused') return resultOf(sent.task, outcome('error', 'exception', sent.reason));
   if (sent.kind === 'unanswered') return resultOf(sent.task, done('已批准；支付渠道暂未应答，系统将自动查询退款结果'));
   return resultOf(sent.task, done(`已批准，${stateText(sent.task)}`));
 }

@@ -5,7 +5,7 @@ import { INVOICE_STATUS, OUT_REFUND_NO_SYSTEM } from '../../billing/billing-voca
 import { fenOf } from '../../billing/money';
 import type { Repository } from '../../store/repository';
 import { operation, refs, resource, string, type OperationCaller } from '../operation';
-import { badInput, notFoundHere, notYours, stateConflict } from './refund-outcomes';
+import { badInput, businessRule, notFoundHere, notYours, stateConflict } from '../workflow-outcomes';
 import {
   chargeItemRef, circulationTasksOf, invoiceLines, invoiceRefunds, itemLabel, refundTasksOf, refusalOf, yuan,
 } from './refundable-items';
@@ -80,7 +80,7 @@ export function requestRefundOperation(channels: RefundChannels) {
 
       const amountFen = chosen.reduce((sum, c) => sum + c.amountFen, 0);
       if (amountFen > refunds.leftFen) {
-        throw stateConflict(
+        throw businessRule(
           `退费金额 ${yuan(amountFen)}超过此账单可退金额 ${yuan(Math.max(0, refunds.leftFen))}（实付 ${yuan(refunds.totalFen)}，已退 ${yuan(refunds.refundedFen)}，退款中 ${yuan(refunds.inFlightFen)}）`,
           named.length ? 'item' : 'Invoice.totalNet',
         );

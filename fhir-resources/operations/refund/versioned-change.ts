@@ -1,7 +1,7 @@
 import { getStatus, OperationOutcomeError } from '@medplum/core';
 import type { Resource } from '@medplum/fhirtypes';
 import type { Repository } from '../../store/repository';
-import { stateConflict } from './refund-outcomes';
+import { stateConflict } from '../workflow-outcomes';
 
 const ATTEMPTS = 5;
 

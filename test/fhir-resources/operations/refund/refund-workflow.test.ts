@@ -104,7 +104,7 @@ describe.each(['sqlite', 'postgres'] as const)('refunds on %s', (kind) => {
     // 20 元 of it was refunded at the HIS window already.
     await fx.repository.update<Invoice>({ ...bill.invoice, extension: [...bill.invoice.extension!, { url: REFUNDED_AMOUNT_EXTENSION, valueMoney: { value: 20, currency: 'CNY' } }] });
     const res = await requestRefund(patient, bill.invoice, bill.items);
-    expect(res.status).toBe(409);
+    expect(res.status).toBe(422);
     expect(diagnostics(res.body)).toBe('退费金额 43.00 元超过此账单可退金额 23.00 元（实付 43.00 元，已退 20.00 元，退款中 0.00 元）');
   });
 
