@@ -12,7 +12,7 @@ import { withSeededResources } from '../adapters/fhir/seeded-resources';
 import { channel, type ChannelDefinition, type ChannelMessage, type Filter } from '../engine/channel/channel';
 import { TASK_CODE, TASK_CODE_SYSTEM } from '../fhir-resources/billing/billing-vocabulary';
 import { circulationOrder, pharmacyCodeOf, type CirculationOrder, type PharmacyRoute } from '../mappings/circulation/circulation-order';
-import { applyCirculationEvent, businessStatusOf, taskOutput } from '../mappings/circulation/circulation-transitions';
+import { applyCirculationEvent, circulatedNumbers, prescriptionState, taskOutput } from '../mappings/circulation/circulation-transitions';
 import { pharmacyCallbackEvent, platformStatusEvent, type PharmacyCallback, type PlatformStatus } from '../mappings/circulation/peer-reports';
 import { pharmacyOrganizations } from '../mappings/circulation/pharmacy-organizations';
 import type { ChannelDeps } from './channel-deps';
@@ -26,6 +26,9 @@ const circulationTask: Filter = {
     return task?.resourceType === 'Task' && task.code?.coding?.some((c) => c.system === TASK_CODE_SYSTEM && c.code === TASK_CODE.circulation) === true;
   },
 };
+
+/** Without a pharmacy the drugs are handed over at the hospital's own counter ($redeem): nothing to circulate. */
+const toAPharmacy: Filter = { name: 'to-a-pharmacy', accept: (m) => Boolean((eventOf(m).resource as Task).owner?.reference) };
 
 /** A new Task asks for circulation; a Task the refund workflow cancelled asks for the undo. Our own updates ask nothing. */
 const asksForAction: Filter = {
@@ -63,7 +66,7 @@ export function prescriptionCirculation(deps: ChannelDeps): ChannelDefinition[] 
       fhirEventsSource(bus, db, fhir, { events: ['Task.create', 'Task.update'], references: ['focus', 'basedOn', 'for', 'owner', 'encounter'] }),
       fhir, () => pharmacyOrganizations(settings.pharmacies),
     ),
-    filters: [circulationTask, asksForAction],
+    filters: [circulationTask, toAPharmacy, asksForAction],
     transformer: (m) => {
       const { resource, referenced } = eventOf(m);
       return circulationOrder({ task: resource as Task, referenced: referenced ?? {}, routes, validDays: settings.platform.validDays });
@@ -77,8 +80,8 @@ export function prescriptionCirculation(deps: ChannelDeps): ChannelDefinition[] 
           platform: () => new PrescriptionPlatformClient(platform),
           pharmacies: Object.fromEntries(apis.map((a) => [a.code, () => new PharmacyClient({ url: a.url, appId: a.appId, key: a.keyOf(), timeoutMs: settings.timeoutMs })])),
         },
-        recorded: (task) => ({ hiRxno: taskOutput(task, 'hi-rxno'), rxTraceCode: taskOutput(task, 'rx-trace-code') }),
-        waiting: (task) => task.status === 'requested' && (businessStatusOf(task) ?? 'pending-review') === 'pending-review',
+        recorded: (task, rxNo) => ({ hiRxno: taskOutput(task, 'hi-rxno', rxNo), rxTraceCode: taskOutput(task, 'rx-trace-code', rxNo) }),
+        waiting: (task, rxNo) => task.status !== 'cancelled' && prescriptionState(task, rxNo) === 'pending-review',
       }),
       // A Task's upload and its undo go out in that order, whatever the retries.
       orderBy: (m) => (JSON.parse(m.content) as CirculationOrder).task,
@@ -108,8 +111,11 @@ export function prescriptionCirculation(deps: ChannelDeps): ChannelDefinition[] 
       cron: settings.platform.pollCron,
       repository: fhir,
       platform,
-      inFlight: { code: `${TASK_CODE_SYSTEM}|${TASK_CODE.circulation}`, status: 'in-progress' },
-      hiRxnoOf: (task) => taskOutput(task, 'hi-rxno'),
+      // failed: another prescription of the Task was refused, this one may still be at the platform.
+      inFlight: { code: `${TASK_CODE_SYSTEM}|${TASK_CODE.circulation}`, status: 'in-progress,failed' },
+      waitingAtPlatform: (task) => circulatedNumbers(task)
+        .filter((rxNo) => ['circulated', 'approved', 'awaiting-pickup'].includes(prescriptionState(task, rxNo)))
+        .flatMap((rxNo) => { const hiRxno = taskOutput(task, 'hi-rxno', rxNo); return hiRxno ? [{ rxNo, hiRxno }] : []; }),
       isNews: (task, status) => {
         const event = platformStatusEvent(status);
         return Boolean(event && applyCirculationEvent(task, event, []).task);

@@ -12,8 +12,8 @@ export interface PlatformStatusPollerOptions {
   platform: PrescriptionPlatformOptions;
   /** The search (query parameters on Task) that finds the Tasks in flight at the platform. */
   inFlight: Record<string, string>;
-  /** The platform's number for a Task, when it was uploaded there. */
-  hiRxnoOf: (task: Task) => string | undefined;
+  /** The Task's prescriptions at the platform still waiting for news: 处方号 and the platform's number. */
+  waitingAtPlatform: (task: Task) => { rxNo: string; hiRxno: string }[];
   /** Does the answer say anything the Task does not show yet? Only news becomes a message. */
   isNews: (task: Task, status: PlatformStatus) => boolean;
 }
@@ -39,16 +39,16 @@ export function platformStatusPoller(o: PlatformStatusPollerOptions): SourceConn
         do {
           const page = await o.repository().search({ ...parseSearchRequest('Task', { ...o.inFlight, _count: String(PAGE) }), ...(cursor ? { cursor } : {}) });
           for (const task of page.resources as Task[]) {
-            const hiRxno = o.hiRxnoOf(task);
-            if (!hiRxno) continue;
-            try {
-              const review = await platform.call('rxChkInfoQuery', { hi_rxno: hiRxno });
-              const settlement = review.rx_chk_stas_codg === '1' ? await platform.call('rxSetlInfoQuery', { hi_rxno: hiRxno }) : undefined;
-              const status: PlatformStatus = { task: `Task/${task.id}`, hiRxno, polledAt: new Date().toISOString(), review, ...(settlement ? { settlement } : {}) };
-              if (o.isNews(task, status)) await ctx.accept({ content: JSON.stringify(status), contentType: 'application/json' });
-            } catch (err) {
-              if (!(err instanceof PlatformRefusal)) throw err;
-              log.warn('platform cannot answer for a circulated prescription', { task: `Task/${task.id}`, hiRxno, error: err.message });
+            for (const { rxNo, hiRxno } of o.waitingAtPlatform(task)) {
+              try {
+                const review = await platform.call('rxChkInfoQuery', { hi_rxno: hiRxno });
+                const settlement = review.rx_chk_stas_codg === '1' ? await platform.call('rxSetlInfoQuery', { hi_rxno: hiRxno }) : undefined;
+                const status: PlatformStatus = { task: `Task/${task.id}`, rxNo, hiRxno, polledAt: new Date().toISOString(), review, ...(settlement ? { settlement } : {}) };
+                if (o.isNews(task, status)) await ctx.accept({ content: JSON.stringify(status), contentType: 'application/json' });
+              } catch (err) {
+                if (!(err instanceof PlatformRefusal)) throw err;
+                log.warn('platform cannot answer for a circulated prescription', { task: `Task/${task.id}`, hiRxno, error: err.message });
+              }
             }
           }
           cursor = page.next;

@@ -2,20 +2,20 @@ import type { Encounter, Invoice, MedicationRequest, Organization, Patient, Reso
 import { PHARMACY_CODE_SYSTEM, PICKUP_CODE_SYSTEM } from '../../fhir-resources/billing/billing-vocabulary';
 import { pharmacyOrder, type PharmacyOrder } from './pharmacy-order';
 import { platformUpload, type PlatformUpload } from './platform-upload';
-import { CirculationMappingError, prescriptionNumber } from './prescription-content';
+import { byPrescription, CirculationMappingError } from './prescription-content';
 
 /** How a pharmacy is reached: through the 处方流转平台 (the campuses' own pharmacies) or its own web API. */
 export type PharmacyRoute = 'platform' | 'api';
 
 /**
- * What the circulation channel's destination does for one Task event: send the prescription, or undo it. The
- * destination reads the Task again before acting (it may have moved since), so this carries only what the peer
- * needs and where it goes.
+ * What the circulation channel's destination does for one Task event: send its prescriptions (each 处方号 on its own:
+ * the platform reviews, and the pharmacy dispenses, prescription by prescription), or undo them. The destination reads
+ * the Task again before acting (it may have moved since), so this carries only what the peer needs and where it goes.
  */
 export type CirculationOrder =
-  | { action: 'circulate'; task: string; pharmacy: string; via: 'platform'; rxNo: string; upload: PlatformUpload }
-  | { action: 'circulate'; task: string; pharmacy: string; via: 'api'; rxNo: string; order: PharmacyOrder }
-  | { action: 'undo'; task: string; pharmacy: string; via: PharmacyRoute; rxNo: string; reason: string };
+  | { action: 'circulate'; task: string; pharmacy: string; via: 'platform'; prescriptions: { rxNo: string; upload: PlatformUpload }[] }
+  | { action: 'circulate'; task: string; pharmacy: string; via: 'api'; prescriptions: { rxNo: string; order: PharmacyOrder }[] }
+  | { action: 'undo'; task: string; pharmacy: string; via: PharmacyRoute; rxNos: string[]; reason: string };
 
 export interface CirculationOrderInput {
   task: Task;
@@ -57,17 +57,19 @@ export function circulationOrder(input: CirculationOrderInput): CirculationOrder
     return request;
   });
   if (!prescriptions.length) throw new CirculationMappingError(`${ref}: basedOn names no MedicationRequest to circulate`);
-  const rxNo = prescriptionNumber(prescriptions);
+  const groups = byPrescription(prescriptions);
   if (task.status === 'cancelled') {
-    return { action: 'undo', task: ref, pharmacy, via, rxNo, reason: task.statusReason?.text ?? '患者退费' };
+    return { action: 'undo', task: ref, pharmacy, via, rxNos: groups.map((g) => g.rxNo), reason: task.statusReason?.text ?? '患者退费' };
   }
   const patient = byReference<Patient>(referenced, task.for?.reference, 'Patient');
   if (via === 'platform') {
     const encounter = byReference<Encounter>(referenced, task.encounter?.reference, 'Encounter');
-    return { action: 'circulate', task: ref, pharmacy, via, rxNo, upload: platformUpload({ prescriptions, patient, encounter, validDays: input.validDays }) };
+    const uploads = groups.map((g) => ({ rxNo: g.rxNo, upload: platformUpload({ prescriptions: g.requests, patient, encounter, validDays: input.validDays }) }));
+    return { action: 'circulate', task: ref, pharmacy, via, prescriptions: uploads };
   }
   const invoice = byReference<Invoice>(referenced, task.focus?.reference, 'Invoice');
   const pickupCode = pickupCodeOf(task, invoice);
   if (!pickupCode) throw new CirculationMappingError(`${ref}: no 取药码 (Invoice identifier ${PICKUP_CODE_SYSTEM} or Task.input pickupCode); the pharmacy cannot hand the drugs over without it`);
-  return { action: 'circulate', task: ref, pharmacy, via, rxNo, order: pharmacyOrder({ prescriptions, patient, pickupCode }) };
+  const orders = groups.map((g) => ({ rxNo: g.rxNo, order: pharmacyOrder({ prescriptions: g.requests, patient, pickupCode }) }));
+  return { action: 'circulate', task: ref, pharmacy, via, prescriptions: orders };
 }

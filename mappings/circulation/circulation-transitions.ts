@@ -1,6 +1,6 @@
-import type { CodeableConcept, MedicationDispense, MedicationRequest, Task } from '@medplum/fhirtypes';
+import type { CodeableConcept, MedicationDispense, MedicationRequest, Task, TaskOutput } from '@medplum/fhirtypes';
 import {
-  CIRCULATION_OUTPUT_SYSTEM, CIRCULATION_RX_NO_SYSTEM, CIRCULATION_STATUS, TASK_BUSINESS_STATUS_SYSTEM, type CirculationStatus,
+  CIRCULATION_OUTPUT_SYSTEM, CIRCULATION_RX_NO_SYSTEM, CIRCULATION_STATUS, PRESCRIPTION_NO_SYSTEM, TASK_BUSINESS_STATUS_SYSTEM, type CirculationStatus,
 } from '../../fhir-resources/billing/billing-vocabulary';
 import { pickupDispenses } from './pickup-dispenses';
 
@@ -15,40 +15,46 @@ export interface DispensedDrug {
   lot?: string;
 }
 
-/** The numbers a peer answered with, kept on the Task as outputs (hi-rxno, rx-trace-code, pharmacy-order-id). */
+/** The numbers a peer answered with for one prescription, kept on the Task as outputs. */
 export type PeerNumbers = Partial<Record<'hi-rxno' | 'rx-trace-code' | 'pharmacy-order-id', string>>;
 
 /**
- * What happened to a circulated prescription, whoever reported it (the upload's answer, the platform's 审方 / 取药
- * queries, the pharmacy's callbacks, an undo). `at` is when it happened, as the peer says.
+ * What happened to one circulated prescription (处方号 `rxNo`), whoever reported it: the upload's answer, the
+ * platform's 审方 / 取药 queries, the pharmacy's callbacks, an undo. `at` is when it happened, as the peer says.
  */
-export type CirculationEvent =
+export type CirculationEvent = { rxNo: string; at: string } & (
   /** A step of the upload succeeded (预核验): its numbers are recorded, the state does not move yet. */
-  | { kind: 'checked'; at: string; rxNo: string; numbers: PeerNumbers }
+  | { kind: 'checked'; numbers: PeerNumbers }
   /** The peer holds the prescription now (platform 上传 done, pharmacy received it). */
-  | { kind: 'circulated'; at: string; rxNo: string; numbers: PeerNumbers }
+  | { kind: 'circulated'; numbers: PeerNumbers }
   /** The peer refused the upload itself (a content error): circulation failed and needs a person. */
-  | { kind: 'refused'; at: string; note: string }
-  | { kind: 'approved'; at: string; note?: string }
-  | { kind: 'rejected'; at: string; note: string }
+  | { kind: 'refused'; note: string }
+  | { kind: 'approved'; note?: string }
+  | { kind: 'rejected'; note: string }
   /** 备药完成: the drugs wait at the counter. */
-  | { kind: 'awaiting-pickup'; at: string }
-  | { kind: 'picked-up'; at: string; pharmacy?: string; drugs: DispensedDrug[] }
-  | { kind: 'cancelled'; at: string; note?: string }
+  | { kind: 'awaiting-pickup' }
+  | { kind: 'picked-up'; pharmacy?: string; drugs: DispensedDrug[] }
+  | { kind: 'cancelled'; note?: string }
   /** The undo was refused (already dispensed): said in a note, the state stays. */
-  | { kind: 'cancel-refused'; at: string; note: string };
+  | { kind: 'cancel-refused'; note: string });
 
 export interface TransitionResult {
   /** The Task's next version, or undefined when the event changes nothing (already applied, or overtaken). */
   task?: Task;
-  /** 核销 only: one completed MedicationDispense per MedicationRequest. */
+  /** 核销 only: one completed MedicationDispense per MedicationRequest of that prescription. */
   dispenses: MedicationDispense[];
 }
 
-/** How far along each business state is; an event only moves a Task forward, which makes every event idempotent. */
+/**
+ * How far along each state is. A prescription only moves forward, which makes every event idempotent; the Task shows
+ * the least advanced of its prescriptions, so it is done only when all of them are.
+ */
 const RANK: Record<CirculationStatus, number> = {
-  'pending-review': 0, circulated: 1, approved: 2, delivering: 3, 'awaiting-pickup': 3, rejected: 4, expired: 4, 'picked-up': 5, cancelled: 5,
+  'pending-review': 0, circulated: 1, approved: 2, delivering: 3, 'awaiting-pickup': 3, rejected: 4, expired: 4, 'picked-up': 5, cancelled: 6,
 };
+const TERMINAL = 4;
+
+type OutputCode = keyof PeerNumbers | 'rx-status';
 
 export function businessStatusOf(task: Task): CirculationStatus | undefined {
   const code = task.businessStatus?.coding?.find((c) => c.system === TASK_BUSINESS_STATUS_SYSTEM)?.code;
@@ -59,88 +65,119 @@ export function businessStatus(code: CirculationStatus): CodeableConcept {
   return { coding: [{ system: TASK_BUSINESS_STATUS_SYSTEM, code, display: CIRCULATION_STATUS[code] }], text: CIRCULATION_STATUS[code] };
 }
 
-/** A number the peer answered with, from the Task's outputs. */
-export function taskOutput(task: Task, code: keyof PeerNumbers): string | undefined {
-  return task.output?.find((o) => o.type?.coding?.some((c) => c.system === CIRCULATION_OUTPUT_SYSTEM && c.code === code))?.valueString;
+const isOutput = (o: TaskOutput, code: OutputCode, rxNo: string) =>
+  o.type?.text === rxNo && o.type?.coding?.some((c) => c.system === CIRCULATION_OUTPUT_SYSTEM && c.code === code) === true;
+
+/** A number the peer answered with for prescription `rxNo` (Task.output, type.text = the 处方号). */
+export function taskOutput(task: Task, code: keyof PeerNumbers, rxNo: string): string | undefined {
+  return task.output?.find((o) => isOutput(o, code, rxNo))?.valueString;
+}
+
+/** Where one prescription of the Task stands; pending-review until something was recorded for it. */
+export function prescriptionState(task: Task, rxNo: string): CirculationStatus {
+  const code = task.output?.find((o) => isOutput(o, 'rx-status', rxNo))?.valueCode;
+  return code && code in CIRCULATION_STATUS ? (code as CirculationStatus) : 'pending-review';
+}
+
+/** The prescriptions the Task's circulation is known under (its identifiers), e.g. for the platform poll. */
+export function circulatedNumbers(task: Task): string[] {
+  return (task.identifier ?? []).filter((i) => i.system === CIRCULATION_RX_NO_SYSTEM && i.value).map((i) => i.value!);
+}
+
+function withOutput(task: Task, code: OutputCode, rxNo: string, value: { valueString: string } | { valueCode: string }): Task {
+  const output: TaskOutput = { type: { coding: [{ system: CIRCULATION_OUTPUT_SYSTEM, code }], text: rxNo }, ...value };
+  const outputs = [...(task.output ?? [])];
+  const at = outputs.findIndex((o) => isOutput(o, code, rxNo));
+  if (at >= 0) outputs[at] = output;
+  else outputs.push(output);
+  return { ...task, output: outputs };
 }
 
 function withNumbers(task: Task, rxNo: string, numbers: PeerNumbers): Task {
-  const next: Task = { ...task };
-  if (!task.identifier?.some((i) => i.system === CIRCULATION_RX_NO_SYSTEM && i.value === rxNo)) {
-    next.identifier = [...(task.identifier ?? []), { system: CIRCULATION_RX_NO_SYSTEM, value: rxNo }];
-  }
-  const outputs = [...(task.output ?? [])];
+  let next = task;
+  if (!circulatedNumbers(task).includes(rxNo)) next = { ...next, identifier: [...(task.identifier ?? []), { system: CIRCULATION_RX_NO_SYSTEM, value: rxNo }] };
   for (const [code, value] of Object.entries(numbers) as [keyof PeerNumbers, string | undefined][]) {
-    if (!value || taskOutput(task, code) === value) continue;
-    const at = outputs.findIndex((o) => o.type?.coding?.some((c) => c.system === CIRCULATION_OUTPUT_SYSTEM && c.code === code));
-    const output = { type: { coding: [{ system: CIRCULATION_OUTPUT_SYSTEM, code }] }, valueString: value };
-    if (at >= 0) outputs[at] = output;
-    else outputs.push(output);
+    if (value && taskOutput(next, code, rxNo) !== value) next = withOutput(next, code, rxNo, { valueString: value });
   }
-  if (outputs.length) next.output = outputs;
   return next;
 }
 
-function moved(task: Task, to: CirculationStatus, status: Task['status'], at: string): Task {
-  // A Task the refund workflow cancelled stays cancelled: what the peer reports is recorded, the decision is not undone.
-  const keep = task.status === 'cancelled' && status !== 'completed';
-  return { ...task, status: keep ? task.status : status, businessStatus: businessStatus(to), lastModified: at };
+function noted(task: Task, text: string, at: string): Task {
+  return { ...task, note: [...(task.note ?? []), { time: at, text }] };
 }
 
-function noted(task: Task, text: string, at: string): Task | undefined {
-  if (task.note?.some((n) => n.text === text)) return undefined;
-  return { ...task, note: [...(task.note ?? []), { time: at, text }], lastModified: at };
+/** The prescription numbers the Task covers: its MedicationRequests' 处方号, and those it was circulated under. */
+function numbersOf(task: Task, prescriptions: MedicationRequest[]): string[] {
+  const fromRequests = prescriptions.map((r) => (r.groupIdentifier?.system === PRESCRIPTION_NO_SYSTEM ? r.groupIdentifier.value : undefined));
+  return [...new Set([...fromRequests, ...circulatedNumbers(task)].filter((n): n is string => Boolean(n)))];
 }
 
 /**
- * The Task (and, at 核销, the MedicationDispenses) after an event. FHIR Task.status carries the workflow's view,
- * businessStatus the circulation state (README.md beside billing-vocabulary.ts has the table): in-progress while
- * the prescription is at the peer, rejected on 审方驳回, failed when the upload was refused, completed at 核销.
+ * The Task's status and businessStatus from its prescriptions' states (README.md beside billing-vocabulary.ts has
+ * the table): in-progress while at the peer, rejected on 审方驳回, completed at 核销. A Task the refund workflow
+ * cancelled, or whose upload was refused (failed), keeps that status: the peers' news is recorded, the decision stays.
  */
+function settled(task: Task, numbers: string[], at: string): Task {
+  const states = numbers.map((n) => prescriptionState(task, n)).sort((a, b) => RANK[a] - RANK[b]);
+  const least = states[0] ?? 'pending-review';
+  const started = states.some((st) => st !== 'pending-review');
+  const wanted: Task['status'] = least === 'pending-review' ? (started ? 'in-progress' : task.status) : least === 'picked-up' ? 'completed' : least === 'cancelled' ? 'cancelled' : least === 'rejected' ? 'rejected' : 'in-progress';
+  const keep = (task.status === 'cancelled' || task.status === 'failed') && wanted !== 'completed';
+  const status = keep ? task.status : wanted;
+  if (status === task.status && businessStatusOf(task) === least) return task;
+  return { ...task, status, businessStatus: businessStatus(least), lastModified: at };
+}
+
+/** The Task (and, at 核销, the MedicationDispenses) after an event; nothing when the event was already applied. */
 export function applyCirculationEvent(task: Task, event: CirculationEvent, prescriptions: MedicationRequest[]): TransitionResult {
-  const none: TransitionResult = { dispenses: [] };
-  const current = businessStatusOf(task) ?? 'pending-review';
+  const { rxNo, at } = event;
+  const current = prescriptionState(task, rxNo);
   const rank = RANK[current];
-  const terminal = rank >= 4;
+  let next = task;
+  let dispenses: MedicationDispense[] = [];
+  const move = (to: CirculationStatus) => { next = withOutput(next, 'rx-status', rxNo, { valueCode: to }); };
   switch (event.kind) {
-    case 'checked': {
-      const next = withNumbers(task, event.rxNo, event.numbers);
-      return JSON.stringify(next) === JSON.stringify(task) ? none : { task: next, dispenses: [] };
-    }
-    case 'circulated': {
-      if (current !== 'pending-review' || task.status === 'failed') {
-        const next = withNumbers(task, event.rxNo, event.numbers);
-        return JSON.stringify(next) === JSON.stringify(task) ? none : { task: next, dispenses: [] };
-      }
-      return { task: moved(withNumbers(task, event.rxNo, event.numbers), 'circulated', 'in-progress', event.at), dispenses: [] };
-    }
-    case 'refused': {
-      if (current !== 'pending-review' || task.status === 'failed' || task.status === 'cancelled') return none;
-      return { task: { ...moved(task, 'pending-review', 'failed', event.at), statusReason: { text: event.note }, note: [...(task.note ?? []), { time: event.at, text: `处方流转失败：${event.note}` }] }, dispenses: [] };
-    }
+    case 'checked':
+      next = withNumbers(task, rxNo, event.numbers);
+      break;
+    case 'circulated':
+      next = withNumbers(task, rxNo, event.numbers);
+      if (current === 'pending-review') move('circulated');
+      break;
+    case 'refused':
+      if (current !== 'pending-review' || task.status === 'failed' || task.status === 'cancelled') break;
+      next = { ...noted(task, `处方流转失败（处方 ${rxNo}）：${event.note}`, at), status: 'failed', statusReason: { text: event.note }, lastModified: at };
+      break;
     case 'approved':
-    case 'awaiting-pickup': {
-      const to = event.kind;
-      if (terminal || rank >= RANK[to]) return none;
-      const next = moved(task, to, 'in-progress', event.at);
-      return { task: event.kind === 'approved' && event.note ? { ...next, note: [...(task.note ?? []), { time: event.at, text: `审方意见：${event.note}` }] } : next, dispenses: [] };
-    }
-    case 'rejected': {
-      if (terminal) return none;
-      return { task: { ...moved(task, 'rejected', 'rejected', event.at), statusReason: { text: event.note }, note: [...(task.note ?? []), { time: event.at, text: `审方驳回：${event.note}` }] }, dispenses: [] };
-    }
+    case 'awaiting-pickup':
+      if (rank >= TERMINAL || rank >= RANK[event.kind]) break;
+      move(event.kind);
+      if (event.kind === 'approved' && event.note) next = noted(next, `审方意见（处方 ${rxNo}）：${event.note}`, at);
+      break;
+    case 'rejected':
+      if (rank >= TERMINAL) break;
+      move('rejected');
+      next = { ...noted(next, `审方驳回（处方 ${rxNo}）：${event.note}`, at), statusReason: { text: event.note } };
+      break;
     case 'picked-up': {
-      if (current === 'picked-up') return none;
-      return { task: moved(task, 'picked-up', 'completed', event.at), dispenses: pickupDispenses(task, event, prescriptions) };
+      if (current === 'picked-up') break;
+      move('picked-up');
+      const ofThis = prescriptions.filter((r) => r.groupIdentifier?.system === PRESCRIPTION_NO_SYSTEM && r.groupIdentifier.value === rxNo);
+      dispenses = pickupDispenses(task, event, ofThis);
+      break;
     }
-    case 'cancelled': {
-      if (current === 'cancelled' || current === 'picked-up') return none;
-      const next = moved(task, 'cancelled', 'cancelled', event.at);
-      return { task: event.note ? { ...next, note: [...(task.note ?? []), { time: event.at, text: event.note }] } : next, dispenses: [] };
-    }
+    case 'cancelled':
+      if (current === 'cancelled' || current === 'picked-up') break;
+      move('cancelled');
+      if (event.note) next = noted(next, event.note, at);
+      break;
     case 'cancel-refused': {
-      const next = noted(task, `撤销失败：${event.note}`, event.at);
-      return next ? { task: next, dispenses: [] } : none;
+      const text = `撤销失败（处方 ${rxNo}）：${event.note}`;
+      if (!task.note?.some((n) => n.text === text)) next = noted(task, text, at);
+      break;
     }
   }
+  if (next === task) return { dispenses: [] };
+  next = settled(next, numbersOf(next, prescriptions), at);
+  return { task: { ...next, lastModified: at }, dispenses };
 }

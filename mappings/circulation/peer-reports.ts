@@ -17,19 +17,20 @@ export interface PharmacyCallback {
 /** The callback as a circulation event; an event the hospital does not know is refused (the message is kept as error). */
 export function pharmacyCallbackEvent(callback: PharmacyCallback): CirculationEvent {
   if (!callback || typeof callback.rxNo !== 'string' || !callback.rxNo) throw new CirculationMappingError('pharmacy callback without rxNo');
+  const { rxNo } = callback;
   const at = callback.at ?? callback.redeemedAt;
   if (!at) throw new CirculationMappingError(`pharmacy callback for ${callback.rxNo} without a time (at)`);
   switch (callback.event) {
-    case 'accepted': return { kind: 'approved', at };
-    case 'rejected': return { kind: 'rejected', at, note: callback.reason || '药房拒绝接收' };
-    case 'dispensed': return { kind: 'awaiting-pickup', at };
-    case 'cancelled': return { kind: 'cancelled', at, ...(callback.reason ? { note: `药房取消：${callback.reason}` } : {}) };
+    case 'accepted': return { kind: 'approved', rxNo, at };
+    case 'rejected': return { kind: 'rejected', rxNo, at, note: callback.reason || '药房拒绝接收' };
+    case 'dispensed': return { kind: 'awaiting-pickup', rxNo, at };
+    case 'cancelled': return { kind: 'cancelled', rxNo, at, ...(callback.reason ? { note: `药房取消：${callback.reason}` } : {}) };
     case 'redeemed': {
       const drugs: DispensedDrug[] = (callback.drugs ?? []).filter((d) => d?.code).map((d) => ({
         code: String(d.code), quantity: Number(d.quantity) || 0,
         ...(d.name ? { name: d.name } : {}), ...(d.unit ? { unit: d.unit } : {}), ...(d.traceCode ? { traceCode: d.traceCode } : {}), ...(d.lot ? { lot: d.lot } : {}),
       }));
-      return { kind: 'picked-up', at: callback.redeemedAt ?? at, ...(callback.pharmacy ? { pharmacy: callback.pharmacy } : {}), drugs };
+      return { kind: 'picked-up', rxNo, at: callback.redeemedAt ?? at, ...(callback.pharmacy ? { pharmacy: callback.pharmacy } : {}), drugs };
     }
     default: throw new CirculationMappingError(`pharmacy callback for ${callback.rxNo}: unknown event "${String(callback.event)}"`);
   }
@@ -38,6 +39,8 @@ export function pharmacyCallbackEvent(callback: PharmacyCallback): CirculationEv
 /** What one poll of the platform learnt about a prescription: rxChkInfoQuery (审方) and, once approved, rxSetlInfoQuery (取药). */
 export interface PlatformStatus {
   task: string;
+  /** The hospital's 处方号 (hosp_rxno) and the platform's number for it. */
+  rxNo: string;
   hiRxno: string;
   /** When the poll asked: the event time when the platform gives none. */
   polledAt: string;
@@ -50,7 +53,7 @@ export function platformStatusEvent(status: PlatformStatus): CirculationEvent | 
   const s = status.settlement;
   if (s?.setl_flag === '1') {
     return {
-      kind: 'picked-up', at: fromBeijingTime(s.setl_time, status.polledAt), ...(s.fixmedins_name ? { pharmacy: s.fixmedins_name } : {}),
+      kind: 'picked-up', rxNo: status.rxNo, at: fromBeijingTime(s.setl_time, status.polledAt), ...(s.fixmedins_name ? { pharmacy: s.fixmedins_name } : {}),
       drugs: (s.seldrugs ?? []).filter((d) => d.med_list_codg).map((d) => ({
         code: String(d.med_list_codg), quantity: Number(d.sel_retn_cnt) || 0,
         ...(d.drug_genname ? { name: d.drug_genname } : {}), ...(d.drug_trac_codg ? { traceCode: d.drug_trac_codg } : {}), ...(d.manu_lotnum ? { lot: d.manu_lotnum } : {}),
@@ -59,7 +62,8 @@ export function platformStatusEvent(status: PlatformStatus): CirculationEvent | 
   }
   const at = fromBeijingTime(status.review.rx_chk_time, status.polledAt);
   // rx_chk_stas_codg: 0 待审核, 1 审核通过, 2 审核不通过 (7204 审核结果).
-  if (status.review.rx_chk_stas_codg === '1') return { kind: 'approved', at, ...(status.review.rx_chk_opnn ? { note: status.review.rx_chk_opnn } : {}) };
-  if (status.review.rx_chk_stas_codg === '2') return { kind: 'rejected', at, note: status.review.rx_chk_opnn || '审方未通过' };
+  const { rxNo } = status;
+  if (status.review.rx_chk_stas_codg === '1') return { kind: 'approved', rxNo, at, ...(status.review.rx_chk_opnn ? { note: status.review.rx_chk_opnn } : {}) };
+  if (status.review.rx_chk_stas_codg === '2') return { kind: 'rejected', rxNo, at, note: status.review.rx_chk_opnn || '审方未通过' };
   return undefined;
 }

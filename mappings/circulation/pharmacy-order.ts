@@ -1,5 +1,5 @@
 import type { MedicationRequest, Patient } from '@medplum/fhirtypes';
-import { patientName, prescribedDrugs, prescriptionNumber } from './prescription-content';
+import { patientName, prescribedDrugs, prescriptionNumberOf } from './prescription-content';
 
 /** POST /api/prescriptions of a third-party pharmacy (连锁药房): keyed by rxNo, resent unchanged after a failure. */
 export interface PharmacyOrder {
@@ -25,7 +25,7 @@ export interface PharmacyOrderInput {
 export function pharmacyOrder(input: PharmacyOrderInput): PharmacyOrder {
   const phone = input.patient?.telecom?.find((t) => t.system === 'phone' && t.value)?.value;
   return {
-    rxNo: prescriptionNumber(input.prescriptions),
+    rxNo: prescriptionNumberOf(input.prescriptions[0]),
     pickupCode: input.pickupCode,
     patient: { name: patientName(input.patient), ...(phone ? { phone } : {}) },
     drugs: prescribedDrugs(input.prescriptions).map((d) => ({

@@ -1,5 +1,5 @@
 import type { Encounter, MedicationRequest, Patient } from '@medplum/fhirtypes';
-import { beijingTime, CirculationMappingError, patientName, prescribedDrugs, prescriptionNumber } from './prescription-content';
+import { beijingTime, CirculationMappingError, patientName, prescribedDrugs, prescriptionNumberOf } from './prescription-content';
 
 /**
  * What the 处方流转平台 (医保电子处方中心, formats.md §5) needs for one prescription: the 上传预核验 (uploadChk, 7101)
@@ -26,7 +26,7 @@ const GENDER: Record<string, string> = { male: '1', female: '2', other: '9', unk
 
 export function platformUpload(input: PlatformUploadInput): PlatformUpload {
   const { prescriptions, patient } = input;
-  const hospRxno = prescriptionNumber(prescriptions);
+  const hospRxno = prescriptionNumberOf(prescriptions[0]);
   const drugs = prescribedDrugs(prescriptions);
   const authored = prescriptions.map((r) => r.authoredOn).filter((t): t is string => Boolean(t)).sort()[0];
   if (!authored) throw new CirculationMappingError(`prescription ${hospRxno}: MedicationRequest.authoredOn (开方时间) is required by the platform`);

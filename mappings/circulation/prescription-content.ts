@@ -19,14 +19,21 @@ export interface PrescribedDrug {
   days?: number;
 }
 
-/** The 处方号 shared by the Task's MedicationRequests: the number both peers key the prescription on. */
-export function prescriptionNumber(prescriptions: MedicationRequest[]): string {
-  const numbers = [...new Set(prescriptions.map((r) => (r.groupIdentifier?.system === PRESCRIPTION_NO_SYSTEM ? r.groupIdentifier.value : undefined)))];
-  if (numbers.length !== 1 || !numbers[0]) {
-    const which = numbers.filter(Boolean).join(', ') || '(none)';
-    throw new CirculationMappingError(`a circulation Task must cover exactly one prescription (处方号 in MedicationRequest.groupIdentifier ${PRESCRIPTION_NO_SYSTEM}); found ${which}`);
+/** The 处方号 of a MedicationRequest (groupIdentifier), the number both peers key a prescription on. */
+export function prescriptionNumberOf(request: MedicationRequest): string {
+  const value = request.groupIdentifier?.system === PRESCRIPTION_NO_SYSTEM ? request.groupIdentifier.value : undefined;
+  if (!value) throw new CirculationMappingError(`MedicationRequest/${request.id}: no 处方号 (groupIdentifier in ${PRESCRIPTION_NO_SYSTEM}); a prescription is circulated under it`);
+  return value;
+}
+
+/** The MedicationRequests grouped into prescriptions, in the order they first appear: each is circulated on its own. */
+export function byPrescription(requests: MedicationRequest[]): { rxNo: string; requests: MedicationRequest[] }[] {
+  const groups = new Map<string, MedicationRequest[]>();
+  for (const r of requests) {
+    const rxNo = prescriptionNumberOf(r);
+    groups.set(rxNo, [...(groups.get(rxNo) ?? []), r]);
   }
-  return numbers[0];
+  return [...groups].map(([rxNo, rs]) => ({ rxNo, requests: rs }));
 }
 
 export function prescribedDrugs(prescriptions: MedicationRequest[]): PrescribedDrug[] {

@@ -29,7 +29,7 @@ const APP_ID = 'lingshu-demo';
 const KEY = 'circulation-test-key';
 const FIXMEDINS = 'H33010600001';
 
-for (const stack of [{ name: 'SQLite + in-process bus', db: 'sqlite' as const, amqp: false }]) {
+for (const stack of [{ name: 'SQLite + in-process bus', db: 'sqlite' as const, amqp: false }, { name: 'PostgreSQL + RabbitMQ', db: 'postgres' as const, amqp: true }]) {
   describe(`prescription circulation on ${stack.name}`, () => {
     const prefix = uniqueName('lsc');
     let database: TestDatabase;
@@ -63,20 +63,22 @@ for (const stack of [{ name: 'SQLite + in-process bus', db: 'sqlite' as const, a
     const messages = async (channel: string) => (await running.store.search({ channel, limit: 500 })).messages;
 
     /** A paid prescription of two drugs and the Task the payment workflow makes for it, owned by the pharmacy `code`. */
-    async function paidPrescription(code: string): Promise<{ taskId: string; rxNo: string; pickupCode: string; requests: string[] }> {
+    async function paidPrescription(code: string | undefined, options: { split?: boolean; rxNo?: string; quantity?: number } = {}): Promise<{ taskId: string; rxNo: string; rxNo2: string; pickupCode: string; requests: string[] }> {
       seq++;
-      const rxNo = `CF2026112600${String(seq).padStart(2, '0')}${Date.now() % 1000}`;
+      const rxNo = options.rxNo ?? `CF2026112600${String(seq).padStart(2, '0')}${Date.now() % 1000}`;
+      // With split, the second drug is on a second prescription paid in the same Invoice.
+      const rxNo2 = options.split ? `${rxNo}B` : rxNo;
       const pickupCode = String(600000 + seq);
       const { resource: patient } = await repo().create<Patient>({ resourceType: 'Patient', name: [{ text: '张三' }], gender: 'male', telecom: [{ system: 'phone', value: '13800138000' }] });
-      const drug = (code: string, name: string, quantity: number): MedicationRequest => ({
+      const drug = (code: string, name: string, quantity: number, number = rxNo): MedicationRequest => ({
         resourceType: 'MedicationRequest', status: 'active', intent: 'order', subject: { reference: `Patient/${patient.id}` }, authoredOn: '2026-11-26T01:58:00Z',
-        groupIdentifier: { system: PRESCRIPTION_NO_SYSTEM, value: rxNo },
+        groupIdentifier: { system: PRESCRIPTION_NO_SYSTEM, value: number },
         medicationCodeableConcept: { coding: [{ system: 'http://lingshu.health/sid/nhsa-drug', code }], text: name },
         dosageInstruction: [{ text: '口服，一日3次' }], dispenseRequest: { quantity: { value: quantity, unit: '盒' } },
       });
       const requests = [
-        (await repo().create(drug('XJ01CAA040A001010100483', '阿莫西林胶囊', 2))).resource.id!,
-        (await repo().create(drug('ZA06BAB0097010104421', '蓝芩口服液', 1))).resource.id!,
+        (await repo().create(drug('XJ01CAA040A001010100483', '阿莫西林胶囊', options.quantity ?? 2))).resource.id!,
+        (await repo().create(drug('ZA06BAB0097010104421', '蓝芩口服液', 1, rxNo2))).resource.id!,
       ];
       const { resource: invoice } = await repo().create<Invoice>({
         resourceType: 'Invoice', status: 'balanced', subject: { reference: `Patient/${patient.id}` }, identifier: [{ system: PICKUP_CODE_SYSTEM, value: pickupCode }],
@@ -86,10 +88,10 @@ for (const stack of [{ name: 'SQLite + in-process bus', db: 'sqlite' as const, a
         code: { coding: [{ system: TASK_CODE_SYSTEM, code: 'circulation' }] },
         businessStatus: { coding: [{ system: TASK_BUSINESS_STATUS_SYSTEM, code: 'pending-review', display: '待审方' }], text: '待审方' },
         focus: { reference: `Invoice/${invoice.id}` }, basedOn: requests.map((id) => ({ reference: `MedicationRequest/${id}` })),
-        for: { reference: `Patient/${patient.id}` }, owner: { reference: `Organization/${await pharmacyId(code)}` },
+        for: { reference: `Patient/${patient.id}` }, ...(code ? { owner: { reference: `Organization/${await pharmacyId(code)}` } } : {}),
         input: [{ type: { text: 'pickupCode' }, valueString: pickupCode }],
       });
-      return { taskId: created.id!, rxNo, pickupCode, requests };
+      return { taskId: created.id!, rxNo, rxNo2, pickupCode, requests };
     }
 
     /** What the refund workflow does to a refunded prescription's Task. */
@@ -260,6 +262,39 @@ for (const stack of [{ name: 'SQLite + in-process bus', db: 'sqlite' as const, a
       expect(state(noted)).toEqual(['cancelled', 'awaiting-pickup']);
       expect(noted.note?.find((n) => n.text?.startsWith('撤销失败'))?.text).toContain('不能取消');
       expect(pharmacy.orders.get(rxNo)!.status).toBe('dispensed');
+    });
+
+    it('circulates the two prescriptions of one Task on their own, and completes the Task when both are picked up', async () => {
+      const { taskId, rxNo, rxNo2, requests } = await paidPrescription('TY-MZYF', { split: true });
+      const circulated = await reaches(taskId, 'in-progress', 'circulated');
+      const [first, second] = [platformRx(rxNo)!, platformRx(rxNo2)!];
+      expect([first.status, second.status]).toEqual(['pending_review', 'pending_review']);
+      expect(circulated.identifier?.map((i) => i.value)).toEqual([rxNo, rxNo2]);
+      await control(`/prescription-platform/prescriptions/${first.hiRxno}/review`, { approve: true });
+      await control(`/prescription-platform/prescriptions/${first.hiRxno}/dispense`);
+      await eventually(async () => ((await dispensesOf(taskId)).length === 1 ? true : undefined), 30_000);
+      expect(state(await task(taskId))).toEqual(['in-progress', 'circulated']);
+      expect((await dispensesOf(taskId))[0].authorizingPrescription?.[0].reference).toBe(`MedicationRequest/${requests[0]}`);
+      await control(`/prescription-platform/prescriptions/${second.hiRxno}/review`, { approve: true });
+      await control(`/prescription-platform/prescriptions/${second.hiRxno}/dispense`);
+      await reaches(taskId, 'completed', 'picked-up');
+      expect((await dispensesOf(taskId)).map((d) => d.authorizingPrescription?.[0].reference).sort()).toEqual(requests.map((id) => `MedicationRequest/${id}`).sort());
+    });
+
+    it('marks the Task failed with the pharmacy\'s reason when it refuses the prescription', async () => {
+      const { taskId: sent, rxNo } = await paidPrescription('XH-DYF');
+      await reaches(sent, 'in-progress', 'circulated');
+      const { taskId } = await paidPrescription('XH-DYF', { rxNo, quantity: 5 });
+      const failed = await reaches(taskId, 'failed', 'pending-review');
+      expect(failed.note?.at(-1)?.text).toContain('RX_CONFLICT');
+      expect(pharmacy.orders.get(rxNo)!.drugs[0].quantity).toBe(2);
+    });
+
+    it('leaves a Task without a pharmacy alone (the drugs are handed over at the hospital counter)', async () => {
+      const before = (await messages('prescription-circulation')).filter((m) => m.status === 'filtered').length;
+      const { taskId } = await paidPrescription(undefined);
+      await eventually(async () => ((await messages('prescription-circulation')).filter((m) => m.status === 'filtered').length > before ? true : undefined));
+      expect(state(await task(taskId))).toEqual(['requested', 'pending-review']);
     });
   });
 }

@@ -13,7 +13,7 @@ describe('a circulation Task as what goes to the peer', () => {
   it('writes the prescription file as UTF-8 text naming the patient and every drug', () => {
     const result = order(paidPrescription().task);
     if (result.action !== 'circulate' || result.via !== 'platform') throw new Error('expected a platform upload');
-    expect(Buffer.from(result.upload.rxFile, 'base64').toString('utf8')).toBe(json<{ text: string }>('out-platform-rx-file.json').text);
+    expect(Buffer.from(result.prescriptions[0].upload.rxFile, 'base64').toString('utf8')).toBe(json<{ text: string }>('out-platform-rx-file.json').text);
   });
 
   it('maps a Task for a third-party pharmacy to its order, with the Invoice pickup code', () => {
@@ -24,13 +24,21 @@ describe('a circulation Task as what goes to the peer', () => {
   it('maps a cancelled Task to the undo, with the reason the refund gave', () => {
     const { task } = paidPrescription();
     expect(order({ ...task, status: 'cancelled', statusReason: { text: '患者申请退费' } }))
-      .toEqual({ action: 'undo', task: 'Task/task-rx-1', pharmacy: 'TY-MZYF', via: 'platform', rxNo: 'CF202611260031', reason: '患者申请退费' });
+      .toEqual({ action: 'undo', task: 'Task/task-rx-1', pharmacy: 'TY-MZYF', via: 'platform', rxNos: ['CF202611260031'], reason: '患者申请退费' });
   });
 
-  it('refuses a Task whose drugs belong to two prescriptions, naming both numbers', () => {
+  it('sends each prescription of a Task on its own when its drugs belong to two', () => {
     const { task, referenced } = paidPrescription();
     const other = { ...(referenced['MedicationRequest/mr-2'] as MedicationRequest), groupIdentifier: { system: 'http://lingshu.health/sid/prescription-no', value: 'CF202611260032' } };
-    expect(() => order(task, { ...referenced, 'MedicationRequest/mr-2': other })).toThrow(/CF202611260031, CF202611260032/);
+    const result = order({ ...task, owner: { reference: 'Organization/org-xh' } }, { ...referenced, 'MedicationRequest/mr-2': other });
+    if (result.action !== 'circulate' || result.via !== 'api') throw new Error('expected pharmacy orders');
+    expect(result.prescriptions.map((p) => [p.rxNo, p.order.drugs.map((d) => d.name)])).toEqual([['CF202611260031', ['阿莫西林胶囊']], ['CF202611260032', ['蓝芩口服液']]]);
+  });
+
+  it('refuses a drug without a 处方号, naming the MedicationRequest', () => {
+    const { task, referenced } = paidPrescription();
+    const { groupIdentifier: _g, ...loose } = referenced['MedicationRequest/mr-2'] as MedicationRequest;
+    expect(() => order(task, { ...referenced, 'MedicationRequest/mr-2': loose as MedicationRequest })).toThrow(/MedicationRequest\/mr-2: no 处方号/);
   });
 
   it('refuses a pharmacy the configuration does not name', () => {

@@ -9,9 +9,9 @@ describe('what the peers report, as circulation events', () => {
 
   it('reads accept, reject and 备药完成 callbacks', () => {
     const at = '2026-11-26T03:00:00.000Z';
-    expect(pharmacyCallbackEvent({ event: 'accepted', rxNo: 'CF1', at })).toEqual({ kind: 'approved', at });
-    expect(pharmacyCallbackEvent({ event: 'rejected', rxNo: 'CF1', at, reason: '药品缺货' })).toEqual({ kind: 'rejected', at, note: '药品缺货' });
-    expect(pharmacyCallbackEvent({ event: 'dispensed', rxNo: 'CF1', at })).toEqual({ kind: 'awaiting-pickup', at });
+    expect(pharmacyCallbackEvent({ event: 'accepted', rxNo: 'CF1', at })).toEqual({ kind: 'approved', rxNo: 'CF1', at });
+    expect(pharmacyCallbackEvent({ event: 'rejected', rxNo: 'CF1', at, reason: '药品缺货' })).toEqual({ kind: 'rejected', rxNo: 'CF1', at, note: '药品缺货' });
+    expect(pharmacyCallbackEvent({ event: 'dispensed', rxNo: 'CF1', at })).toEqual({ kind: 'awaiting-pickup', rxNo: 'CF1', at });
   });
 
   it('refuses a callback event it does not know, naming it', () => {
@@ -23,11 +23,11 @@ describe('what the peers report, as circulation events', () => {
   });
 
   it('reads the platform 审方 answer: passed, not passed, still waiting', () => {
-    const base = { task: 'Task/t1', hiRxno: 'HRX1', polledAt: '2026-11-26T03:00:00.000Z' };
+    const base = { task: 'Task/t1', rxNo: 'CF1', hiRxno: 'HRX1', polledAt: '2026-11-26T03:00:00.000Z' };
     expect(platformStatusEvent({ ...base, review: { rx_chk_stas_codg: '1', rx_chk_opnn: '审核通过', rx_chk_time: '2026-11-26 10:30:00' }, settlement: { setl_flag: '0' } }))
-      .toEqual({ kind: 'approved', at: '2026-11-26T10:30:00+08:00', note: '审核通过' });
+      .toEqual({ kind: 'approved', rxNo: 'CF1', at: '2026-11-26T10:30:00+08:00', note: '审核通过' });
     expect(platformStatusEvent({ ...base, review: { rx_chk_stas_codg: '2', rx_chk_opnn: '用药不适宜', rx_chk_time: '2026-11-26 10:30:00' } }))
-      .toEqual({ kind: 'rejected', at: '2026-11-26T10:30:00+08:00', note: '用药不适宜' });
+      .toEqual({ kind: 'rejected', rxNo: 'CF1', at: '2026-11-26T10:30:00+08:00', note: '用药不适宜' });
     expect(platformStatusEvent({ ...base, review: { rx_chk_stas_codg: '0', rx_chk_opnn: '', rx_chk_time: '' } })).toBeUndefined();
   });
 });
