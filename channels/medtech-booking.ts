@@ -1,4 +1,4 @@
-import { fhirApply } from '../adapters/fhir/fhir-apply-destination';
+import { fhirWorkflow } from '../adapters/fhir/fhir-workflow-destination';
 import { httpSource } from '../adapters/http/http-source';
 import type { MedtechBookingPlatform } from '../adapters/medtech-booking/medtech-booking-api';
 import { MedtechBookingClient } from '../adapters/medtech-booking/medtech-booking-client';
@@ -31,6 +31,6 @@ export function medtechBooking({ hospital, fhir }: ChannelDeps): ChannelDefiniti
     description: '医技预约平台 停诊 notices → Appointment cancelled',
     source: httpSource({ path: '/notify', body: 'json', auth: { type: 'bearer', value: hospital.channels.medtechBooking.token } }),
     transformer: jsonMapping(cancellationNotice),
-    destinations: [{ name: 'fhir-store', connector: fhirApply(fhir, applyPlatformCancellation) }],
+    destinations: [{ name: 'fhir-store', connector: fhirWorkflow(fhir, applyPlatformCancellation) }],
   });
 }

@@ -3,7 +3,10 @@ import { paymentNotifySource } from '../adapters/payment/payment-notify-source';
 import { paymentQuerySource } from '../adapters/payment/payment-query-source';
 import { fhirWorkflow } from '../adapters/fhir/fhir-workflow-destination';
 import { channel, type ChannelDefinition, type OutboundMessage } from '../engine/channel/channel';
-import { applyPaymentResult, checkNotification, pendingOrders } from '../fhir-resources/operations/payment/payment-results';
+import type { Task } from '@medplum/fhirtypes';
+import { fhirEventsSource, type FhirEventMessage } from '../adapters/fhir/fhir-events-source';
+import { CIRCULATION_TASK_SYSTEM, TASK_CODE, TASK_CODE_SYSTEM } from '../fhir-resources/billing/billing-vocabulary';
+import { applyPaymentResult, checkNotification, pendingOrders, settlePharmacyPayment } from '../fhir-resources/operations/payment/payment-results';
 import { applyRefundResult, pollRefunds } from '../fhir-resources/operations/refund/refund-operations';
 import type { ChannelDeps } from './channel-deps';
 import { paymentSetup, refundNotifyUrls } from './payment-setup';
@@ -38,6 +41,32 @@ export function paymentChannels(deps: ChannelDeps): ChannelDefinition[] {
     }),
     destinations: [{ name: 'fhir-store', connector: apply, orderBy: byOrder }],
   });
-  return [...notify, query];
+  return [...notify, query, pharmacyPayments(deps)];
+}
+
+const taskOf = (content: string): Task | undefined => (JSON.parse(content) as FhirEventMessage).resource as Task | undefined;
+const isCirculationDone = (t: Task | undefined): t is Task => !!t && t.status === 'completed'
+  && !!t.code?.coding?.some((c) => c.system === TASK_CODE_SYSTEM && c.code === TASK_CODE.circulation);
+
+/** Prescriptions paid at the pharmacy are settled when the pharmacy's 核销 completes their circulation Task. */
+function pharmacyPayments(deps: ChannelDeps): ChannelDefinition {
+  const setup = paymentSetup(deps.hospital);
+  return channel({
+    id: 'pharmacy-payments',
+    description: 'Settles Invoices paid at the pharmacy when the pharmacy hands the drugs over (circulation Task completed)',
+    source: fhirEventsSource(deps.bus, deps.db, deps.fhir, { events: ['Task.update'] }),
+    filters: [{ name: 'circulation-completed', accept: (m) => isCirculationDone(taskOf(m.content)) }],
+    transformer: (m) => {
+      const task = taskOf(m.content)!;
+      const outTradeNo = task.identifier?.find((i) => i.system === CIRCULATION_TASK_SYSTEM)?.value;
+      if (!outTradeNo) throw new Error(`circulation Task/${task.id} has no order number`);
+      return { outTradeNo, task: `Task/${task.id}`, at: task.lastModified };
+    },
+    destinations: [{
+      name: 'fhir-store',
+      connector: fhirWorkflow<{ outTradeNo: string; task: string; at?: string }>(deps.fhir, (repo, about) => settlePharmacyPayment(repo, about, setup.payee)),
+      orderBy: byOrder,
+    }],
+  });
 }
 

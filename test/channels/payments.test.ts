@@ -187,6 +187,24 @@ for (const stack of [{ name: 'SQLite + in-process bus', db: 'sqlite' as const, a
       expect((await read<ChargeItem>(`ChargeItem/${rf.items[0].id}`)).status).toBe('billed');
     });
 
+    it('sends a prescription paid at the pharmacy there at once and settles it when the pharmacy hands it over', async () => {
+      const ph = await seedBills(h.store(), '吴刚', 'RX20261126007');
+      const token = await h.token('patient', `Patient/${ph.patient.id}`);
+      const { status, body } = await checkout(token, `Patient/${ph.patient.id}`, [`MedicationRequest/${ph.drugs[0].id}`], 'pharmacy', 'pharmacy-1', `Organization/${ph.pharmacy.id}`);
+      expect(status).toBe(200);
+      const invoice = invoiceOf(body);
+      expect(invoice.status).toBe(INVOICE_STATUS.awaitingPayment);
+      expect(invoice.identifier?.some((i) => i.system === PICKUP_CODE_SYSTEM)).toBe(true);
+      const [task] = (await search('Task', { focus: `Invoice/${invoice.id}` })) as Task[];
+      expect(task.status).toBe('requested');
+      // The pharmacy's 核销 (the circulation channel writes this when its callback arrives).
+      await h.store().update({ ...task, status: 'completed', lastModified: new Date().toISOString() });
+      await paid(invoice.id!);
+      const notices = (await search('PaymentNotice', { identifier: `${OUT_TRADE_NO_SYSTEM}|${paymentPart(body, 'outTradeNo')!.valueString}` })) as PaymentNotice[];
+      expect(notices).toHaveLength(1);
+      expect((await search('Task', { focus: `Invoice/${invoice.id}` }))).toHaveLength(1);
+    });
+
     it('replaces an unpaid checkout when the patient switches channel, closing the first order', async () => {
       const sw = await seedBills(h.store(), '孙丽', 'RX20261126005');
       const token = await h.token('patient', `Patient/${sw.patient.id}`);

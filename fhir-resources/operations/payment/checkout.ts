@@ -1,6 +1,6 @@
 import type { ChargeItem, Invoice, Reference } from '@medplum/fhirtypes';
 import { PaymentGatewayError, type CreatedOrder, type PaymentScene } from '../../../adapters/payment/payment-gateway';
-import { CHECKOUT_KEY_SYSTEM, INVOICE_STATUS, OUT_TRADE_NO_SYSTEM, PAYMENT_CHANNELS, type PaymentChannelCode } from '../../billing/billing-vocabulary';
+import { CHECKOUT_KEY_SYSTEM, INVOICE_STATUS, OUT_TRADE_NO_SYSTEM, PAYMENT_CHANNELS, PICKUP_CODE_SYSTEM, type PaymentChannelCode } from '../../billing/billing-vocabulary';
 import { fenOf } from '../../billing/money';
 import type { Repository } from '../../store/repository';
 import { code, integer, many, operation, optional, parts, ref, refs, resource, string, dateTime, type OperationCaller, type ParamValues } from '../operation';
@@ -8,9 +8,10 @@ import { badInput, notYours, peerUnavailable, stateConflict } from '../workflow-
 import { heldByOtherInvoice, itemName, resolveBill, type Bill } from './bill-items';
 import { channelOf, identifierOf, invoiceOf, withLock } from './invoice';
 import { cancelInvoice } from './invoice-cancel';
+import { findInvoice } from './invoice-lookup';
 import type { GatewayChannel, PaymentDeps } from './payment-deps';
 import { newOutTradeNo } from './payment-numbers';
-import { Operator } from '@medplum/core';
+import { freshPickupCode, startCirculation } from './payment-completion';
 
 const SCENES: readonly PaymentScene[] = ['jsapi', 'h5', 'app', 'wap'];
 
@@ -85,14 +86,22 @@ export function checkoutOperation(deps: PaymentDeps) {
       }
 
       const outTradeNo = newOutTradeNo();
-      const { resource: invoice } = await elevated.create(invoiceOf({
+      const draft = invoiceOf({
         patient, chargeItems: bill.chargeItems, totalFen: bill.totalFen, outTradeNo, checkoutKey, channel,
         pharmacy: p.pharmacy, issuedAt: new Date().toISOString(),
-      }));
+      });
+      // Paid at the pharmacy: the prescription goes there now, with the code the patient picks up (and pays) with.
+      const pickupCode = channel === 'pharmacy' ? await freshPickupCode(elevated) : undefined;
+      if (pickupCode) draft.identifier!.push({ system: PICKUP_CODE_SYSTEM, value: pickupCode });
+      const { resource: invoice } = await elevated.create(draft);
       for (const item of bill.chargeItems) {
         await elevated.update(withLock(item, `Invoice/${invoice.id}`), { ifMatch: item.meta?.versionId }).catch((err: unknown) => {
           throw lockLost(err, item);
         });
+      }
+      if (pickupCode) {
+        const prescriptions = bill.chargeItems.flatMap((c) => c.service ?? []).map((s) => s.reference ?? '').filter((r) => r.startsWith('MedicationRequest/'));
+        await startCirculation(elevated, invoice, [...new Set(prescriptions)], outTradeNo, pickupCode);
       }
       return { invoice, payment: await paymentOf(deps, invoice, { scene, openid: p.openid, clientIp: p.clientIp }, bill) };
     },
@@ -112,10 +121,6 @@ function lockLost(err: unknown, item: ChargeItem): unknown {
   return id === 'precondition-failed' || id === 'conflict' ? stateConflict(`${itemName(item)} 正在另一笔支付中，请勿重复提交`) : err;
 }
 
-export async function findInvoice(elevated: Repository, system: string, value: string): Promise<Invoice | undefined> {
-  const found = await elevated.search({ resourceType: 'Invoice', filters: [{ code: 'identifier', operator: Operator.EQUALS, value: `${system}|${value}` }], count: 2 });
-  return found.resources[0] as Invoice | undefined;
-}
 
 /**
  * Items still held by an unpaid Invoice of an earlier checkout (the patient gave up on one channel and tries

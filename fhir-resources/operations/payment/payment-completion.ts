@@ -8,7 +8,7 @@ import {
 import { fenOf, money } from '../../billing/money';
 import type { Repository } from '../../store/repository';
 import { lockOf } from './bill-items';
-import { findInvoice } from './checkout';
+import { findInvoice } from './invoice-lookup';
 import { chargeItemRefs, identifierOf, withLock } from './invoice';
 import { cancelInvoice } from './invoice-cancel';
 import { newPickupCode } from './payment-numbers';
@@ -44,11 +44,13 @@ export async function applyTradeStatus(elevated: Repository, trade: TradeStatus,
     throw new Error(`out_trade_no ${trade.outTradeNo} was paid after its Invoice/${invoice.id} was cancelled and its items were paid otherwise: refund it by hand`);
   }
   const paidAt = trade.paidAt ?? new Date().toISOString();
-  const pickupCode = await freshPickupCode(elevated);
+  // A pharmacy-paid Invoice got its pickup code at checkout (the pharmacy needed it to hand the drugs over).
+  const known = identifierOf(invoice, PICKUP_CODE_SYSTEM);
+  const pickupCode = known ?? await freshPickupCode(elevated);
   const { resource: paid } = await elevated.update<Invoice>({
     ...invoice,
     status: INVOICE_STATUS.paid,
-    identifier: [...(invoice.identifier ?? []), { system: PICKUP_CODE_SYSTEM, value: pickupCode }],
+    identifier: [...(invoice.identifier ?? []), ...(known ? [] : [{ system: PICKUP_CODE_SYSTEM, value: pickupCode }])],
   }, { ifMatch: invoice.meta?.versionId });
   for (const item of items) {
     await elevated.update<ChargeItem>({ ...withLock(item, undefined), status: CHARGE_STATUS.paid }, { ifMatch: item.meta?.versionId });
@@ -58,13 +60,11 @@ export async function applyTradeStatus(elevated: Repository, trade: TradeStatus,
   });
   await elevated.create(voucherOf(paid, trade.outTradeNo, pickupCode, total ?? 0, paidAt));
   const prescriptions = items.flatMap((c) => c.service ?? []).map((s) => s.reference ?? '').filter((r) => r.startsWith('MedicationRequest/'));
-  if (prescriptions.length) await elevated.create<Task>(circulationTaskOf(paid, prescriptions, trade.outTradeNo, pickupCode, new Date().toISOString()), {
-    ifNoneExist: `identifier=${CIRCULATION_TASK_SYSTEM}|${trade.outTradeNo}`,
-  });
+  if (prescriptions.length) await startCirculation(elevated, paid, prescriptions, trade.outTradeNo, pickupCode);
   return lateAfterCancel ? 'paid-after-cancel' : 'paid';
 }
 
-async function freshPickupCode(elevated: Repository): Promise<string> {
+export async function freshPickupCode(elevated: Repository): Promise<string> {
   for (;;) {
     const code = newPickupCode();
     const taken = await elevated.search({ resourceType: 'Invoice', filters: [{ code: 'identifier', operator: Operator.EQUALS, value: `${PICKUP_CODE_SYSTEM}|${code}` }], count: 1 });
@@ -89,6 +89,13 @@ function paymentNoticeOf(invoice: Invoice, trade: TradeStatus, totalFen: number,
     amount: money(totalFen),
     paymentStatus: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/paymentstatus', code: 'paid', display: '已支付' }] },
   };
+}
+
+/** The prescription goes to the chosen pharmacy: once per order (the Task's identifier is the out_trade_no). */
+export async function startCirculation(elevated: Repository, invoice: Invoice, prescriptions: string[], outTradeNo: string, pickupCode: string): Promise<void> {
+  await elevated.create<Task>(circulationTaskOf(invoice, prescriptions, outTradeNo, pickupCode, new Date().toISOString()), {
+    ifNoneExist: `identifier=${CIRCULATION_TASK_SYSTEM}|${outTradeNo}`,
+  });
 }
 
 function circulationTaskOf(invoice: Invoice, prescriptions: string[], outTradeNo: string, pickupCode: string, at: string): Task {

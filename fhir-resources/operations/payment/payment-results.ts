@@ -5,7 +5,7 @@ import type { PendingOrder } from '../../../adapters/payment/payment-query-sourc
 import { INVOICE_STATUS, OUT_REFUND_NO_SYSTEM, OUT_TRADE_NO_SYSTEM } from '../../billing/billing-vocabulary';
 import { fenOf } from '../../billing/money';
 import type { Repository } from '../../store/repository';
-import { findInvoice } from './checkout';
+import { findInvoice } from './invoice-lookup';
 import { channelOf, identifierOf } from './invoice';
 import { applyTradeStatus } from './payment-completion';
 
@@ -53,4 +53,19 @@ export function applyPaymentResult(payee: { display: string }, refunds?: RefundR
     if (!refunds) throw new Error(`refund result for ${n.refund.outRefundNo} arrived but the refund workflow is not configured`);
     return refunds(repo, n);
   };
+}
+
+/**
+ * A prescription paid at the pharmacy (channel `pharmacy`) is paid when the pharmacy hands it over: the circulation
+ * Task completed (核销) settles its Invoice like a gateway's SUCCESS would, with the Task as the transaction.
+ */
+export async function settlePharmacyPayment(repo: Repository, about: { outTradeNo: string; task: string; at?: string }, payee: { display: string }): Promise<string> {
+  const invoice = await findInvoice(repo, OUT_TRADE_NO_SYSTEM, about.outTradeNo);
+  if (!invoice) return `${about.outTradeNo}: no Invoice`;
+  if (channelOf(invoice) !== 'pharmacy') return `${about.outTradeNo}: paid online, nothing to settle`;
+  const outcome = await applyTradeStatus(repo, {
+    outTradeNo: about.outTradeNo, state: 'SUCCESS', amountFen: fenOf(invoice.totalNet), transactionId: `PHARMACY-${about.task.replace('/', '-')}`,
+    ...(about.at ? { paidAt: about.at } : {}),
+  }, payee);
+  return `${about.outTradeNo}: ${outcome}`;
 }

@@ -7,7 +7,7 @@ import {
 import type { Repository } from '../../store/repository';
 import { operation, resource, string } from '../operation';
 import { badInput, notFoundHere, stateConflict } from '../workflow-outcomes';
-import { findInvoice } from './checkout';
+import { findInvoice } from './invoice-lookup';
 import { chargeItemRefs, identifierOf } from './invoice';
 
 /**
