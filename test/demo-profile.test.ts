@@ -17,7 +17,7 @@ describe('the demo profile', () => {
 
   beforeAll(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lingshu-demo-'));
-    const [http, simPort, mllp, lis, pacs, repro, his, pacsIn, reproIn, adtIn] = await Promise.all(Array.from({ length: 10 }, freePort));
+    const [http, simPort, mllp, lis, pacs, repro, his, pacsIn, reproIn, adtIn, wechat, alipay] = await Promise.all(Array.from({ length: 12 }, freePort));
     engine = new EngineProcess({
       LINGSHU_PROFILE: 'demo', LINGSHU_DB: `sqlite:${path.join(dir, 'demo.db')}`, LINGSHU_BUS: '', LINGSHU_LOG_LEVEL: 'warn',
       LINGSHU_SIM_PORT: String(simPort), LINGSHU_DEMO_MLLP_PORT: String(mllp),
@@ -25,7 +25,8 @@ describe('the demo profile', () => {
       LINGSHU_HOSPITAL__CHANNELS__HIS_PATIENTS_ADT__PORT: String(adtIn),
       LINGSHU_SIM_LIS_PORT: String(lis), LINGSHU_SIM_PACS_PORT: String(pacs), LINGSHU_SIM_REPRO_LIS_PORT: String(repro), LINGSHU_SIM_HIS_PORT: String(his),
       LINGSHU_SIM_MEDTECH_BOOKING_PORT: '0', LINGSHU_SIM_PRESCRIPTION_PLATFORM_PORT: '0', LINGSHU_SIM_PHARMACY_PORT: '0', LINGSHU_SIM_REGULATOR_PORT: '0', LINGSHU_SIM_SMS_GATEWAY_PORT: '0',
-      LINGSHU_SIM_WECHATPAY_PORT: '0', LINGSHU_SIM_ALIPAY_PORT: '0',
+      // The demo's payment channels are pointed at the payment simulators' ports, so those are fixed up front.
+      LINGSHU_SIM_WECHATPAY_PORT: String(wechat), LINGSHU_SIM_ALIPAY_PORT: String(alipay),
     }, http);
     await engine.start();
     sim = `http://127.0.0.1:${simPort}/_sim`;
@@ -77,5 +78,14 @@ describe('the demo profile', () => {
   it('serves the FHIR API with the China code systems loaded', async () => {
     const bundle = (await (await fetch(`${engine.base}/fhir/CodeSystem?_summary=count`)).json()) as { total: number };
     expect(bundle.total).toBeGreaterThanOrEqual(7);
+  });
+
+  it('offers online payment: the workflow operations are in the CapabilityStatement and a forged notification is refused for retry', async () => {
+    const cs = (await (await fetch(`${engine.base}/fhir/metadata`)).json()) as { rest: { operation?: { name: string }[]; resource: { operation?: { name: string }[] }[] }[] };
+    const names = [...(cs.rest[0].operation ?? []), ...cs.rest[0].resource.flatMap((r) => r.operation ?? [])].map((o) => o.name);
+    expect(names).toEqual(expect.arrayContaining(['checkout', 'request-refund', 'approve-refund', 'reject-refund', 'redeem']));
+    const res = await fetch(`${engine.base}/channels/wechatpay/notify`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"id":"forged"}' });
+    expect(res.status).toBeGreaterThanOrEqual(400);
+    expect((await (await api('/channels/wechatpay')).json()) as { state?: string }).toMatchObject({ state: expect.any(String) });
   });
 });
