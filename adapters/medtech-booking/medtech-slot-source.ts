@@ -26,16 +26,25 @@ export interface MedtechSlotSourceOptions {
 export function medtechSlotSource(platform: () => MedtechBookingPlatform, options: MedtechSlotSourceOptions): SourceConnector {
   const resendAfter = options.resendUnchangedAfterMs ?? 3600_000;
   const lastHanded = new Map<string, { hash: string; at: number }>();
+  let pulling: Promise<unknown> | undefined;
   return {
     type: 'medtech-slots',
     async start(ctx: SourceContext) {
       const log = childLogger({ component: 'medtech-slot-source', channel: ctx.channelId });
       ctx.schedule(options.cron, async () => {
-        const result = await pull(platform(), ctx, lastHanded, resendAfter);
-        if (result.accepted) log.info('号源 snapshots handed in', result);
+        const run = pull(platform(), ctx, lastHanded, resendAfter);
+        pulling = run;
+        try {
+          const result = await run;
+          if (result.accepted) log.info('号源 snapshots handed in', result);
+        } finally {
+          pulling = undefined;
+        }
       });
     },
     async stop() {
+      // A stopped channel calls the platform no more: the pull under way (its schedule is already gone) ends first.
+      await pulling?.catch(() => undefined);
       lastHanded.clear();
     },
   };

@@ -47,7 +47,7 @@ function inputParameters(op: Operation, inv: Invocation): Parameters {
 /**
  * Runs an operation: checks the method, decodes and validates the input against the declaration, runs it in one
  * transaction and encodes the output. A single `return` resource output is answered as that resource (FHIR
- * operations §"Output"); anything else as Parameters.
+ * operations §"Output"); anything else as Parameters. An operation declared `transaction: 'own'` runs outside one.
  */
 export async function invokeOperation(repo: Repository, op: Operation, inv: Invocation): Promise<Resource> {
   if (inv.method === 'GET' && !getAllowed(op)) {
@@ -56,11 +56,12 @@ export async function invokeOperation(repo: Repository, op: Operation, inv: Invo
       'method-not-allowed');
   }
   const params = decodeParameters(inputParameters(op, inv), op.parameters);
-  const result = await repo.transaction((trx) => {
+  const runWith = (trx: Repository) => {
     const elevated = isElevatable(trx) ? trx.elevated() : trx;
     const caller: OperationCaller = isElevatable(trx) ? trx.caller() : { role: 'system', reference: 'system' };
     return op.run(trx, params as never, { correlationId: inv.correlationId, baseUrl: inv.baseUrl, resourceType: inv.resourceType, id: inv.id, elevated, caller });
-  });
+  };
+  const result = op.transaction === 'own' ? await runWith(repo) : await repo.transaction(runWith);
   const outNames = Object.keys(op.output);
   const values = result as Record<string, unknown>;
   if (outNames.length === 1 && outNames[0] === 'return' && op.output.return.kind === 'resource' && op.output.return.max === 1) {

@@ -156,6 +156,12 @@ export interface OperationDeclaration<I extends ParamShape, O extends ParamShape
   description?: string;
   /** Canonical URL; defaults to `<base>/OperationDefinition/<name>`. Standard operations give HL7's. */
   url?: string;
+  /**
+   * 'whole' (default): `run` is one repository transaction. 'own': `run` is called outside one and opens its own
+   * (`context.elevated.transaction(…)`) around its writes — for operations that wait on a foreign system while the
+   * caller waits (a booking platform), so that the wait holds no database connection (SQLite has only one).
+   */
+  transaction?: 'whole' | 'own';
   parameters: I;
   output: O;
   run(repo: Repository, params: ParamValues<I>, context: OperationContext): Promise<OutputValues<O>>;

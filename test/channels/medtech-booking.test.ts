@@ -138,109 +138,125 @@ for (const kind of ['sqlite', 'postgres'] as const) describe(`booking a paid med
     expect(found.every((s) => s.identifier![0].value!.includes('-TY-') && s.start >= slots[0].start)).toBe(true);
   });
 
-  it('books a paid order: the Appointment is booked for the patient and the platform shows the booking', async () => {
-    const sr = await order(patients.li, DR, CHARGE_STATUS.paid);
-    const [slot] = await freeSlots(DR);
-    const res = await book(tokens.li, sr, slot.id!);
-    expect(res.status).toBe(200);
-    expect(res.body).toMatchObject({
-      resourceType: 'Appointment', status: 'booked', basedOn: [{ reference: `ServiceRequest/${sr}` }], slot: [{ reference: `Slot/${slot.id}` }],
-      start: slot.start, end: slot.end, participant: expect.arrayContaining([expect.objectContaining({ actor: { reference: `Patient/${patients.li}` } })]),
-      patientInstruction: expect.stringContaining('金属'),
+  describe('once the 号源 are in the store', () => {
+    // The sync has done its part; stopped, it neither refreshes what the operations write nor takes a failure meant for them.
+    beforeAll(() => running.engine.undeploy('medtech-slots'));
+
+    it('books a paid order: the Appointment is booked for the patient and the platform shows the booking', async () => {
+      const sr = await order(patients.li, DR, CHARGE_STATUS.paid);
+      const [slot] = await freeSlots(DR);
+      const res = await book(tokens.li, sr, slot.id!);
+      expect(res.status).toBe(200);
+      expect(res.body).toMatchObject({
+        resourceType: 'Appointment', status: 'booked', basedOn: [{ reference: `ServiceRequest/${sr}` }], slot: [{ reference: `Slot/${slot.id}` }],
+        start: slot.start, end: slot.end, participant: expect.arrayContaining([expect.objectContaining({ actor: { reference: `Patient/${patients.li}` } })]),
+        patientInstruction: expect.stringContaining('金属'),
+      });
+      const bookingId = res.body.identifier!.find((i) => i.system === MEDTECH_BOOKING_SYSTEM)!.value;
+      expect((await platformBookings()).find((b) => b.id === bookingId)).toMatchObject({ orderNo: sr, slotId: platformIdOf(slot), status: 'booked' });
+      // The platform's answer carries the slot's new count: the Slot shows the place taken at once.
+      const remaining = (s: Slot) => s.extension?.find((e) => e.url === SLOT_REMAINING_EXTENSION)?.valueInteger;
+      expect(remaining((await fhirCall<Slot>(tokens.li, `Slot/${slot.id}`)).body)).toBe(remaining(slot)! - 1);
+      const mine = await fhirCall<Bundle>(tokens.li, `Appointment?based-on=ServiceRequest/${sr}`);
+      expect(mine.body.entry?.map((e) => (e.resource as Appointment).status)).toEqual(['booked']);
     });
-    const bookingId = res.body.identifier!.find((i) => i.system === MEDTECH_BOOKING_SYSTEM)!.value;
-    expect((await platformBookings()).find((b) => b.id === bookingId)).toMatchObject({ orderNo: sr, slotId: platformIdOf(slot), status: 'booked' });
-    // The Slot shows the place taken (from the platform's answer, and from every later pull).
-    const remaining = (s: Slot) => s.extension?.find((e) => e.url === SLOT_REMAINING_EXTENSION)?.valueInteger;
-    const left = peer.state.slots.get(platformIdOf(slot))!;
-    await eventually(async () => remaining((await fhirCall<Slot>(tokens.li, `Slot/${slot.id}`)).body) === left.capacity - left.booked);
-    const mine = await fhirCall<Bundle>(tokens.li, `Appointment?based-on=ServiceRequest/${sr}`);
-    expect(mine.body.entry?.map((e) => (e.resource as Appointment).status)).toEqual(['booked']);
-  });
 
-  it('refuses an unpaid order and asks the platform nothing', async () => {
-    const sr = await order(patients.li, DR, CHARGE_STATUS.unpaid);
-    const [slot] = await freeSlots(DR);
-    const res = await book(tokens.li, sr, slot.id!);
-    expect(res.status).toBe(409);
-    expect(outcomeText(res.body)).toContain('尚未缴费');
-    expect((await platformBookings()).some((b) => b.orderNo === sr)).toBe(false);
-  });
-
-  it('refuses a second booking of an order already booked', async () => {
-    const sr = await order(patients.li, DR, CHARGE_STATUS.paid);
-    const slots = await freeSlots(DR);
-    expect((await book(tokens.li, sr, slots[0].id!)).status).toBe(200);
-    const again = await book(tokens.li, sr, slots[1].id!);
-    expect(again.status).toBe(409);
-    expect(outcomeText(again.body)).toContain('已预约');
-  });
-
-  it('refuses a slot of another exam item', async () => {
-    const sr = await order(patients.li, DR, CHARGE_STATUS.paid);
-    const [ctSlot] = await freeSlots(CT);
-    const res = await book(tokens.li, sr, ctSlot.id!);
-    expect(res.status).toBe(400);
-    expect(outcomeText(res.body)).toContain('与医嘱项目不符');
-  });
-
-  it('refuses a full slot with the platform\'s reason', async () => {
-    const sr = await order(patients.li, DR, CHARGE_STATUS.paid);
-    const slot = (await freeSlots(DR, 'BY'))[0];
-    await fetch(`${sim}/slots/${platformIdOf(slot)}`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ capacity: 0 }) });
-    const res = await book(tokens.li, sr, slot.id!);
-    expect(res.status).toBe(409);
-    expect(outcomeText(res.body)).toContain('已约满');
-    expect(outcomeText(res.body)).toContain('SLOT_FULL');
-  });
-
-  it('does not let another patient book the order', async () => {
-    const sr = await order(patients.li, DR, CHARGE_STATUS.paid);
-    const [slot] = await freeSlots(DR);
-    const res = await book(tokens.wang, sr, slot.id!);
-    expect(res.status).toBe(404);
-    expect((await platformBookings()).some((b) => b.orderNo === sr)).toBe(false);
-  });
-
-  it('answers 503 and writes nothing while the platform fails', async () => {
-    const sr = await order(patients.li, DR, CHARGE_STATUS.paid);
-    const [slot] = await freeSlots(DR);
-    await fetch(`${sim}/fail?mode=500&times=1`, { method: 'POST' });
-    const res = await book(tokens.li, sr, slot.id!);
-    expect(res.status).toBe(503);
-    expect(outcomeText(res.body)).toContain('医技预约平台暂时无法访问');
-    expect((await fhirCall<Bundle>(tokens.li, `Appointment?based-on=ServiceRequest/${sr}`)).body.entry ?? []).toEqual([]);
-  });
-
-  it('cancels a booking on the patient\'s request, on the platform and in the store, and the order can be booked again', async () => {
-    const sr = await order(patients.li, DR, CHARGE_STATUS.paid);
-    const [slot] = await freeSlots(DR);
-    const booked = await book(tokens.li, sr, slot.id!);
-    const bookingId = booked.body.identifier![0].value;
-    const res = await cancel(tokens.li, sr);
-    expect(res.status).toBe(200);
-    expect(res.body).toMatchObject({ status: 'cancelled', cancelationReason: { coding: [{ code: 'pat' }], text: '临时有事' } });
-    expect((await platformBookings()).find((b) => b.id === bookingId)).toMatchObject({ status: 'cancelled', cancelReason: '临时有事' });
-    expect((await book(tokens.li, sr, slot.id!)).status).toBe(200);
-  });
-
-  it('cancels the Appointment with the platform\'s reason when the platform stops the slot (停诊)', async () => {
-    const sr = await order(patients.li, DR, CHARGE_STATUS.paid);
-    const slot = (await freeSlots(DR)).at(-1)!;
-    const booked = await book(tokens.li, sr, slot.id!);
-    expect(booked.status).toBe(200);
-    await fetch(`${sim}/slots/${platformIdOf(slot)}/stop`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ reason: '设备检修停诊' }) });
-    const seen = await eventually(async () => {
-      const a = (await fhirCall<Appointment>(tokens.li, `Appointment/${booked.body.id}`)).body;
-      return a.status === 'cancelled' && a;
+    it('refuses an unpaid order and asks the platform nothing', async () => {
+      const sr = await order(patients.li, DR, CHARGE_STATUS.unpaid);
+      const [slot] = await freeSlots(DR);
+      const res = await book(tokens.li, sr, slot.id!);
+      expect(res.status).toBe(409);
+      expect(outcomeText(res.body)).toContain('尚未缴费');
+      expect((await platformBookings()).some((b) => b.orderNo === sr)).toBe(false);
     });
-    expect(seen.cancelationReason).toMatchObject({ coding: [{ code: 'prov' }], text: expect.stringContaining('设备检修停诊') });
-    // A snapshot pulled just before the 停诊 may land after the notice; the next pull settles the Slot either way.
-    await eventually(async () => (await fhirCall<Slot>(tokens.li, `Slot/${slot.id}`)).body.status === 'busy-unavailable');
-  });
 
-  it('refuses a 停诊 notice without the platform\'s token', async () => {
-    const res = await fetch(`${base}/channels/medtech-booking/notify`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer wrong' }, body: '{}' });
-    expect(res.status).toBe(401);
+    it('refuses a second booking of an order already booked', async () => {
+      const sr = await order(patients.li, DR, CHARGE_STATUS.paid);
+      const slots = await freeSlots(DR);
+      expect((await book(tokens.li, sr, slots[0].id!)).status).toBe(200);
+      const again = await book(tokens.li, sr, slots[1].id!);
+      expect(again.status).toBe(409);
+      expect(outcomeText(again.body)).toContain('已预约');
+    });
+
+    it('refuses a slot of another exam item', async () => {
+      const sr = await order(patients.li, DR, CHARGE_STATUS.paid);
+      const [ctSlot] = await freeSlots(CT);
+      const res = await book(tokens.li, sr, ctSlot.id!);
+      expect(res.status).toBe(400);
+      expect(outcomeText(res.body)).toContain('与医嘱项目不符');
+    });
+
+    it('refuses a full slot with the platform\'s reason', async () => {
+      const sr = await order(patients.li, DR, CHARGE_STATUS.paid);
+      const slot = (await freeSlots(DR, 'BY'))[0];
+      await fetch(`${sim}/slots/${platformIdOf(slot)}`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ capacity: 0 }) });
+      const res = await book(tokens.li, sr, slot.id!);
+      expect(res.status).toBe(409);
+      expect(outcomeText(res.body)).toContain('已约满');
+      expect(outcomeText(res.body)).toContain('SLOT_FULL');
+    });
+
+    it('does not let another patient book the order', async () => {
+      const sr = await order(patients.li, DR, CHARGE_STATUS.paid);
+      const [slot] = await freeSlots(DR);
+      const res = await book(tokens.wang, sr, slot.id!);
+      expect(res.status).toBe(404);
+      expect((await platformBookings()).some((b) => b.orderNo === sr)).toBe(false);
+    });
+
+    it('answers 503 and writes nothing while the platform fails', async () => {
+      const sr = await order(patients.li, DR, CHARGE_STATUS.paid);
+      const [slot] = await freeSlots(DR);
+      await fetch(`${sim}/fail?mode=500&times=1`, { method: 'POST' });
+      const res = await book(tokens.li, sr, slot.id!);
+      expect(res.status).toBe(503);
+      expect(outcomeText(res.body)).toContain('医技预约平台暂时无法访问');
+      expect((await fhirCall<Bundle>(tokens.li, `Appointment?based-on=ServiceRequest/${sr}`)).body.entry ?? []).toEqual([]);
+    });
+
+    it('lets other requests through while it waits for a slow platform', async () => {
+      const sr = await order(patients.li, DR, CHARGE_STATUS.paid);
+      const [slot] = await freeSlots(DR);
+      await fetch(`${sim}/fail?mode=timeout&times=1`, { method: 'POST' });
+      let settled = false;
+      const waiting = book(tokens.li, sr, slot.id!).then((r) => { settled = true; return r; });
+      // The booking request has reached the platform, which holds it unanswered.
+      await eventually(async () => ((await (await fetch(`${sim}/`)).json()) as { failure: unknown }).failure === null);
+      expect((await fhirCall<Patient>(tokens.li, `Patient/${patients.li}`)).status).toBe(200);
+      expect(settled).toBe(false);
+      expect((await waiting).status).toBe(503);
+    });
+
+    it('cancels a booking on the patient\'s request, on the platform and in the store, and the order can be booked again', async () => {
+      const sr = await order(patients.li, DR, CHARGE_STATUS.paid);
+      const [slot] = await freeSlots(DR);
+      const booked = await book(tokens.li, sr, slot.id!);
+      const bookingId = booked.body.identifier![0].value;
+      const res = await cancel(tokens.li, sr);
+      expect(res.status).toBe(200);
+      expect(res.body).toMatchObject({ status: 'cancelled', cancelationReason: { coding: [{ code: 'pat' }], text: '临时有事' } });
+      expect((await platformBookings()).find((b) => b.id === bookingId)).toMatchObject({ status: 'cancelled', cancelReason: '临时有事' });
+      expect((await book(tokens.li, sr, slot.id!)).status).toBe(200);
+    });
+
+    it('cancels the Appointment with the platform\'s reason when the platform stops the slot (停诊)', async () => {
+      const sr = await order(patients.li, DR, CHARGE_STATUS.paid);
+      const slot = (await freeSlots(DR)).at(-1)!;
+      const booked = await book(tokens.li, sr, slot.id!);
+      expect(booked.status).toBe(200);
+      await fetch(`${sim}/slots/${platformIdOf(slot)}/stop`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ reason: '设备检修停诊' }) });
+      const seen = await eventually(async () => {
+        const a = (await fhirCall<Appointment>(tokens.li, `Appointment/${booked.body.id}`)).body;
+        return a.status === 'cancelled' && a;
+      });
+      expect(seen.cancelationReason).toMatchObject({ coding: [{ code: 'prov' }], text: expect.stringContaining('设备检修停诊') });
+      expect((await fhirCall<Slot>(tokens.li, `Slot/${slot.id}`)).body.status).toBe('busy-unavailable');
+    });
+
+    it('refuses a 停诊 notice without the platform\'s token', async () => {
+      const res = await fetch(`${base}/channels/medtech-booking/notify`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer wrong' }, body: '{}' });
+      expect(res.status).toBe(401);
+    });
   });
 });

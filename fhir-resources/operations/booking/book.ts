@@ -93,6 +93,7 @@ function appointmentOf(order: ServiceRequest, slot: Slot, schedule: Schedule | u
  * patient's is not found), then the platform is asked while the patient waits; only its yes writes anything — the
  * Appointment and the Slot's new count, elevated since patients may not write Slot. Refusals are zh-CN
  * OperationOutcomes: not paid / already booked / slot full, stopped or expired 409, wrong slot 400, platform down 503.
+ * Two requests for one order race to the platform, which keeps one live booking per order: the loser is refused there.
  */
 export function bookOperation(platform: () => MedtechBookingPlatform) {
   return operation({
@@ -100,6 +101,8 @@ export function bookOperation(platform: () => MedtechBookingPlatform) {
     level: 'instance',
     resourceType: 'ServiceRequest',
     description: '医技预约: book a paid order into a 号源 (Slot) of the 医技预约 platform',
+    // The patient waits for the platform; the store is held only for the writes after its yes.
+    transaction: 'own',
     parameters: { slot: ref<Slot>('Slot') },
     output: { return: resource<Appointment>('Appointment') },
     async run(repo: Repository, params, context) {
@@ -132,8 +135,12 @@ export function bookOperation(platform: () => MedtechBookingPlatform) {
         throw platformOutcome(err, '预约');
       }
       try {
-        const appointment = (await store.create(appointmentOf(order, slot, schedule, answer), { ifNoneExist: `identifier=${MEDTECH_BOOKING_SYSTEM}|${answer.id}` })).resource;
-        await refreshSlot(store, answer.slot);
+        const appointment = await store.transaction(async (trx) => {
+          // Keyed by the platform's booking id: two racing requests for the same place record one Appointment.
+          const created = (await trx.create(appointmentOf(order, slot, schedule, answer), { ifNoneExist: `identifier=${MEDTECH_BOOKING_SYSTEM}|${answer.id}` })).resource;
+          await refreshSlot(trx, answer.slot);
+          return created;
+        });
         log.info('order booked', { serviceRequest: order.id, booking: answer.id, slot: platformSlotId, appointment: appointment.id });
         return { return: appointment };
       } catch (err) {

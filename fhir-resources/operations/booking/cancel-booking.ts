@@ -12,7 +12,7 @@ const log = childLogger({ component: 'booking' });
 /**
  * `POST /fhir/ServiceRequest/{id}/$cancel-booking` (`reason` optional): cancels the order's booking on the 医技预约
  * platform, then marks its Appointment cancelled (by the patient) and gives the Slot its place back. The platform
- * goes first: if it cannot be asked the booking stands and the caller gets 503, so the two never disagree for long.
+ * goes first, outside any store transaction: if it cannot be asked the booking stands and the caller gets 503.
  */
 export function cancelBookingOperation(platform: () => MedtechBookingPlatform) {
   return operation({
@@ -20,6 +20,7 @@ export function cancelBookingOperation(platform: () => MedtechBookingPlatform) {
     level: 'instance',
     resourceType: 'ServiceRequest',
     description: '医技预约: cancel the booking of an order',
+    transaction: 'own',
     parameters: { reason: optional(string()) },
     output: { return: resource<Appointment>('Appointment') },
     async run(repo: Repository, params, context) {
@@ -39,8 +40,11 @@ export function cancelBookingOperation(platform: () => MedtechBookingPlatform) {
           log.warn('booking unknown to the platform; cancelled here only', { booking: bookingId, appointment: appointment.id });
         }
       }
-      const cancelled = await cancelAppointment(store, appointment, 'pat', reason);
-      await refreshSlot(store, answer?.slot);
+      const cancelled = await store.transaction(async (trx) => {
+        const done = await cancelAppointment(trx, appointment, 'pat', reason);
+        await refreshSlot(trx, answer?.slot);
+        return done;
+      });
       log.info('booking cancelled by the patient side', { serviceRequest: order.id, booking: bookingId, appointment: appointment.id, caller: context.caller.role });
       return { return: cancelled };
     },
