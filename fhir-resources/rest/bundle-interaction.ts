@@ -114,7 +114,8 @@ async function runTransaction(ctx: FhirContext, outer: FhirRequest, prepared: Pr
     for (const p of ordered) {
       const res = await run(inner, outer, p, refs, execute);
       results.set(p.index, res);
-      if (p.method === 'POST' && res.body?.id) refs.resolve(p.entry, `${res.body.resourceType}/${res.body.id}`);
+      // A conditional update's fullUrl names whatever it matched or created: entries after it may point at it.
+      if ((p.method === 'POST' || p.method === 'PUT') && res.body?.id) refs.resolve(p.entry, `${res.body.resourceType}/${res.body.id}`);
     }
     // References that pointed forward around a cycle (A → B → A) could only be filled in after both existed.
     for (const p of ordered) {

@@ -34,8 +34,9 @@ export function conditionalUpdate(resource: Resource, search: string): BundleEnt
 
 /**
  * Creates the resource only when none matches `search`. Used for what a message refers to but does not own (the
- * patient of a 挂号, the schedule of its slots): the transaction resolves a urn:uuid only for a POST, and a record
- * the registry already holds must not be overwritten with the little a 挂号 message carries.
+ * patient of a 挂号, the schedule of its slots): creates run before updates, so every other entry can point at its
+ * urn:uuid (a conditional update's urn:uuid resolves only for the updates after it), and a record the registry
+ * already holds must not be overwritten with the little a 挂号 message carries.
  */
 export function conditionalCreate(resource: Resource, search: string): BundleEntry {
   return {

@@ -198,6 +198,21 @@ describe('FHIR REST interactions', () => {
     expect((updated.resource as Observation).subject?.reference).toBe(`Patient/${p.id}`);
   });
 
+  it('resolves the urn:uuid of a conditional update entry in the update entries after it', async () => {
+    const mrn = `m-${process.pid}-cond-urn`;
+    const urn = 'urn:uuid:d0000000-0000-4000-8000-00000000000d';
+    const res = await post('/fhir', {
+      resourceType: 'Bundle', type: 'transaction',
+      entry: [
+        { fullUrl: urn, resource: patient('邹', mrn), request: { method: 'PUT', url: `Patient?identifier=${encodeURIComponent(`${SYSTEM}|${mrn}`)}` } },
+        { resource: { resourceType: 'Observation', status: 'final', code: { text: '尿常规' }, subject: { reference: urn } }, request: { method: 'PUT', url: `Observation?subject=${urn}` } },
+      ],
+    });
+    expect(res.status).toBe(200);
+    const [p, o] = json<Bundle>(res).entry!.map((e) => e.resource!);
+    expect((o as Observation).subject?.reference).toBe(`Patient/${p.id}`);
+  });
+
   it('deletes the one match of a conditional delete and refuses to choose among several with 412', async () => {
     const family = `条件删除${process.pid}`;
     const one = json<Patient>(await post('/fhir/Patient', patient(family)));
