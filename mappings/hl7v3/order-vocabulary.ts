@@ -5,6 +5,7 @@ import type { ServiceRequest } from '@medplum/fhirtypes';
  * table each so they cannot drift apart. The platform samples write 常规 as `N`; ActPriority's own code is `R`.
  */
 type Status = ServiceRequest['status'];
+export type ServiceRequestStatus = Status;
 type Priority = NonNullable<ServiceRequest['priority']>;
 
 const STATUS_PAIRS: ReadonlyArray<readonly [string, Status]> = [

@@ -1,7 +1,8 @@
-import type { ContactPoint, Identifier, Reference, Resource } from '@medplum/fhirtypes';
+import type { CodeableConcept, ContactPoint, Identifier, Reference, Resource } from '@medplum/fhirtypes';
 import type { MappingProblems } from './mapping-problems';
+import { SNOMED_SYSTEM } from './order-vocabulary';
 import type { V3Element } from './v3-document';
-import { oidSystem } from './v3-oids';
+import { V3_OID, oidSystem } from './v3-oids';
 import { tsToDate, tsToDateTime } from './v3-time';
 import { el, type XmlNode } from './xml-writer';
 
@@ -87,6 +88,16 @@ export function readDate(element: V3Element | undefined, attr: string, problems:
 /** The displayName of a CD: an attribute in most messages, a child element in the platform samples. */
 export function displayOf(code: V3Element | undefined): string | undefined {
   return code?.attr('displayName') ?? code?.child('displayName')?.attr('value');
+}
+
+/** A CD as a CodeableConcept: its codeSystem OID as a urn:oid system (SNOMED CT under its FHIR URI), the display as text. */
+export function conceptOf(cd: V3Element | undefined): CodeableConcept | undefined {
+  const code = cd?.attr('code');
+  const display = displayOf(cd);
+  if (!code) return display ? { text: display } : undefined;
+  const oid = cd!.attr('codeSystem');
+  const system = oid === V3_OID.snomed ? SNOMED_SYSTEM : oid ? oidSystem(oid) : undefined;
+  return { coding: [{ ...(system ? { system } : {}), code, ...(display ? { display } : {}) }], ...(display ? { text: display } : {}) };
 }
 
 /**

@@ -35,6 +35,21 @@ export const V3_OID = {
   department: '2.16.156.10011.1.26',
   /** 医嘱 ID */
   orderId: '2.16.156.10011.1.28',
+  /** 处方编号 (the id of a prescription's placerGroup; WS/T 500 西药处方 uses the same root) */
+  prescriptionNo: '2.16.156.10011.1.20',
+  /** 药物使用频次代码表 */
+  frequency: '2.16.156.10011.2.3.1.267',
+  /** 用药途径代码表 */
+  route: '2.16.156.10011.2.3.1.158',
+  /**
+   * HIS-local roots for what the 互联互通 order model has no slot for (mappings/hl7v3/README.md, "收费"): the 收费明细
+   * ID of one billed line, the 收据号 of a 收费 / 退费, and the HIS's local codes (收费状态). The 收费项目 dictionary
+   * is .98. A site whose HIS uses other roots maps them in its interface; these are what the simulated HIS sends.
+   */
+  chargeLine: '2.16.156.10011.2.5.1.97',
+  receiptNo: '2.16.156.10011.2.5.1.96',
+  chargeItemCode: '2.16.156.10011.2.5.1.98',
+  hisLocalCode: '2.16.156.10011.2.5.1.99',
   /** 患者类型代码 (1 门诊, 2 急诊, 3 住院, 9 其他) */
   encounterType: '2.16.156.10011.2.3.1.271',
   /** 医疗卫生机构业务科室分类与代码 */

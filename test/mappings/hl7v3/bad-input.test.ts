@@ -79,13 +79,14 @@ describe('HL7 v3 bad input ends as an OperationOutcome, never a throw', () => {
     ]);
   });
 
-  it('refuses a drug order rather than mapping it to a ServiceRequest', () => {
+  it('refuses a drug order that names no 处方编号, since the bill pays a prescription by it', () => {
     const xml = fixture('poor-in200901uv-lab-application.xml').replace(
       '<component2>\n          <observationRequest classCode="OBS" moodCode="RQO">\n            <id>\n              <item root="2.16.156.10011.1.28" extension="YZ2026112600902"/>',
       '<component2>\n          <substanceAdministrationRequest classCode="SBADM" moodCode="RQO"/>\n        </component2>\n        <component2>\n          <observationRequest classCode="OBS" moodCode="RQO">\n            <id>\n              <item root="2.16.156.10011.1.28" extension="YZ2026112600902"/>',
     );
+    expect(problems(xml)).toContainEqual({ code: 'required', expression: ['/POOR_IN200901UV/controlActProcess/subject/observationRequest/id'] });
     expect(problems(xml)).toContainEqual({
-      code: 'not-supported', expression: ['/POOR_IN200901UV/controlActProcess/subject/observationRequest/component2[2]/substanceAdministrationRequest'],
+      code: 'required', expression: ['/POOR_IN200901UV/controlActProcess/subject/observationRequest/component2[2]/substanceAdministrationRequest/consumable2'],
     });
   });
 

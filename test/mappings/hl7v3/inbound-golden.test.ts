@@ -14,6 +14,8 @@ const SAMPLES: Array<[string, string]> = [
   ['号源排班', 'prsc-in030101uv-schedule'],
   ['检验申请单新增', 'poor-in200901uv-lab-application'],
   ['检验申请单更新 (cancelled)', 'poor-in200902uv-lab-application-cancel'],
+  ['西药处方 with prices', 'poor-in200901uv-western-prescription'],
+  ['检查申请单 with prices', 'poor-in200901uv-exam-application-priced'],
 ];
 
 describe('HL7 v3 inbound golden samples', () => {
