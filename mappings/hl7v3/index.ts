@@ -9,3 +9,4 @@ export { patientMatch, empiSystem } from './patient-identity';
 export { parseV3 } from './v3-document';
 export { readTransmissionOrOutcome, type Transmission } from './transmission-wrapper';
 export type { InboundContext, OutboundContext } from './mapping-context';
+export { acknowledgedReceiptNo, paymentToHisCharge, refundToHisRefund, type ChargeMessageInput, type RefundMessageInput } from './outpatient-charge';

@@ -7,6 +7,8 @@ export interface XmlNode {
   name: string;
   attributes: ReadonlyArray<readonly [string, string | undefined]>;
   children: XmlNode[];
+  /** Text content, for the few non-v3 bodies that carry values as text (outpatient-charge.ts); v3 uses attributes. */
+  text?: string;
 }
 
 type Attrs = Record<string, string | undefined>;
@@ -20,6 +22,11 @@ export function el(name: string, attributes: Attrs = {}, ...children: Array<XmlN
   };
 }
 
+/** An element holding only text: `<amount>20.50</amount>`. */
+export function textEl(name: string, value: string, attributes: Attrs = {}): XmlNode {
+  return { name, attributes: Object.entries(attributes), children: [], text: value };
+}
+
 function escape(value: string): string {
   return value.replace(/[<>&"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;' })[c]!);
 }
@@ -27,6 +34,10 @@ function escape(value: string): string {
 function write(node: XmlNode, depth: number, out: string[]): void {
   const pad = '  '.repeat(depth);
   const attrs = node.attributes.filter(([, v]) => v !== undefined).map(([k, v]) => ` ${k}="${escape(v!)}"`).join('');
+  if (node.text !== undefined) {
+    out.push(`${pad}<${node.name}${attrs}>${escape(node.text)}</${node.name}>`);
+    return;
+  }
   if (node.children.length === 0) {
     out.push(`${pad}<${node.name}${attrs}/>`);
     return;
