@@ -65,7 +65,7 @@ function demoCirculation(c: HospitalConfig['channels']['prescriptionCirculation'
   };
 }
 
-/** Where the simulated peers send, unless told otherwise: each to its channel, the HIS to his-patients. */
+/** Where the simulated peers send, unless told otherwise: each to its channel, the HIS to his-patients and his-orders. */
 export function demoSimulatorEnv(hospital: HospitalConfig, env: NodeJS.ProcessEnv, lingshuPort: number): NodeJS.ProcessEnv {
   const c = hospital.channels;
   return {
@@ -76,6 +76,7 @@ export function demoSimulatorEnv(hospital: HospitalConfig, env: NodeJS.ProcessEn
     LINGSHU_SIM_MEDTECH_BOOKING_NOTIFY_URL: `http://127.0.0.1:${lingshuPort}/channels/medtech-booking/notify`,
     LINGSHU_SIM_MEDTECH_BOOKING_TOKEN: c.medtechBooking.token || undefined,
     LINGSHU_SIM_PHARMACY_CALLBACK_URL: `http://127.0.0.1:${lingshuPort}/channels/pharmacy-callback`,
+    LINGSHU_SIM_HIS_LINGSHU_ORDERS_WSDL: `http://127.0.0.1:${lingshuPort}/channels/his-orders?wsdl`,
     ...env,
     LINGSHU_PORT: String(lingshuPort),
   };

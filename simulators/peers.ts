@@ -43,7 +43,7 @@ function charset(value: string | undefined, fallback: 'utf-8' | 'gbk'): 'utf-8' 
 
 /**
  * Every setting from the environment: LINGSHU_SIM_<PEER>_TARGET (host:port), _CHARSET (utf-8 | gbk), _PORT;
- * LINGSHU_SIM_HIS_PORT and LINGSHU_SIM_HIS_LINGSHU_WSDL for the HIS.
+ * LINGSHU_SIM_HIS_PORT, LINGSHU_SIM_HIS_LINGSHU_WSDL and _ORDERS_WSDL (where new 医嘱 go) for the HIS.
  */
 export function simulatorConfig(env: NodeJS.ProcessEnv = process.env): SimulatorConfig {
   const peer = (prefix: string, defaultCharset: 'utf-8' | 'gbk', defaultPort: number): ResultSenderConfig => ({
@@ -61,7 +61,10 @@ export function simulatorConfig(env: NodeJS.ProcessEnv = process.env): Simulator
       port: env.LINGSHU_SIM_HIS_PORT !== undefined ? Number(env.LINGSHU_SIM_HIS_PORT) : 9101,
       seed: true,
       // The demo profile's 互联互通 channel (config/demo-channels/demo-hip.yaml) on Lingshu's default port.
-      lingshu: { wsdl: env.LINGSHU_SIM_HIS_LINGSHU_WSDL ?? `http://127.0.0.1:${env.LINGSHU_PORT ?? 8080}/channels/demo-hip?wsdl` },
+      lingshu: {
+        wsdl: env.LINGSHU_SIM_HIS_LINGSHU_WSDL ?? `http://127.0.0.1:${env.LINGSHU_PORT ?? 8080}/channels/demo-hip?wsdl`,
+        ...(env.LINGSHU_SIM_HIS_LINGSHU_ORDERS_WSDL ? { ordersWsdl: env.LINGSHU_SIM_HIS_LINGSHU_ORDERS_WSDL } : {}),
+      },
     },
     // LINGSHU_SIM_WECHATPAY_* and LINGSHU_SIM_ALIPAY_* (simulators/wechatpay/wechatpay-keys.ts, simulators/alipay/alipay-keys.ts).
     wechatpay: wechatPayOptions(env),

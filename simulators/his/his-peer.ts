@@ -2,6 +2,9 @@ import express, { Router } from 'express';
 import * as soap from 'soap';
 import type { SimulatedPeer } from '../peer';
 import { FailureSwitch, PeerHttpServer } from '../peer-http-server';
+import { BILLING_ACTIONS, book, readBillingRequest, type BillingRequest } from './his-billing';
+import { DEMO_DRUGS, DEMO_EXAMS, drugOrder, serviceOrder, type DrugLine, type ServiceLine } from './his-demo-orders';
+import { applicationPush, prescriptionPush } from './his-order-push';
 import { HisPatient, HisState } from './his-state';
 import * as v3 from './his-v3';
 import { hisWsdl } from './his-wsdl';
@@ -11,8 +14,11 @@ export interface HisPeerOptions {
   port?: number;
   /** Address to bind and to advertise in the WSDL. */
   host?: string;
-  /** Lingshu's 互联互通 endpoint, where the HIS pushes 个人信息注册 (e.g. http://127.0.0.1:8080/channels/hip?wsdl). */
-  lingshu?: { wsdl: string; soapVersion?: '1.1' | '1.2'; timeoutMs?: number };
+  /**
+   * Lingshu's 互联互通 endpoint, where the HIS pushes 个人信息注册 (e.g. http://127.0.0.1:8080/channels/hip?wsdl), and
+   * the one for new 医嘱 / 处方 (`ordersWsdl`, e.g. …/channels/his-orders?wsdl; `wsdl` when absent).
+   */
+  lingshu?: { wsdl: string; ordersWsdl?: string; soapVersion?: '1.1' | '1.2'; timeoutMs?: number };
   /** Start with the sample patients and orders. */
   seed?: boolean;
 }
@@ -26,18 +32,26 @@ export interface ReceivedCall {
   messageId?: string;
   /** What the HIS answered: AA, AE, or the failure it was told to simulate. */
   outcome: string;
+  /** The answer's text: 成功, or the reason of an AE. */
+  text?: string;
+  /** For a 收费 / 退费: what it was asked to book. */
+  billing?: Pick<BillingRequest, 'patientId' | 'outTradeNo' | 'outRefundNo' | 'transactionId' | 'channel' | 'amount' | 'lines'>;
 }
 
 export const HIS_SOAP_PATH = '/HISService.asmx';
 const ACTION_OF_REGISTRATION = 'PatientInfoRegister';
+const ACTION_OF_ORDER = 'OrderInfoRegister';
+const DEMO_DOCTOR = { id: 'D1024', name: '覃海峰' };
 const KEEP_RECEIVED = 200;
 
 /**
  * A HIS that serves the 互联互通 services over SOAP (`HIPMessageServer(action, message)` with HL7 v3 inside):
  * 个人信息注册/更新/查询 (PRPA_IN201311UV02 / 201314UV02 / 201305UV02), 申请单 新增/更新 from the platform
  * (POOR_IN200901UV / 200902UV, answered with the HIS 医嘱号) and 医嘱查询 with 收费 status (QUMT_IN020030UV01),
- * keeping patients and orders in memory; it pushes registrations to Lingshu's 互联互通 endpoint, and can be told to
- * fail its next calls (no answer, HTTP 500 with a SOAP fault, a truncated envelope).
+ * 门诊收费 / 门诊退费 from the platform (actions OutpatientCharge / OutpatientRefund, his-billing.ts), keeping
+ * patients, priced orders and receipts in memory; it pushes registrations and new priced 处方 / 申请单 to Lingshu's
+ * 互联互通 endpoints, and can be told to fail its next calls (no answer, HTTP 500 with a SOAP fault, a truncated
+ * envelope).
  */
 export class HisPeer implements SimulatedPeer {
   readonly name = 'his';
@@ -46,7 +60,7 @@ export class HisPeer implements SimulatedPeer {
   readonly received: ReceivedCall[] = [];
   private readonly failures = new FailureSwitch<FailureMode>(['timeout', '500', 'malformed']);
   private readonly http = new PeerHttpServer();
-  private lingshuClient?: Promise<soap.Client>;
+  private readonly lingshuClients = new Map<string, Promise<soap.Client>>();
 
   constructor(private readonly options: HisPeerOptions = {}) {
     this.state = new HisState(options.seed ?? true);
@@ -81,17 +95,46 @@ export class HisPeer implements SimulatedPeer {
   }
 
   /** Calls Lingshu's 互联互通 endpoint, as the HIS does when something happens on its side; returns the result string. */
-  async sendToLingshu(action: string, message: string): Promise<string> {
+  async sendToLingshu(action: string, message: string, wsdl = this.options.lingshu?.wsdl): Promise<string> {
     const target = this.options.lingshu;
-    if (!target) throw new Error('no Lingshu endpoint configured (options.lingshu.wsdl)');
-    this.lingshuClient ??= soap.createClientAsync(target.wsdl, { forceSoap12Headers: target.soapVersion === '1.2' }).catch((err) => {
-      this.lingshuClient = undefined;
-      throw err;
-    });
-    const client = await this.lingshuClient;
-    const [result] = await (client as unknown as { HIPMessageServerAsync: (a: object, o: object) => Promise<[{ HIPMessageServerResult?: string }]> })
+    if (!target || !wsdl) throw new Error('no Lingshu endpoint configured (options.lingshu.wsdl)');
+    let client = this.lingshuClients.get(wsdl);
+    if (!client) {
+      client = soap.createClientAsync(wsdl, { forceSoap12Headers: target.soapVersion === '1.2' });
+      client.catch(() => this.lingshuClients.delete(wsdl));
+      this.lingshuClients.set(wsdl, client);
+    }
+    const [result] = await ((await client) as unknown as { HIPMessageServerAsync: (a: object, o: object) => Promise<[{ HIPMessageServerResult?: string }]> })
       .HIPMessageServerAsync({ action, message }, { timeout: target.timeoutMs ?? 10000 });
     return result?.HIPMessageServerResult ?? '';
+  }
+
+  /** A doctor at the HIS writes a prescription: its drugs become priced 医嘱 sharing a 处方号, pushed to Lingshu. */
+  async prescribe(patientId: string, drugs: DrugLine[] = DEMO_DRUGS, notify = true) {
+    const c = this.pushContext(patientId);
+    const prescriptionNo = this.state.newPrescriptionNo(c.orderedAt.slice(0, 8));
+    const orders = drugs.map((d) => this.state.addOrder(drugOrder(d, patientId, prescriptionNo, c.orderedAt)));
+    return { prescriptionNo, orders, ...(await this.pushOrder(prescriptionPush(prescriptionNo, orders, c), notify)) };
+  }
+
+  /** A doctor at the HIS fills in a 检查 / 检验 申请单: priced 医嘱, pushed to Lingshu. */
+  async orderServices(patientId: string, category: 'exam' | 'lab' | 'treatment' = 'exam', items: ServiceLine[] = DEMO_EXAMS, instruction?: string, notify = true) {
+    const c = this.pushContext(patientId);
+    const requisition = `SQ${c.orderedAt.slice(0, 8)}${String(this.state.orders.size + 1).padStart(5, '0')}`;
+    const orders = items.map((i) => this.state.addOrder(serviceOrder(i, category, patientId, c.orderedAt)));
+    return { requisition, orders, ...(await this.pushOrder(applicationPush(requisition, category, orders, c, instruction), notify)) };
+  }
+
+  private pushContext(patientId: string) {
+    const patient = this.state.patients.get(patientId);
+    if (!patient) throw new UnknownPatientError(`no patient ${patientId}`);
+    const orderedAt = v3.now();
+    return { patient, orderedAt, doctor: DEMO_DOCTOR, visitId: `GH${orderedAt.slice(0, 8)}${patientId.slice(-5)}` };
+  }
+
+  private async pushOrder(xml: string, notify: boolean): Promise<{ lingshuAnswer?: string }> {
+    if (!notify || !this.options.lingshu) return {};
+    return { lingshuAnswer: await this.sendToLingshu(ACTION_OF_ORDER, xml, this.options.lingshu.ordersWsdl ?? this.options.lingshu.wsdl) };
   }
 
   /** Registers a patient in the HIS and, when Lingshu is configured, pushes the 个人信息注册 to it. */
@@ -119,6 +162,15 @@ export class HisPeer implements SimulatedPeer {
       const patientId = typeof req.query.patientId === 'string' ? req.query.patientId : undefined;
       res.json(patientId ? this.state.ordersOf(patientId) : [...this.state.orders.values()]);
     });
+    r.post('/prescriptions', (req, res) => this.pushRoute(res, () => {
+      const body = (req.body ?? {}) as { patientId?: string; drugs?: DrugLine[]; notify?: boolean };
+      return this.prescribe(body.patientId ?? '', body.drugs?.length ? body.drugs : DEMO_DRUGS, body.notify !== false);
+    }));
+    r.post('/orders', (req, res) => this.pushRoute(res, () => {
+      const body = (req.body ?? {}) as { patientId?: string; category?: 'exam' | 'lab' | 'treatment'; items?: ServiceLine[]; instruction?: string; notify?: boolean };
+      return this.orderServices(body.patientId ?? '', body.category ?? 'exam', body.items?.length ? body.items : DEMO_EXAMS, body.instruction, body.notify !== false);
+    }));
+    r.get('/receipts', (_req, res) => res.json([...this.state.receipts.values()]));
     r.post('/orders/:id/pay', (req, res) => {
       const order = this.state.orders.get(req.params.id);
       if (!order) return void res.status(404).json({ error: `no order ${req.params.id}` });
@@ -137,6 +189,15 @@ export class HisPeer implements SimulatedPeer {
       }
     });
     return r;
+  }
+
+  private async pushRoute(res: express.Response, push: () => Promise<object>): Promise<void> {
+    try {
+      res.status(201).json(await push());
+    } catch (err) {
+      if (err instanceof UnknownPatientError) return void res.status(404).json({ error: err.message });
+      res.status(502).json({ error: `Lingshu did not take the order: ${(err as Error).message}` });
+    }
   }
 
   private injectFailure(req: express.Request, res: express.Response, next: express.NextFunction): void {
@@ -162,14 +223,28 @@ export class HisPeer implements SimulatedPeer {
     const action = args?.action ?? '';
     let req: v3.V3Request | undefined;
     let answer: string;
+    let billingRequest: BillingRequest | undefined;
     try {
-      req = v3.readRequest(args?.message ?? '');
-      answer = this.answer(req);
+      const billing = action === BILLING_ACTIONS.charge ? 'charge' : action === BILLING_ACTIONS.refund ? 'refund' : undefined;
+      if (billing) {
+        // Not an HL7 v3 interaction: the body is the platform's 收费 / 退费 request, answered with an MCCI all the same.
+        billingRequest = readBillingRequest(billing, args?.message ?? '');
+        req = { interaction: billing === 'charge' ? 'OutpatientChargeRequest' : 'OutpatientRefundRequest', messageId: billingRequest.messageId, senderDevice: billingRequest.sender, root: {} };
+        answer = book(this.state, billingRequest, req, v3.now().slice(0, 8));
+      } else {
+        req = v3.readRequest(args?.message ?? '');
+        answer = this.answer(req);
+      }
     } catch (err) {
       if (!(err instanceof v3.V3Error)) throw err;
       answer = v3.ack('AE', err.message, req);
     }
-    this.record({ action, interaction: req?.interaction, messageId: req?.messageId, outcome: /typeCode="AE"/.test(answer) ? 'AE' : 'AA' });
+    const billing = billingRequest && (({ patientId, outTradeNo, outRefundNo, transactionId, channel, amount, lines }: BillingRequest) =>
+      ({ patientId, outTradeNo, outRefundNo, transactionId, channel, amount, lines }))(billingRequest);
+    this.record({
+      action, interaction: req?.interaction, messageId: req?.messageId, outcome: /typeCode="AE"/.test(answer) ? 'AE' : 'AA',
+      text: /<text value="([^"]*)"/.exec(answer)?.[1], ...(billing ? { billing } : {}),
+    });
     return { HIPMessageServerResult: answer };
   }
 
@@ -221,6 +296,8 @@ export class HisPeer implements SimulatedPeer {
     if (this.received.length > KEEP_RECEIVED) this.received.shift();
   }
 }
+
+class UnknownPatientError extends Error {}
 
 export function hisPeer(options: HisPeerOptions = {}): HisPeer {
   return new HisPeer(options);

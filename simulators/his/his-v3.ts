@@ -59,16 +59,16 @@ export function readRequest(xml: string): V3Request {
   };
 }
 
-function esc(s: string | undefined): string {
+export function esc(s: string | undefined): string {
   return (s ?? '').replace(/[<>&"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;' })[c]!);
 }
 
-function now(): string {
+export function now(): string {
   return new Date(Date.now() + 8 * 3600_000).toISOString().slice(0, 19).replace(/[-T:]/g, '');
 }
 
 /** Transmission wrapper: every 互联互通 message starts the same way. */
-function header(interaction: string, receiver: string | undefined): string {
+export function header(interaction: string, receiver: string | undefined): string {
   const party = (tag: string, type: string, ext: string | undefined) =>
     `  <${tag} typeCode="${type}"><device classCode="DEV" determinerCode="INSTANCE"><id><item root="${DEVICE_OID}" extension="${esc(ext)}"/></id></device></${tag}>\n`;
   return `  <id root="${MESSAGE_OID}" extension="${randomUUID()}"/>
@@ -85,7 +85,7 @@ function acknowledgement(typeCode: 'AA' | 'AE', text: string, target: V3Request 
   return `  <acknowledgement typeCode="${typeCode}">${targetId}<acknowledgementDetail><text value="${esc(text)}"/></acknowledgementDetail>${extra}</acknowledgement>\n`;
 }
 
-const open = (root: string) => `<?xml version="1.0" encoding="UTF-8"?>\n<${root} ITSVersion="XML_1.0" xmlns="urn:hl7-org:v3" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">\n`;
+export const open = (root: string) => `<?xml version="1.0" encoding="UTF-8"?>\n<${root} ITSVersion="XML_1.0" xmlns="urn:hl7-org:v3" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">\n`;
 
 export function ack(typeCode: 'AA' | 'AE', text: string, target?: V3Request): string {
   return `${open('MCCI_IN000002UV01')}${header('MCCI_IN000002UV01', target?.senderDevice)}${acknowledgement(typeCode, text, target)}</MCCI_IN000002UV01>\n`;
@@ -99,6 +99,14 @@ const ORDER_ID_OID = '2.16.156.10011.1.28';
  */
 export function orderAck(text: string, hisOrderId: string, target: V3Request): string {
   const detail = `<acknowledgementDetail typeCode="I"><code code="${esc(hisOrderId)}" codeSystem="${ORDER_ID_OID}" displayName="医嘱号"/></acknowledgementDetail>`;
+  return `${open('MCCI_IN000002UV01')}${header('MCCI_IN000002UV01', target.senderDevice)}${acknowledgement('AA', text, target, detail)}</MCCI_IN000002UV01>\n`;
+}
+
+const RECEIPT_OID = '2.16.156.10011.2.5.1.96';
+
+/** The answer to a 门诊收费 / 退费: AA with the 收据号 as a coded acknowledgement detail, as orderAck does the 医嘱号. */
+export function receiptAck(text: string, receiptNo: string, target: V3Request): string {
+  const detail = `<acknowledgementDetail typeCode="I"><code code="${esc(receiptNo)}" codeSystem="${RECEIPT_OID}" displayName="收据号"/></acknowledgementDetail>`;
   return `${open('MCCI_IN000002UV01')}${header('MCCI_IN000002UV01', target.senderDevice)}${acknowledgement('AA', text, target, detail)}</MCCI_IN000002UV01>\n`;
 }
 
@@ -131,7 +139,7 @@ export function ordersFromPoor(req: V3Request): PlacedOrder[] {
   });
 }
 
-function patientPerson(p: HisPatient): string {
+export function patientPerson(p: HisPatient): string {
   return `<patientPerson classCode="PSN" determinerCode="INSTANCE">
               ${p.idCard ? `<id><item root="${ID_CARD_OID}" extension="${esc(p.idCard)}"/></id>` : ''}
               <name xsi:type="DSET_EN"><item><part value="${esc(p.name)}"/></item></name>
@@ -220,9 +228,19 @@ export function orderQueryPatient(req: V3Request): string {
 const CHARGE_STATUS = { unpaid: ['0', '未收费'], paid: ['1', '已收费'], refunded: ['2', '已退费'] } as const;
 
 /**
- * 医嘱查询 answer. The 收费 (charge) state has no slot in the standard order model, so the simulated HIS puts it where
- * the vendor interfaces do: a local-code observation (codeSystem 2.16.156.10011.2.5.1.99 here) beside the price.
+ * An order's price and 收费 state. The standard order model has no slot for them, so this HIS puts them where the
+ * vendor interfaces do: `component1/charge` (收费明细ID under 2.16.156.10011.2.5.1.97, 收费项目, quantity, unit price,
+ * amount in 元) and a local-code observation (codeSystem 2.16.156.10011.2.5.1.99) for the 收费状态.
  */
+export function chargeOf(o: HisOrder, pad: string): string {
+  return `${pad}<component1><charge>${o.chargeId ? `<id><item root="2.16.156.10011.2.5.1.97" extension="${esc(o.chargeId)}"/></id>` : ''}` +
+    `<code code="${esc(o.code)}" codeSystem="2.16.156.10011.2.5.1.98" displayName="${esc(o.name)}"/>` +
+    `${o.quantity !== undefined ? `<unitQuantity value="${o.quantity}"${o.unit ? ` unit="${esc(o.unit)}"` : ''}/>` : ''}` +
+    `${o.unitPrice ? `<unitPriceAmt value="${o.unitPrice}" currency="CNY"/>` : ''}<amount value="${o.price}" currency="CNY"/></charge></component1>\n` +
+    `${pad}<subjectOf><observation classCode="OBS" moodCode="EVN"><code code="CHARGE_STATUS" codeSystem="2.16.156.10011.2.5.1.99" displayName="收费状态"/><value code="${CHARGE_STATUS[o.chargeStatus][0]}" displayName="${CHARGE_STATUS[o.chargeStatus][1]}"/></observation></subjectOf>`;
+}
+
+/** 医嘱查询 answer, each order with its price and 收费 state (chargeOf). */
 export function orderQueryAnswer(req: V3Request, patientId: string, orders: HisOrder[]): string {
   const items = orders.map((o) => `    <component2>
       <observationRequest classCode="OBS" moodCode="RQO">
@@ -230,8 +248,7 @@ export function orderQueryAnswer(req: V3Request, patientId: string, orders: HisO
         <code code="${esc(o.code)}" codeSystem="2.16.156.10011.2.5.1.98" displayName="${esc(o.name)}"><qualifier><value code="${o.category}"/></qualifier></code>
         <statusCode code="active"/>
         <effectiveTime value="${o.orderedAt}"/>
-        <component1><charge><amount value="${o.price}" currency="CNY"/></charge></component1>
-        <subjectOf><observation classCode="OBS" moodCode="EVN"><code code="CHARGE_STATUS" codeSystem="2.16.156.10011.2.5.1.99" displayName="收费状态"/><value code="${CHARGE_STATUS[o.chargeStatus][0]}" displayName="${CHARGE_STATUS[o.chargeStatus][1]}"/></observation></subjectOf>
+${chargeOf(o, '        ')}
       </observationRequest>
     </component2>\n`).join('');
   return `${open('POOR_IN200901UV')}${header('POOR_IN200901UV', req.senderDevice)}${acknowledgement('AA', `${orders.length} 条医嘱`, req)}  <controlActProcess classCode="CACT" moodCode="EVN">
