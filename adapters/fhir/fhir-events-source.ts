@@ -16,10 +16,13 @@ export const fhirEventsSchema = z.object({
   /** Handler runs in flight; events of one resource always stay in version order. */
   concurrency: z.number().int().min(1).max(64).default(4),
   /**
-   * Top-level reference fields of the changed resource (e.g. `subject`) whose targets travel with the event, read
-   * when it is accepted, so that a mapping that needs the patient of an order stays a pure function of the message.
+   * Reference fields of the changed resource (e.g. `subject`) whose targets travel with the event, read when it is
+   * accepted, so that a mapping that needs the patient of an order stays a pure function of the message. A dotted
+   * path walks on through elements and the resources references point at: `request.lineItem.chargeItemReference`
+   * brings the Invoice a PaymentNotice's `request` names and the ChargeItems of its line items; every reference met
+   * on the way is read too.
    */
-  references: z.array(z.string().regex(/^[a-z][A-Za-z]*$/)).default([]),
+  references: z.array(z.string().regex(/^[a-z][A-Za-z]*(\.[a-z][A-Za-z]*)*$/, 'a field or a dotted path of fields, e.g. subject or request.lineItem.chargeItemReference')).default([]),
 }).strict();
 
 /** What the channel's transformer receives: the event and the version it names (absent for a delete). */
@@ -81,20 +84,41 @@ async function versionOf(repo: Repository, event: FhirChangeEvent): Promise<Reso
   }
 }
 
-async function referencedBy(repo: Repository, resource: Resource, fields: string[]): Promise<Record<string, Resource>> {
+const LITERAL = /^([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})$/;
+
+const literalOf = (value: unknown): string | undefined => {
+  const reference = (value as { reference?: unknown } | null | undefined)?.reference;
+  return typeof reference === 'string' && LITERAL.test(reference) ? reference : undefined;
+};
+
+async function referencedBy(repo: Repository, resource: Resource, paths: string[]): Promise<Record<string, Resource>> {
   const out: Record<string, Resource> = {};
-  for (const field of fields) {
-    const value = (resource as unknown as Record<string, unknown>)[field];
-    for (const ref of Array.isArray(value) ? value : [value]) {
-      const reference = (ref as { reference?: unknown } | undefined)?.reference;
-      const match = typeof reference === 'string' ? /^([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})$/.exec(reference) : null;
-      if (!match || out[reference as string]) continue;
-      try {
-        out[reference as string] = await repo.read(match[1] as ResourceType, match[2]);
-      } catch (err) {
-        // A dangling or deleted reference is the mapping's to report; a store failure is retried.
-        if (!(err instanceof OperationOutcomeError && (isGone(err.outcome) || isNotFound(err.outcome)))) throw err;
+  const load = async (reference: string): Promise<Resource | undefined> => {
+    if (reference in out) return out[reference];
+    const [, type, id] = LITERAL.exec(reference)!;
+    try {
+      out[reference] = await repo.read(type as ResourceType, id);
+    } catch (err) {
+      // A dangling or deleted reference is the mapping's to report; a store failure is retried.
+      if (!(err instanceof OperationOutcomeError && (isGone(err.outcome) || isNotFound(err.outcome)))) throw err;
+    }
+    return out[reference];
+  };
+  for (const path of paths) {
+    let values: unknown[] = [resource];
+    for (const field of path.split('.')) {
+      const next: unknown[] = [];
+      for (const value of values) {
+        const reference = value === resource ? undefined : literalOf(value);
+        const holder = reference ? await load(reference) : value;
+        const child = (holder as Record<string, unknown> | undefined)?.[field];
+        for (const v of Array.isArray(child) ? child : [child]) if (v !== undefined && v !== null) next.push(v);
       }
+      values = next;
+    }
+    for (const value of values) {
+      const reference = literalOf(value);
+      if (reference) await load(reference);
     }
   }
   return out;

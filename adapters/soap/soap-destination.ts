@@ -15,8 +15,10 @@ export const soapDestinationSchema = z.object({
   /**
    * 互联互通 style: call `operation(action, message)` with the message content as `message`, and treat an
    * MCCI_IN000002UV01 AE/AR answer as a failed attempt. Without it, the content is the operation's input as JSON.
+   * A map chooses the action by the content's root element (`{ OutpatientChargeRequest: 'OutpatientCharge', … }`),
+   * for one destination that serves several of a peer's services.
    */
-  hipAction: z.string().min(1).optional(),
+  hipAction: z.union([z.string().min(1), z.record(z.string(), z.string().min(1))]).optional(),
 }).strict();
 
 export type SoapDestinationOptions = z.input<typeof soapDestinationSchema>;
@@ -59,6 +61,17 @@ export function describeSoapError(err: unknown, where: string, timeoutMs: number
   return new Error(`SOAP call to ${where} failed: ${e.message ?? String(err)}`);
 }
 
+/** The root element of an XML text (after the declaration and comments), without its prefix. */
+const ROOT = /^\s*(?:<\?[\s\S]*?\?>\s*)?(?:<!--[\s\S]*?-->\s*)*<(?:[\w.-]+:)?([\w.-]+)/;
+
+function actionFor(hipAction: string | Record<string, string>, content: string): string {
+  if (typeof hipAction === 'string') return hipAction;
+  const root = ROOT.exec(content)?.[1];
+  const action = root ? hipAction[root] : undefined;
+  if (!action) throw new Error(`no 互联互通 action is configured for a ${root ?? '(non-XML)'} message (known: ${Object.keys(hipAction).join(', ')})`);
+  return action;
+}
+
 /**
  * Calls one WSDL operation per message. The client is built from the WSDL on the first send (and again after a
  * failed build), so a peer that is down when the channel deploys costs retries, not the deployment. Errors are thrown
@@ -88,7 +101,7 @@ export function soapDestination(options: SoapDestinationOptions): DestinationCon
       const call = (c as unknown as Record<string, AsyncOperation | undefined>)[`${o.operation}Async`];
       if (typeof call !== 'function') throw new Error(`the WSDL ${o.wsdl} has no operation ${o.operation}`);
       let args: unknown;
-      if (o.hipAction) args = { action: o.hipAction, message: message.content };
+      if (o.hipAction) args = { action: actionFor(o.hipAction, message.content), message: message.content };
       else {
         try {
           args = JSON.parse(message.content);

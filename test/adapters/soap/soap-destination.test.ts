@@ -39,6 +39,13 @@ describe('SOAP destination against the HIS simulator', () => {
         destinations: [{ name: 'his', queue: retry, connector: soapDestination({ wsdl: `${his.url}?wsdl`, operation: 'HIPMessageServer', hipAction: 'PatientInfoQuery', timeoutMs: 500 }) }],
       }),
       channel({
+        id: 'his-billing', source: httpSource(),
+        destinations: [{
+          name: 'his', queue: retry,
+          connector: soapDestination({ wsdl: `${his.url}?wsdl`, operation: 'HIPMessageServer', hipAction: { OutpatientChargeRequest: 'OutpatientCharge', PRPA_IN201305UV02: 'PatientInfoQuery' } }),
+        }],
+      }),
+      channel({
         id: 'his-json', source: httpSource(),
         destinations: [{ name: 'his', queue: retry, connector: soapDestination({ wsdl: `${his.url}?wsdl`, operation: 'HIPMessageServer', soapVersion: '1.1' }) }],
       }),
@@ -77,6 +84,20 @@ describe('SOAP destination against the HIS simulator', () => {
     const m = await settled(await send('his-json', JSON.stringify({ action: 'PatientInfoQuery', message: QUERY }), 'application/json'));
     const response = JSON.parse(m.stages.find((s) => s.name === 'his')!.response!);
     expect(response.HIPMessageServerResult).toContain('<PRPA_IN201306UV02');
+  });
+
+  it('chooses the 互联互通 action by the root element of the message when given a map', async () => {
+    const charge = '<?xml version="1.0" encoding="UTF-8"?>\n<!-- a 收费 -->\n<OutpatientChargeRequest version="1"><patientId>P000100001</patientId><outTradeNo>LS-ROOT-1</outTradeNo>' +
+      '<amount>20.00</amount><items><item><orderId>O202611250001</orderId><amount>20.00</amount></item></items></OutpatientChargeRequest>';
+    await settled(await send('his-billing', charge, 'application/xml'));
+    await settled(await send('his-billing', QUERY));
+    const received = his.received.filter((r) => ['OutpatientCharge', 'PatientInfoQuery'].includes(r.action)).map((r) => [r.action, r.outcome]);
+    expect(received).toEqual(expect.arrayContaining([['OutpatientCharge', 'AA'], ['PatientInfoQuery', 'AA']]));
+  });
+
+  it('fails a message whose root element has no action in the map, naming it', async () => {
+    const m = await settled(await send('his-billing', '<SomethingElse/>', 'application/xml'), 'error');
+    expect(m.errors[0].error).toBe('no 互联互通 action is configured for a SomethingElse message (known: OutpatientChargeRequest, PRPA_IN201305UV02)');
   });
 
   it('records a timeout as a failed attempt and delivers on the retry', async () => {
