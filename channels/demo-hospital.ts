@@ -9,6 +9,7 @@ import type { HospitalConfig } from './hospital-config';
 export function demoHospital(hospital: HospitalConfig, env: NodeJS.ProcessEnv, paymentKeys?: DemoPaymentKeys): HospitalConfig {
   const c = hospital.channels;
   const on = <T extends { enabled: boolean }>(settings: T): T => ({ ...settings, enabled: true });
+  const hisWsdl = `http://127.0.0.1:${env.LINGSHU_SIM_HIS_PORT ?? 9101}/HISService.asmx?wsdl`;
   return {
     ...hospital,
     // Payments against the simulated WeChat Pay and Alipay, with keys made for this run (demo-payment-keys.ts).
@@ -23,7 +24,8 @@ export function demoHospital(hospital: HospitalConfig, env: NodeJS.ProcessEnv, p
       hisPatientsAdt: on(c.hisPatientsAdt),
       hisVisits: on(c.hisVisits),
       hisOrders: on(c.hisOrders),
-      hisOrdersOut: on({ ...c.hisOrdersOut, wsdl: c.hisOrdersOut.wsdl || `http://127.0.0.1:${env.LINGSHU_SIM_HIS_PORT ?? 9101}/HISService.asmx?wsdl` }),
+      hisOrdersOut: on({ ...c.hisOrdersOut, wsdl: c.hisOrdersOut.wsdl || hisWsdl }),
+      hisCharges: on({ ...c.hisCharges, wsdl: c.hisCharges.wsdl || hisWsdl }),
       lisResults: on({ ...c.lisResults, port: env.LINGSHU_DEMO_MLLP_PORT ? Number(env.LINGSHU_DEMO_MLLP_PORT) : c.lisResults.port }),
       pacsReports: on(c.pacsReports),
       reproductiveCenterResults: on(c.reproductiveCenterResults),

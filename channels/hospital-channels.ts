@@ -1,5 +1,6 @@
 import type { ChannelDefinition } from '../engine/channel/channel';
 import type { ChannelDeps } from './channel-deps';
+import { hisCharges } from './his-charges';
 import { hisOrders, hisOrdersOut } from './his-orders';
 import { hisPatients, hisPatientsAdt } from './his-patients';
 import { hisVisits } from './his-visits';
@@ -19,6 +20,7 @@ const CHANNELS: Record<keyof HospitalConfig['channels'], (deps: ChannelDeps) => 
   hisVisits,
   hisOrders,
   hisOrdersOut,
+  hisCharges,
   lisResults,
   pacsReports,
   reproductiveCenterResults,

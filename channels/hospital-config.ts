@@ -50,6 +50,15 @@ export const hospitalSchema = z.object({
       placerPrefix: z.string().max(8),
       timeoutMs: z.number().int().positive(),
     }),
+    hisCharges: z.object({
+      enabled: z.boolean(),
+      /** The HIS 互联互通 service's WSDL and address (as hisOrdersOut), and the actions it serves 门诊收费 / 门诊退费 under. */
+      wsdl: z.string(),
+      endpoint: z.string(),
+      chargeAction: z.string().min(1),
+      refundAction: z.string().min(1),
+      timeoutMs: z.number().int().positive(),
+    }),
     lisResults: z.object({ enabled: z.boolean(), port: mllpPort }),
     pacsReports: z.object({ enabled: z.boolean(), port: mllpPort }),
     reproductiveCenterResults: z.object({
@@ -83,6 +92,8 @@ export const hospitalSchema = z.object({
       if (!medtech[field]) ctx.addIssue({ code: 'custom', path: ['channels', 'medtechBooking', field], message: 'is required when medtechBooking or medtechSlots is enabled' });
     }
   }
+  const charges = h.channels.hisCharges;
+  if (charges.enabled && !charges.wsdl) ctx.addIssue({ code: 'custom', path: ['channels', 'hisCharges', 'wsdl'], message: 'is required when the channel is enabled' });
 });
 
 export type HospitalConfig = z.infer<typeof hospitalSchema>;
