@@ -132,9 +132,10 @@ export class HisPeer implements SimulatedPeer {
     return { patient, orderedAt, doctor: DEMO_DOCTOR, visitId: `GH${orderedAt.slice(0, 8)}${patientId.slice(-5)}` };
   }
 
-  private async pushOrder(xml: string, notify: boolean): Promise<{ lingshuAnswer?: string }> {
-    if (!notify || !this.options.lingshu) return {};
-    return { lingshuAnswer: await this.sendToLingshu(ACTION_OF_ORDER, xml, this.options.lingshu.ordersWsdl ?? this.options.lingshu.wsdl) };
+  /** The message goes back with the answer, so that a resend of the very same 医嘱 can be made and tried. */
+  private async pushOrder(xml: string, notify: boolean): Promise<{ message: string; lingshuAnswer?: string }> {
+    if (!notify || !this.options.lingshu) return { message: xml };
+    return { message: xml, lingshuAnswer: await this.sendToLingshu(ACTION_OF_ORDER, xml, this.options.lingshu.ordersWsdl ?? this.options.lingshu.wsdl) };
   }
 
   /** Registers a patient in the HIS and, when Lingshu is configured, pushes the 个人信息注册 to it. */

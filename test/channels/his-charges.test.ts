@@ -36,6 +36,7 @@ describe('HIS orders in and 门诊收费 / 门诊退费 out (SQLite + in-process
   let sim: string;
   let patientId: string;
   let ordersWsdl: string;
+  let prescription: Record<string, unknown>;
 
   const json = async <T>(url: string, init?: RequestInit): Promise<T> => (await (await fetch(url, init)).json()) as T;
   const search = async <T extends Resource>(query: string): Promise<T[]> => ((await json<Bundle>(`${base}/fhir/${query}`)).entry ?? []).map((e) => e.resource as T);
@@ -88,6 +89,7 @@ describe('HIS orders in and 门诊收费 / 门诊退费 out (SQLite + in-process
 
   it('stores a prescription the HIS pushes as MedicationRequests sharing its 处方号, each with its priced ChargeItem', async () => {
     const pushed = await post(`${sim}/his/prescriptions`, { patientId: HIS_PATIENT });
+    prescription = pushed;
     expect(String(pushed.lingshuAnswer)).toContain('typeCode="AA"');
     const drugs = await eventually(async () => {
       const found = await search<MedicationRequest>(`MedicationRequest?subject=Patient/${patientId}`);
@@ -105,9 +107,7 @@ describe('HIS orders in and 门诊收费 / 门诊退费 out (SQLite + in-process
   });
 
   it('changes nothing when the HIS sends the same prescription again', async () => {
-    const [first] = (await json<{ messages: { id: string }[] }>(`${base}/api/messages?channel=his-orders`)).messages;
-    const stored = await json<{ raw: string }>(`${base}/api/messages/${first.id}`);
-    expect(await his.sendToLingshu('OrderInfoRegister', stored.raw, ordersWsdl)).toContain('typeCode="AA"');
+    expect(await his.sendToLingshu('OrderInfoRegister', String(prescription.message), ordersWsdl)).toContain('typeCode="AA"');
     await eventually(async () => (await json<{ messages: unknown[] }>(`${base}/api/messages?channel=his-orders&status=sent`)).messages.length === 2);
     expect(await chargeItemsOf()).toHaveLength(3);
     expect(await search(`MedicationRequest?subject=Patient/${patientId}`)).toHaveLength(3);
