@@ -30,15 +30,21 @@ export interface PollRefundsReport {
   unanswered: number;
 }
 
-/** The channel answered that it has no such refund: the first call never reached it (WeChat 404, Alipay empty). */
+/** The channel answered that it has no such refund: the first call never reached it. WeChat answers 404. */
 function unknownRefund(err: unknown): boolean {
   return err instanceof PaymentGatewayError && (err.status === 404 || /NOT_?EXIST/i.test(err.code));
 }
 
 /**
+ * Alipay answers a query about a refund it never received like one not yet paid out: no refund_status, no amount
+ * (the gateway gives PROCESSING with 0 分). A refund it does know always carries its amount.
+ */
+const unknownToAlipay = (status: RefundStatus): boolean => status.state === 'PROCESSING' && !status.refundFen;
+
+/**
  * The active query, scheduled by the payment channel: refund Tasks 退款中 for longer than `olderThanMs` are asked
  * about (queryRefund) and the answer applied (applyRefundResult). A refund the channel does not know — its first call
- * got no answer and never arrived — is sent again under the same out_refund_no. One Task's failure does not stop the
+ * got no answer and never arrived — is sent again under the same out_refund_no (the channels make one refund per number). One Task's failure does not stop the
  * others; each Task is applied in a transaction of its own.
  */
 export async function pollRefunds(repo: Repository, gateways: PaymentGateways, options: PollRefundsOptions = {}): Promise<PollRefundsReport> {
@@ -70,11 +76,13 @@ async function pollOne(repo: Repository, gateways: PaymentGateways, options: Pol
     log.warn('refund Task cannot be queried', { task: `Task/${task.id}`, channel });
     return;
   }
-  let status: RefundStatus;
+  let status: RefundStatus | undefined;
   try {
     status = await gateway.queryRefund(outRefundNo, outTradeNo);
   } catch (err) {
     if (!unknownRefund(err)) throw err;
+  }
+  if (!status || unknownToAlipay(status)) {
     report.resent++;
     const sent = await repo.transaction((trx) => sendRefund(trx, { gateways, notifyUrl: options.notifyUrl }, task, invoice));
     if (sent.kind === 'unanswered') report.unanswered++;

@@ -7,6 +7,7 @@ import type {
   ChargeItem, Invoice, MedicationRequest, Parameters, PaymentNotice, Resource, ServiceRequest, Task,
 } from '@medplum/fhirtypes';
 import { InProcessBus } from '../../../../engine/bus/in-process-bus';
+import { AlipayGateway } from '../../../../adapters/payment/alipay-gateway';
 import { WechatPayGateway } from '../../../../adapters/payment/wechatpay-gateway';
 import { AuditLog } from '../../../../fhir-resources/audit/audit-log';
 import { AccessPolicy } from '../../../../fhir-resources/auth/access-policy';
@@ -26,6 +27,7 @@ import { fhirRouter } from '../../../../fhir-resources/rest/fhir-router';
 import { KnexSearchIndex } from '../../../../fhir-resources/search/search-index';
 import { createFhirStore, type FhirStore } from '../../../../fhir-resources/store/fhir-store';
 import type { KnexRepository } from '../../../../fhir-resources/store/knex-repository';
+import { alipayPeer, type AlipayPeer } from '../../../../simulators/alipay/alipay-peer';
 import { wechatPayPeer, type WechatPayPeer } from '../../../../simulators/wechatpay/wechatpay-peer';
 import { createTestDatabase, type TestDatabase } from '../../../support/databases';
 
@@ -33,8 +35,8 @@ const AUDIENCE = 'lingshu-test';
 
 /**
  * The refund workflow's stack: the store with security (demo tokens), the refund operations over the real WeChat Pay
- * gateway talking to the WeChat Pay simulator, and a notify_url that does what the wechatpay notify channel does with a
- * refund notification: verify and decrypt it with the gateway, then applyRefundResult.
+ * and Alipay gateways talking to their simulators, and a WeChat Pay notify_url that does what the wechatpay notify
+ * channel does with a refund notification: verify and decrypt it with the gateway, then applyRefundResult.
  */
 export interface RefundFixture {
   app: express.Express;
@@ -42,6 +44,8 @@ export interface RefundFixture {
   repository: KnexRepository;
   peer: WechatPayPeer;
   gateway: WechatPayGateway;
+  alipay: AlipayPeer;
+  alipayGateway: AlipayGateway;
   notifyUrl: string;
   token(role: string, subject?: string): Promise<string>;
   close(): Promise<void>;
@@ -61,6 +65,18 @@ export async function startRefundFixture(kind: TestDatabase['name']): Promise<Re
     platformSerial: k.platform.serial, platformPublicKey: { value: k.platform.publicKeyPem },
     apiV3Key: { value: k.apiV3Key }, timeoutMs: 1000,
   });
+  const alipay = alipayPeer();
+  await alipay.start();
+  const alipayGateway = new AlipayGateway({
+    gatewayUrl: `${alipay.url}/gateway.do`, appId: alipay.keys.appId, pid: alipay.keys.pid,
+    appPrivateKey: { value: alipay.keys.app.privateKeyPem! }, alipayPublicKey: { value: alipay.keys.alipay.publicKeyPem }, timeoutMs: 1000,
+  });
+  const stopPeers = async () => {
+    await gateway.close();
+    await alipayGateway.close();
+    await peer.stop();
+    await alipay.stop();
+  };
   let store: FhirStore | undefined;
   let notify: http.Server | undefined;
   try {
@@ -73,16 +89,15 @@ export async function startRefundFixture(kind: TestDatabase['name']): Promise<Re
     const issuer = await DemoTokenIssuer.create(AUDIENCE);
     const security = new FhirSecurity({ audit, verifier: new TokenVerifier([issuer.trusted], AUDIENCE), masking: false, policy: new AccessPolicy() });
     const app = express();
-    app.use('/fhir', fhirRouter({ repository, operations: [validateOperation, ...refundOperations({ gateways: { wechatpay: gateway }, notifyUrl: (channel) => (channel === 'wechatpay' ? notifyUrl : undefined) })], security }));
+    app.use('/fhir', fhirRouter({ repository, operations: [validateOperation, ...refundOperations({ gateways: { wechatpay: gateway, alipay: alipayGateway }, notifyUrl: (channel) => (channel === 'wechatpay' ? notifyUrl : undefined) })], security }));
     const started = store;
     const server = notify;
     return {
-      app, db, repository, peer, gateway, notifyUrl,
+      app, db, repository, peer, gateway, alipay, alipayGateway, notifyUrl,
       token: async (role, subject) => (await issuer.issue({ role, subject })).access_token,
       close: async () => {
         await new Promise<void>((resolve) => server.close(() => resolve()));
-        await gateway.close();
-        await peer.stop();
+        await stopPeers();
         await started.relay.stop();
         await bus.close();
         await db.destroy();
@@ -91,8 +106,7 @@ export async function startRefundFixture(kind: TestDatabase['name']): Promise<Re
     };
   } catch (err) {
     notify?.close();
-    await gateway.close();
-    await peer.stop();
+    await stopPeers();
     await store?.relay.stop();
     await bus.close();
     await db.destroy();
@@ -146,14 +160,22 @@ let serial = 0;
  * A bill as checkout and the payment workflow leave it: the order made and paid at the WeChat Pay simulator, then the
  * Invoice `balanced`, its ChargeItems `billed`, a PaymentNotice and, for drugs, the circulation Task.
  */
-export async function paidBill(fx: RefundFixture, patient: string, lines: BillLine[], options: { pay?: boolean } = {}): Promise<PaidBill> {
+export async function paidBill(fx: RefundFixture, patient: string, lines: BillLine[], options: { pay?: boolean; channel?: 'wechatpay' | 'alipay' } = {}): Promise<PaidBill> {
   const repo = fx.repository;
   const n = `${Date.now()}${++serial}`;
   const outTradeNo = `LS${n}`;
   const totalFen = lines.reduce((s, l) => s + l.fen, 0);
-  await fx.gateway.createOrder({ outTradeNo, description: '桃源院区 门诊缴费', amountFen: totalFen, notifyUrl: fx.notifyUrl, scene: 'jsapi', payer: { openid: 'oUpF8uMuAJO_M2pxb1Q9zNjWeS6o' } });
-  if (options.pay !== false) await fx.peer.pay(outTradeNo, 0);
-  const transactionId = fx.peer.state.orders.get(outTradeNo)!.transactionId ?? 'unpaid';
+  const channel = options.channel ?? 'wechatpay';
+  let transactionId: string;
+  if (channel === 'wechatpay') {
+    await fx.gateway.createOrder({ outTradeNo, description: '桃源院区 门诊缴费', amountFen: totalFen, notifyUrl: fx.notifyUrl, scene: 'jsapi', payer: { openid: 'oUpF8uMuAJO_M2pxb1Q9zNjWeS6o' } });
+    if (options.pay !== false) await fx.peer.pay(outTradeNo, 0);
+    transactionId = fx.peer.state.orders.get(outTradeNo)!.transactionId ?? 'unpaid';
+  } else {
+    const created = await fx.alipayGateway.createOrder({ outTradeNo, description: '北院院区 门诊缴费', amountFen: totalFen, notifyUrl: fx.notifyUrl, scene: 'jsapi', payer: { alipayUserId: '2088102177846880' } });
+    if (options.pay !== false) await fx.alipay.pay(outTradeNo, 0);
+    transactionId = created.clientParameters.tradeNo;
+  }
   const orders: Array<MedicationRequest | ServiceRequest> = [];
   const items: ChargeItem[] = [];
   for (const [i, line] of lines.entries()) {
@@ -178,7 +200,7 @@ export async function paidBill(fx: RefundFixture, patient: string, lines: BillLi
     ],
     lineItem: items.map((item, i) => ({ chargeItemReference: { reference: `ChargeItem/${item.id}` }, priceComponent: [{ type: 'base', amount: money(lines[i].fen) }] })),
     totalNet: money(totalFen), totalGross: money(totalFen),
-    extension: [{ url: PAYMENT_CHANNEL_EXTENSION, valueCode: 'wechatpay' }],
+    extension: [{ url: PAYMENT_CHANNEL_EXTENSION, valueCode: channel }],
   })).resource;
   await repo.create<PaymentNotice>({
     resourceType: 'PaymentNotice', status: 'active', created: new Date().toISOString(),
