@@ -19,6 +19,12 @@ import type { ChannelDeps } from './channel-deps';
 
 const eventOf = (message: ChannelMessage): FhirEventMessage => JSON.parse(message.content) as FhirEventMessage;
 
+/**
+ * A paid prescription must reach its pharmacy and its news must reach the Task, however long a peer or the store is
+ * away: retries stretch to about a day (2 s doubling to 10 min) before a message waits in the dead-letter queue.
+ */
+const PERSISTENT = { maxAttempts: 150, initialDelayMs: 2000, maxDelayMs: 600_000 };
+
 const circulationTask: Filter = {
   name: 'circulation-task',
   accept: (m) => {
@@ -83,6 +89,7 @@ export function prescriptionCirculation(deps: ChannelDeps): ChannelDefinition[] 
         recorded: (task, rxNo) => ({ hiRxno: taskOutput(task, 'hi-rxno', rxNo), rxTraceCode: taskOutput(task, 'rx-trace-code', rxNo) }),
         waiting: (task, rxNo) => task.status !== 'cancelled' && prescriptionState(task, rxNo) === 'pending-review',
       }),
+      queue: PERSISTENT,
       // A Task's upload and its undo go out in that order, whatever the retries.
       orderBy: (m) => (JSON.parse(m.content) as CirculationOrder).task,
     }],
@@ -99,7 +106,7 @@ export function prescriptionCirculation(deps: ChannelDeps): ChannelDefinition[] 
       const c = callback as PharmacyCallback;
       return { rxNo: c?.rxNo, appId, event: pharmacyCallbackEvent(c) };
     },
-    destinations: [{ name: 'task', connector: circulationTaskDestination(writer), orderBy: (m) => (JSON.parse(m.content) as TaskEventWrite).rxNo }],
+    destinations: [{ name: 'task', connector: circulationTaskDestination(writer), queue: PERSISTENT, orderBy: (m) => (JSON.parse(m.content) as TaskEventWrite).rxNo }],
   });
 
   const viaPlatform = Object.values(routes).includes('platform');
@@ -127,7 +134,7 @@ export function prescriptionCirculation(deps: ChannelDeps): ChannelDefinition[] 
       if (!event) throw new Error(`${status.task}: the platform's answer reports nothing new`);
       return { task: status.task, event };
     },
-    destinations: [{ name: 'task', connector: circulationTaskDestination(writer), orderBy: (m) => (JSON.parse(m.content) as TaskEventWrite).task }],
+    destinations: [{ name: 'task', connector: circulationTaskDestination(writer), queue: PERSISTENT, orderBy: (m) => (JSON.parse(m.content) as TaskEventWrite).task }],
   });
   return [out, callbacks, polls];
 }

@@ -1,6 +1,7 @@
 import { OperationOutcomeError, getStatus, isGone, isNotFound, parseSearchRequest } from '@medplum/core';
 import type { MedicationDispense, MedicationRequest, Organization, Task } from '@medplum/fhirtypes';
 import type { DestinationConnector, OutboundMessage } from '../../engine/channel/channel';
+import { childLogger } from '../../engine/logger';
 import { CIRCULATION_RX_NO_SYSTEM } from '../../fhir-resources/billing/billing-vocabulary';
 import type { Repository } from '../../fhir-resources/store/repository';
 import type { CirculationEvent } from '../../mappings/circulation/circulation-transitions';
@@ -25,6 +26,8 @@ export function isCirculationWrite(correlationId: string | undefined): boolean {
 const LOST_RACES_TOLERATED = 5;
 
 class NotOwned extends Error {}
+
+const log = childLogger({ component: 'circulation-task-writer' });
 
 export interface CirculationTaskWriterOptions {
   repository: () => Repository;
@@ -52,7 +55,10 @@ export class CirculationTaskWriter {
         task = await this.locate(repo, write);
       } catch (err) {
         // Recorded as the message's answer, not retried: no later attempt makes another pharmacy's report ours.
-        if (err instanceof NotOwned) return err.message;
+        if (err instanceof NotOwned) {
+          log.warn('circulation report from a pharmacy about another pharmacy\'s prescription ignored', { rxNo: write.rxNo, appId: write.appId, correlationId });
+          return err.message;
+        }
         throw err;
       }
       const prescriptions: MedicationRequest[] = [];

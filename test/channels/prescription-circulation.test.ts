@@ -148,6 +148,15 @@ for (const stack of [{ name: 'SQLite + in-process bus', db: 'sqlite' as const, a
       ]);
     });
 
+    it('retries the upload after the platform fails with a 500, and uploads the prescription once', async () => {
+      // First of the platform tests: nothing is in flight yet, so the poll takes no call and the failure hits the upload.
+      await control('/prescription-platform/fail?mode=500&times=1');
+      const { taskId, rxNo } = await paidPrescription('TY-MZYF');
+      const circulated = await reaches(taskId, 'in-progress', 'circulated');
+      expect(platform.received.filter((r) => r.outcome === 'simulated 500').map((r) => r.path)).toEqual(['/fixmedins/uploadChk']);
+      expect([...platform.state.rx.values()].filter((r) => r.hospRxno === rxNo)).toHaveLength(1);
+      expect(output(circulated, 'hi-rxno')).toBe(platformRx(rxNo)!.hiRxno);
+    });
     it('uploads a Task for a campus pharmacy to the platform as uploadChk, sign and upload, and records it as circulated', async () => {
       const { taskId, rxNo } = await paidPrescription('TY-MZYF');
       const circulated = await reaches(taskId, 'in-progress', 'circulated');
@@ -296,5 +305,6 @@ for (const stack of [{ name: 'SQLite + in-process bus', db: 'sqlite' as const, a
       await eventually(async () => ((await messages('prescription-circulation')).filter((m) => m.status === 'filtered').length > before ? true : undefined));
       expect(state(await task(taskId))).toEqual(['requested', 'pending-review']);
     });
+
   });
 }
