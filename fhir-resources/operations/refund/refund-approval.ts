@@ -92,24 +92,26 @@ type Silent = Set<string>;
 
 async function approve(context: OperationContext, channels: RefundChannels, note: string | undefined, silent: Silent, task: Task): Promise<Result> {
   const repo = context.elevated;
-  const invoice = await repo.read<Invoice>('Invoice', task.focus?.reference?.split('/')[1] ?? '');
-  if (task.status === 'requested') await stillRefundable(repo, task, invoice);
-  // The state change is the claim on the refund: of two approvals only one moves the Task out of `requested`, and
-  // only that one calls the channel. The row stays locked until this transaction commits, so the other waits here.
-  const claim = await changeVersioned<Task>(repo, 'Task', task.id!, (current) => current.status !== 'requested' ? undefined : {
-    ...current,
-    status: 'in-progress',
-    businessStatus: refundBusinessStatus('refunding'),
-    lastModified: new Date().toISOString(),
-    note: [...(current.note ?? []), annotation(context.caller, note ? `批准退费：${note}` : '批准退费')],
+  // The claim on the refund commits before the channel is called: of two approvals only one moves the Task out of
+  // `requested` (If-Match), and only that one calls the channel. The call then holds no database connection; a crash
+  // after the commit leaves the Task 退款中 for the active query, which sends the refund the channel never got.
+  const { claimed, invoice } = await repo.transaction(async (trx) => {
+    const bill = await trx.read<Invoice>('Invoice', task.focus?.reference?.split('/')[1] ?? '');
+    if (task.status === 'requested') await stillRefundable(trx, task, bill);
+    const claim = await changeVersioned<Task>(trx, 'Task', task.id!, (current) => current.status !== 'requested' ? undefined : {
+      ...current,
+      status: 'in-progress',
+      businessStatus: refundBusinessStatus('refunding'),
+      lastModified: new Date().toISOString(),
+      note: [...(current.note ?? []), annotation(context.caller, note ? `批准退费：${note}` : '批准退费')],
+    });
+    if (!claim.changed) throw stateConflict(`退费申请 Task/${task.id} 已处理（${stateText(claim.resource)}），未重复退款`, 'task');
+    await cancelCirculationFor(trx, claim.resource, bill.id!);
+    return { claimed: claim.resource, invoice: bill };
   });
-  if (!claim.changed) {
-    throw stateConflict(`退费申请 Task/${task.id} 已处理（${stateText(claim.resource)}），未重复退款`, 'task');
-  }
-  await cancelCirculationFor(repo, claim.resource, invoice.id!);
   const channel = channelOf(invoice) ?? '';
-  if (silent.has(channel)) return resultOf(claim.resource, done('已批准；支付渠道暂未应答，系统将自动发起并查询退款'));
-  const sent = await sendRefund(repo, channels, claim.resource, invoice);
+  if (silent.has(channel)) return resultOf(claimed, done('已批准；支付渠道暂未应答，系统将自动发起并查询退款'));
+  const sent = await sendRefund(repo, channels, claimed, invoice);
   if (sent.kind === 'unanswered') silent.add(channel);
   log.info('refund approved', { task: `Task/${task.id}`, by: context.caller.reference, sent: sent.kind });
   if (sent.kind === 'refused') return resultOf(sent.task, outcome('error', 'exception', sent.reason));
@@ -141,6 +143,8 @@ export function approveRefundOperation(channels: RefundChannels) {
     level: 'type',
     resourceType: 'Task',
     description: '批准退费（可批量）：原路退回，结果由支付渠道通知或主动查询确定',
+    // Each Task is claimed in a transaction of its own and the channel called after it commits (see approve).
+    transaction: 'own',
     parameters,
     output,
     async run(_repo, p, context) {

@@ -91,7 +91,7 @@ function withRefunded(extensions: Extension[] | undefined, fen: number): Extensi
 
 /** An open refund Task → `failed` with businessStatus `closed` or `abnormal` and why, in a note. */
 export async function failRefund(repo: Repository, taskId: string, state: 'closed' | 'abnormal', why: string): Promise<RefundResultApplied> {
-  const { resource, changed } = await changeVersioned<Task>(repo, 'Task', taskId, (current) => {
+  const { resource, changed } = await repo.transaction((trx) => changeVersioned<Task>(trx, 'Task', taskId, (current) => {
     if (!OPEN_REFUND_STATES.has(current.status)) return undefined;
     const now = new Date().toISOString();
     return {
@@ -101,7 +101,7 @@ export async function failRefund(repo: Repository, taskId: string, state: 'close
       lastModified: now,
       note: [...(current.note ?? []), { time: now, text: why }],
     };
-  });
+  }));
   if (changed) log.warn('refund failed', { task: `Task/${taskId}`, state });
   return { task: resource, changed };
 }
