@@ -38,6 +38,20 @@ export function linkedPatients(db: Knex | Knex.Transaction, practitionerId: stri
       .where((w) => LINKS.forEach((l) => w.orWhere((c) => c.where('lk_d.resource_type', l.type).where('lk_d.param', l.practitioner)))));
 }
 
+/**
+ * The patients whose records a patient has been granted (家庭成员 / 就诊人 managed by this account): each active
+ * Consent whose `patient` is the grantor and whose `provision.actor` names the grantee as a Patient. A subquery over
+ * the index, so a revoked (inactive or deleted) Consent stops granting at once.
+ */
+export function grantedPatients(db: Knex | Knex.Transaction, granteeId: string): Knex.QueryBuilder {
+  const consents = (param: string) => db('fhir_idx_reference as g_' + param).select(`g_${param}.resource_id`)
+    .where(`g_${param}.resource_type`, 'Consent').where(`g_${param}.param`, param).where(`g_${param}.target_type`, 'Patient');
+  return consents('patient').clearSelect().select('g_patient.target_id')
+    .whereIn('g_patient.resource_id', consents('actor').where('g_actor.target_id', granteeId))
+    .whereIn('g_patient.resource_id', db('fhir_idx_token as g_status').select('g_status.resource_id')
+      .where('g_status.resource_type', 'Consent').where('g_status.param', 'status').where('g_status.value', 'active'));
+}
+
 export class AccessControl {
   constructor(readonly principal: Principal, readonly policy: AccessPolicy) {}
 
@@ -94,6 +108,10 @@ export class AccessControl {
     this.requireWrite(resource.resourceType);
     if (!this.compartmentBound || !compartmentParams(resource.resourceType)) return;
     const ids = compartmentPatientsOf(resource);
+    // Only the grantor grants: a family member may act for a patient but not pass the access on.
+    if (resource.resourceType === 'Consent' && this.principal.role === 'patient' && ids.some((id) => id !== this.principal.patientId)) {
+      throw forbidden('Only the patient themself may grant or revoke access to their record (Consent.patient must be you)');
+    }
     if (ids.length === 0) {
       if (SHARED_COMPARTMENT_TYPES.has(resource.resourceType)) return;
       throw forbidden(`A ${resource.resourceType} you write must belong to ${this.principal.role === 'patient' ? 'you' : 'one of your patients'}`);
@@ -106,14 +124,20 @@ export class AccessControl {
 
   private allowedPatientIds(db: Knex | Knex.Transaction): string[] | Knex.QueryBuilder {
     const p = this.principal;
-    if (p.role === 'patient') return p.patientId ? [p.patientId] : [];
+    // Themself (their Patient row, so the set is one subquery) and the patients who granted them access.
+    if (p.role === 'patient') return p.patientId ? db('fhir_resources as self').select('self.id as target_id').where('self.resource_type', 'Patient').where('self.id', p.patientId).union(grantedPatients(db, p.patientId)) : [];
     if (p.role === 'doctor') return p.practitionerId ? linkedPatients(db, p.practitionerId) : [];
     return [];
   }
 
   private async allowedAmong(db: Knex | Knex.Transaction, ids: string[]): Promise<string[]> {
     const p = this.principal;
-    if (p.role === 'patient') return ids.filter((id) => id === p.patientId);
+    if (p.role === 'patient') {
+      if (!p.patientId) return [];
+      const others = ids.filter((id) => id !== p.patientId);
+      const granted = others.length ? (await grantedPatients(db, p.patientId).whereIn('g_patient.target_id', others)).map((r: { target_id: string }) => r.target_id) : [];
+      return ids.filter((id) => id === p.patientId || granted.includes(id));
+    }
     if (p.role === 'doctor' && p.practitionerId) {
       const rows = await linkedPatients(db, p.practitionerId).whereIn('lk_p.target_id', ids).distinct();
       return [...new Set(rows.map((r: { target_id: string }) => r.target_id))];

@@ -30,8 +30,11 @@ type Payment = ParamValues<typeof paymentShape>;
 /** The channel's client parameters vary by channel and scene; every part is optional in the declaration. */
 const payment = (p: { channel: string; outTradeNo: string; amount: number } & Record<string, string | number>): Payment => p as unknown as Payment;
 
-function requirePatientCaller(caller: OperationCaller, patient: string): void {
-  if (caller.role === 'patient' && caller.patient !== patient) throw notYours('只能为本人（或已授权的就诊人）缴费', "Parameters.parameter.where(name = 'patient')");
+/** A patient pays for themself or for a family member who granted them access (the caller's repository can see them). */
+async function requirePatientCaller(repo: Repository, caller: OperationCaller, patient: string): Promise<void> {
+  if (caller.role !== 'patient' || caller.patient === patient) return;
+  const visible = await repo.read('Patient', patient.split('/')[1]).then(() => true, () => false);
+  if (!visible) throw notYours('只能为本人或已授权的就诊人缴费', "Parameters.parameter.where(name = 'patient')");
 }
 
 /**
@@ -60,7 +63,7 @@ export function checkoutOperation(deps: PaymentDeps) {
     async run(repo, p, ctx) {
       const elevated = ctx.elevated;
       const patient = normalizePatient(p.patient);
-      requirePatientCaller(ctx.caller, patient);
+      await requirePatientCaller(repo, ctx.caller, patient);
       const channel = p.channel as PaymentChannelCode;
       if (!PAYMENT_CHANNELS.includes(channel)) throw badInput(`不支持的支付渠道 ${p.channel}（可选 ${PAYMENT_CHANNELS.join('、')}）`, "Parameters.parameter.where(name = 'channel')");
       if (channel !== 'pharmacy' && !deps.gateways[channel]) throw badInput(`支付渠道 ${channel} 未开通`, "Parameters.parameter.where(name = 'channel')");
