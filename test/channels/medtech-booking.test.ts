@@ -252,6 +252,9 @@ for (const kind of ['sqlite', 'postgres'] as const) describe(`booking a paid med
       });
       expect(seen.cancelationReason).toMatchObject({ coding: [{ code: 'prov' }], text: expect.stringContaining('设备检修停诊') });
       expect((await fhirCall<Slot>(tokens.li, `Slot/${slot.id}`)).body.status).toBe('busy-unavailable');
+      const another = await book(tokens.li, await order(patients.li, DR, CHARGE_STATUS.paid), slot.id!);
+      expect(another.status).toBe(409);
+      expect(outcomeText(another.body)).toContain('已停诊');
     });
 
     it('refuses a 停诊 notice without the platform\'s token', async () => {
