@@ -182,9 +182,25 @@ export function maskValue(v: unknown): unknown {
   return walk(v, undefined, false, 0, new WeakSet());
 }
 
+// Addresses have no pattern in free text; under a key that says so (address, homeAddr, 地址, 住址) the district stays
+// and the road, house number and room go (`浙江省杭州市****`). Network and e-mail addresses are not a person's home.
+const ADDRESS_KEY = /(address|addr|地址|住址)$/;
+const NOT_A_HOME = /^(ip|remote|local|mac|email|mail|server|peer|listen|bind|socket|host|client|web|url)/;
+
+function isHomeAddress(key: string, value: string): boolean {
+  const k = normaliseKey(key);
+  return ADDRESS_KEY.test(k) && !NOT_A_HOME.test(k) && !/^[\w.:[\]-]*$|^[a-z][\w+.-]*:\/\/|@/i.test(value.trim());
+}
+
+function maskAddress(value: string): string {
+  const chars = Array.from(value.trim());
+  return chars.length === 0 ? value : chars.slice(0, Math.min(6, Math.floor(chars.length / 2))).join('') + '****';
+}
+
 function walk(v: unknown, key: string | undefined, inName: boolean, depth: number, seen: WeakSet<object>): unknown {
   if (typeof v === 'string') {
     if (key !== undefined && (isNameKey(key) || (inName && NAME_PART_KEYS.has(key)))) return maskByKey(key, v);
+    if (key !== undefined && isHomeAddress(key, v)) return maskAddress(v);
     return maskText(v);
   }
   if (v === null || typeof v !== 'object') return v;

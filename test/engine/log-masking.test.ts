@@ -152,3 +152,15 @@ describe('maskValue', () => {
     expect(err.message).toBe('patient 4501**********1234 not found');
   });
 });
+
+describe('maskValue: addresses', () => {
+  it('masks a home address under an address key, keeping the district', () => {
+    expect(maskValue({ address: '浙江省杭州市西湖区北山街道栖霞岭路18号3幢201室', 家庭住址: '广西壮族自治区南宁市青秀区民族大道136号' }))
+      .toEqual({ address: '浙江省杭州市****', 家庭住址: '广西壮族自治****' });
+  });
+
+  it('leaves network and e-mail addresses readable', () => {
+    const meta = { address: '0.0.0.0:2575', remoteAddress: '127.0.0.1', ipAddress: '::1', emailAddress: 'his@example.cn', serverAddr: 'his.local:8080' };
+    expect(maskValue(meta)).toEqual(meta);
+  });
+});

@@ -43,6 +43,8 @@ describe('MLLP over TLS', () => {
     });
     expect(relayed.status).toBe('sent');
     expect(relayed.stages.find((s: { name: string }) => s.name === 'lis').response).toContain('MSA|AA|RLIS202511250012');
+    // The listener acknowledges once the message is stored; its own channel delivers it to the sink after that.
+    await eventually(() => kept.length > 0);
     expect(kept).toEqual([message]);
   });
 });
