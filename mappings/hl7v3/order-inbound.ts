@@ -117,7 +117,7 @@ export function ordersToBundle(root: V3Element, transmission: Transmission, ctx:
     ...(reasons.length ? { reasonCode: reasons } : {}),
     ...(notes.length ? { note: notes.map((text) => ({ text })), patientInstruction: notes.join('；') } : {}),
   });
-  const prescription = { prescriptionNo: prescriptionNo ?? '', subject: mentioned.reference, encounter: visitReference, authoredOn, requester, groupInstructions: notes };
+  const prescription = { prescriptionNo: prescriptionNo ?? '', subject: mentioned.reference, encounter: visitReference, authoredOn, requester, groupInstructions: notes, reasons };
 
   const entries: BundleEntry[] = [mentioned.entry];
   for (const item of items) {

@@ -1,4 +1,4 @@
-import type { Dosage, Encounter, MedicationRequest, Patient, Practitioner, Quantity, Reference } from '@medplum/fhirtypes';
+import type { CodeableConcept, Dosage, Encounter, MedicationRequest, Patient, Practitioner, Quantity, Reference } from '@medplum/fhirtypes';
 import { PRESCRIPTION_NO_SYSTEM } from '../../fhir-resources/billing/billing-vocabulary';
 import type { MappingProblems } from './mapping-problems';
 import type { ServiceRequestStatus } from './order-vocabulary';
@@ -37,6 +37,8 @@ export interface PrescriptionContext {
   requester?: Reference<Practitioner>;
   /** 注意事项 written once for the whole prescription. */
   groupInstructions: string[];
+  /** The visit's diagnoses (门诊诊断). */
+  reasons: CodeableConcept[];
 }
 
 function quantity(element: V3Element | undefined, problems: MappingProblems): Quantity | undefined {
@@ -102,6 +104,7 @@ export function medicationRequest(drug: DrugOrder, orderId: { system: string; va
     ...(p.encounter ? { encounter: p.encounter } : {}),
     ...(p.authoredOn ? { authoredOn: p.authoredOn } : {}),
     ...(p.requester ? { requester: p.requester } : {}),
+    ...(p.reasons.length ? { reasonCode: p.reasons } : {}),
     ...(Object.keys(dosage).length ? { dosageInstruction: [dosage] } : {}),
     ...(Object.keys(supply).length ? { dispenseRequest: supply } : {}),
   };
