@@ -99,6 +99,14 @@ describe.each(['sqlite', 'postgres'] as const)('refunds on %s', (kind) => {
     expect((await read<Task>('Task', task.id!)).status).toBe('completed');
   });
 
+  it('two requests for the same item at once make one refund request', async () => {
+    const bill = await paidBill(fx, 'P1', [{ name: '血沉', fen: 1200, kind: 'lab' }]);
+    const answers = await Promise.all([requestRefund(patient, bill.invoice, bill.items), requestRefund(patient, bill.invoice, bill.items)]);
+    expect(answers.map((a) => a.status).sort()).toEqual([200, 409]);
+    const tasks = await fx.repository.search({ resourceType: 'Task', filters: [{ code: 'focus', operator: 'eq' as never, value: `Invoice/${bill.invoice.id}` }] });
+    expect(tasks.resources.filter((t) => (t as Task).code?.coding?.[0].code === 'refund')).toHaveLength(1);
+  });
+
   it('a refund larger than what is left of the bill is refused with the amounts', async () => {
     const bill = await paidBill(fx, 'P1', [{ name: '阿莫西林胶囊', fen: 2500, kind: 'drug' }, { name: '布洛芬缓释胶囊', fen: 1800, kind: 'drug' }]);
     // 20 元 of it was refunded at the HIS window already.
@@ -179,6 +187,13 @@ describe.each(['sqlite', 'postgres'] as const)('refunds on %s', (kind) => {
     const task = await requested(bill);
     await decide('approve-refund', operator, [task]);
     expect((await read<Task>('Task', bill.circulation!.id!)).status).toBe('cancelled');
+  });
+
+  it('refunding the exam of a bill with drugs leaves the prescription circulating', async () => {
+    const bill = await paidBill(fx, 'P1', [{ name: '氯雷他定片', fen: 2200, kind: 'drug' }, { name: '过敏原检测', fen: 26000, kind: 'lab' }]);
+    const task = await requested(bill, [bill.items[1]]);
+    await decide('approve-refund', operator, [task]);
+    expect((await read<Task>('Task', bill.circulation!.id!)).status).toBe('requested');
   });
 
   it('a dispensed drug is not refunded, and the answer names it', async () => {
