@@ -122,6 +122,24 @@ export class AccessControl {
     }
   }
 
+  /**
+   * A patient who names another patient in a search (`ChargeItem?subject=Patient/other`) is refused with 403 rather
+   * than answered with an empty page: asking for someone else's bills is a denial the audit trail should show. Reads
+   * by id still answer 404, which does not reveal whether the record exists.
+   */
+  async checkPatientSearch(db: Knex | Knex.Transaction, request: { resourceType: string; filters?: { code: string; value: string }[] }): Promise<void> {
+    if (this.principal.role !== 'patient') return;
+    const params = new Set([...(compartmentParams(request.resourceType) ?? []), 'patient', 'subject']);
+    const named = (request.filters ?? [])
+      .filter((f) => params.has(f.code.split(':')[0]) && (!f.code.includes(':') || f.code.endsWith(':Patient')))
+      .flatMap((f) => f.value.split(','))
+      .map((v) => /^(?:.*\/)?Patient\/([A-Za-z0-9\-.]{1,64})$/.exec(v)?.[1] ?? (/^[A-Za-z0-9\-.]{1,64}$/.test(v) ? v : undefined))
+      .filter((id): id is string => !!id);
+    if (named.length === 0) return;
+    const allowed = await this.allowedAmong(db, [...new Set(named)]);
+    if (allowed.length !== new Set(named).size) throw forbidden('You may search only your own records and those of family members who granted you access');
+  }
+
   private allowedPatientIds(db: Knex | Knex.Transaction): string[] | Knex.QueryBuilder {
     const p = this.principal;
     // Themself (their Patient row, so the set is one subquery) and the patients who granted them access.

@@ -131,6 +131,7 @@ export class AuthorizedRepository implements ElevatableRepository {
     return this.runRead(draft, async (repo, trx) => {
       this.o.access.requireRead(request.resourceType);
       if (request.resourceType === 'AuditEvent') return searchAuditLog(trx, request);
+      await this.o.access.checkPatientSearch(trx, request);
       const result = await repo.search(request, { ...options, restriction: this.o.access.restriction });
       const shown = (r: Resource): Resource => this.present(r, true);
       return { ...result, resources: result.resources.map(shown), included: result.included.map(shown) };

@@ -44,10 +44,17 @@ for (const db of ['sqlite', 'postgres'] as const) {
       expect(await observationIds('MOM')).toEqual(['OBS-MOM']);
     });
 
+    it("refuses with 403 a search that names another patient's records", async () => {
+      expect((await get('MOM', 'Observation?subject=Patient/KID')).status).toBe(403);
+      expect((await get('MOM', 'Observation?patient=KID')).status).toBe(403);
+      expect((await get('MOM', 'Observation?subject=Patient/MOM')).status).toBe(200);
+    });
+
     it('shows a granted family member’s record in reads and searches once the patient granted it', async () => {
       expect((await post('KID', 'Consent', consent('KID', 'MOM'))).status).toBe(201);
       expect((await get('MOM', 'Observation/OBS-KID')).status).toBe(200);
       expect(await observationIds('MOM')).toEqual(['OBS-KID', 'OBS-MOM']);
+      expect((await get('MOM', 'Observation?subject=Patient/KID')).status).toBe(200);
       // The grant goes one way only.
       expect(await observationIds('KID')).toEqual(['OBS-KID']);
       expect((await get('OTHER', 'Observation/OBS-KID')).status).toBe(404);
