@@ -14,4 +14,4 @@ export function refundOperations(channels: RefundChannels): Operation[] {
 
 export { applyRefundResult, refundTaskByNumber, type RefundResultApplied } from './refund-result';
 export { pollRefunds, type PollRefundsOptions, type PollRefundsReport } from './refund-poll';
-export type { PaymentGateways, RefundChannels } from './refund-sending';
+export type { RefundGateways, RefundChannels } from './refund-sending';

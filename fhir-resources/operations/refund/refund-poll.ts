@@ -5,7 +5,7 @@ import { childLogger } from '../../../engine/logger';
 import { TASK_CODE, TASK_CODE_SYSTEM } from '../../billing/billing-vocabulary';
 import type { Repository } from '../../store/repository';
 import { applyRefundResult } from './refund-result';
-import { channelOf, sendRefund, type PaymentGateways, type RefundChannels } from './refund-sending';
+import { channelOf, sendRefund, type RefundGateways, type RefundChannels } from './refund-sending';
 import { businessStatusOf, outRefundNoOf, outTradeNoOf } from './refund-task';
 
 const log = childLogger({ component: 'refunds' });
@@ -47,7 +47,7 @@ const unknownToAlipay = (status: RefundStatus): boolean => status.state === 'PRO
  * got no answer and never arrived — is sent again under the same out_refund_no (the channels make one refund per number). One Task's failure does not stop the
  * others; each Task is applied in a transaction of its own.
  */
-export async function pollRefunds(repo: Repository, gateways: PaymentGateways, options: PollRefundsOptions = {}): Promise<PollRefundsReport> {
+export async function pollRefunds(repo: Repository, gateways: RefundGateways, options: PollRefundsOptions = {}): Promise<PollRefundsReport> {
   const now = options.now?.() ?? new Date();
   const before = new Date(now.getTime() - (options.olderThanMs ?? 5 * 60_000)).toISOString();
   const query = `Task?code=${encodeURIComponent(`${TASK_CODE_SYSTEM}|${TASK_CODE.refund}`)}&status=in-progress&_lastUpdated=lt${encodeURIComponent(before)}&_sort=_lastUpdated&_count=${options.limit ?? 100}`;
@@ -66,7 +66,7 @@ export async function pollRefunds(repo: Repository, gateways: PaymentGateways, o
   return report;
 }
 
-async function pollOne(repo: Repository, gateways: PaymentGateways, options: PollRefundsOptions, task: Task, report: PollRefundsReport): Promise<void> {
+async function pollOne(repo: Repository, gateways: RefundGateways, options: PollRefundsOptions, task: Task, report: PollRefundsReport): Promise<void> {
   const invoice = await repo.read<Invoice>('Invoice', task.focus?.reference?.split('/')[1] ?? '');
   const channel = channelOf(invoice);
   const gateway = channel ? gateways[channel] : undefined;

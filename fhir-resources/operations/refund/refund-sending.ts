@@ -9,11 +9,11 @@ import { outRefundNoOf, outTradeNoOf, refundAmountOf, refundReasonOf } from './r
 
 const log = childLogger({ component: 'refunds' });
 
-/** The payment gateways by channel, as the composition root builds them. */
-export type PaymentGateways = Readonly<Partial<Record<PaymentChannelCode, PaymentGateway>>>;
+/** The payment gateways by channel (adapters/payment/payment-gateways.ts builds them from the configuration). */
+export type RefundGateways = Readonly<Partial<Record<PaymentChannelCode, PaymentGateway>>>;
 
 export interface RefundChannels {
-  gateways: PaymentGateways;
+  gateways: RefundGateways;
   /** Where the channel sends its refund notification: one URL, or one per channel (`/channels/wechatpay/notify`…). */
   notifyUrl?: string | ((channel: PaymentChannelCode) => string | undefined) | Readonly<Partial<Record<PaymentChannelCode, string>>>;
 }
