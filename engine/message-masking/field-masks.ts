@@ -67,8 +67,10 @@ export function isAddressKey(key: string): boolean {
 }
 
 // Keys whose value is a person's name wherever they appear (log-masking's isNameKey covers the English and Chinese
-// role forms; these are vendor spellings seen in 医保 / pharmacy interfaces).
-const EXTRA_NAME_KEYS = new Set(['patnname', 'psnname', 'patname', 'brxm', 'hzxm', 'xm', 'username', 'realname', 'payername', 'consignee', 'receivername', 'recipientname', 'signaturetext', 'signature']);
+// role forms; these are vendor spellings seen in 医保 / pharmacy interfaces: patn_name 患者, psn_name 参保人,
+// prsc_dr_name 开方医师, phar_name / chk_phar_name 药师, brxm / hzxm 病人 / 患者姓名 in pinyin initials).
+const EXTRA_NAME_KEYS = new Set(['patnname', 'psnname', 'patname', 'prscdrname', 'drname', 'pharname', 'chkpharname', 'brxm', 'hzxm', 'xm',
+  'username', 'realname', 'payername', 'consignee', 'receivername', 'recipientname', 'signaturetext', 'signature']);
 export function isVendorNameKey(key: string): boolean {
   return EXTRA_NAME_KEYS.has(normalise(key));
 }
