@@ -205,6 +205,17 @@ for (const stack of [{ name: 'SQLite + in-process bus', db: 'sqlite' as const, a
       expect((await search('Task', { focus: `Invoice/${invoice.id}` }))).toHaveLength(1);
     });
 
+    it('answers 503 when the payment channel fails and leaves the items free to pay again', async () => {
+      const down = await seedBills(h.store(), '钱进', 'RX20261126008');
+      const token = await h.token('patient', `Patient/${down.patient.id}`);
+      h.wechat.fail('500', 1);
+      const failed = await checkout(token, `Patient/${down.patient.id}`, [`ServiceRequest/${down.exam.id}`], 'wechatpay', 'down-1');
+      expect(failed.status).toBe(503);
+      expect((await read<ChargeItem>(`ChargeItem/${down.items[2].id}`)).extension ?? []).toEqual([expect.objectContaining({ url: expect.stringContaining('unit-price') })]);
+      const retried = await checkout(token, `Patient/${down.patient.id}`, [`ServiceRequest/${down.exam.id}`], 'wechatpay', 'down-2');
+      expect(retried.status).toBe(200);
+    });
+
     it('replaces an unpaid checkout when the patient switches channel, closing the first order', async () => {
       const sw = await seedBills(h.store(), '孙丽', 'RX20261126005');
       const token = await h.token('patient', `Patient/${sw.patient.id}`);

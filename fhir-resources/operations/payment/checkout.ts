@@ -60,6 +60,10 @@ export function checkoutOperation(deps: PaymentDeps) {
       clientIp: optional(string()),
     },
     output: { invoice: resource<Invoice>('Invoice'), payment: parts(paymentShape) },
+    // The gateways are called outside any database transaction: on SQLite a transaction holds the one connection,
+    // and a slow gateway must not stall every other request. The Invoice and its locks commit first; a refused or
+    // unanswered order then cancels that Invoice again.
+    transaction: 'own',
     async run(repo, p, ctx) {
       const elevated = ctx.elevated;
       const patient = normalizePatient(p.patient);
@@ -70,9 +74,10 @@ export function checkoutOperation(deps: PaymentDeps) {
       const scene = (p.scene ?? (channel === 'alipay' ? 'wap' : 'jsapi')) as PaymentScene;
       if (!SCENES.includes(scene)) throw badInput(`不支持的支付场景 ${p.scene}`, "Parameters.parameter.where(name = 'scene')");
       const checkoutKey = `${patient.split('/')[1]}|${p.clientKey}`;
+      const payer = { scene, openid: p.openid, clientIp: p.clientIp };
 
       const earlier = await findInvoice(elevated, CHECKOUT_KEY_SYSTEM, checkoutKey);
-      if (earlier) return { invoice: earlier, payment: await paymentOf(deps, earlier, { scene, openid: p.openid, clientIp: p.clientIp }) };
+      if (earlier) return { invoice: earlier, payment: await paymentOf(deps, earlier, payer) };
 
       const bill = await resolveBill(repo, elevated, p.item, patient);
       if (bill.totalFen <= 0) throw badInput('应付金额为 0，无需支付');
@@ -83,30 +88,36 @@ export function checkoutOperation(deps: PaymentDeps) {
       if (p.pharmacy) await elevated.read('Organization', p.pharmacy.reference?.split('/')[1] ?? '').catch(() => {
         throw badInput(`取药药房 ${p.pharmacy?.reference} 不存在`, "Parameters.parameter.where(name = 'pharmacy')");
       });
-      if (await releaseEarlierCheckouts(deps, elevated, bill)) {
-        // Released items have a new version; lock the current one.
-        bill.chargeItems = await Promise.all(bill.chargeItems.map((c) => elevated.read<ChargeItem>('ChargeItem', c.id!)));
-      }
+      await releaseEarlierCheckouts(deps, elevated, bill);
 
-      const outTradeNo = newOutTradeNo();
-      const draft = invoiceOf({
-        patient, chargeItems: bill.chargeItems, totalFen: bill.totalFen, outTradeNo, checkoutKey, channel,
-        pharmacy: p.pharmacy, issuedAt: new Date().toISOString(),
-      });
-      // Paid at the pharmacy: the prescription goes there now, with the code the patient picks up (and pays) with.
-      const pickupCode = channel === 'pharmacy' ? await freshPickupCode(elevated) : undefined;
-      if (pickupCode) draft.identifier!.push({ system: PICKUP_CODE_SYSTEM, value: pickupCode });
-      const { resource: invoice } = await elevated.create(draft);
-      for (const item of bill.chargeItems) {
-        await elevated.update(withLock(item, `Invoice/${invoice.id}`), { ifMatch: item.meta?.versionId }).catch((err: unknown) => {
-          throw lockLost(err, item);
+      const invoice = await elevated.transaction(async (trx) => {
+        // Locked at their current versions: a checkout or payment racing this one makes one of the two fail (409).
+        const items = await Promise.all(bill.chargeItems.map((c) => trx.read<ChargeItem>('ChargeItem', c.id!)));
+        for (const item of items) {
+          if (item.status !== 'billable') throw stateConflict(`${itemName(item)} 已缴费或正在支付中，请刷新后重试`);
+          if (await heldByOtherInvoice(trx, item)) throw stateConflict(`${itemName(item)} 正在另一笔支付中，请勿重复提交`);
+        }
+        const outTradeNo = newOutTradeNo();
+        const draft = invoiceOf({
+          patient, chargeItems: items, totalFen: bill.totalFen, outTradeNo, checkoutKey, channel,
+          pharmacy: p.pharmacy, issuedAt: new Date().toISOString(),
         });
-      }
-      if (pickupCode) {
-        const prescriptions = bill.chargeItems.flatMap((c) => c.service ?? []).map((s) => s.reference ?? '').filter((r) => r.startsWith('MedicationRequest/'));
-        await startCirculation(elevated, invoice, [...new Set(prescriptions)], outTradeNo, pickupCode);
-      }
-      return { invoice, payment: await paymentOf(deps, invoice, { scene, openid: p.openid, clientIp: p.clientIp }, bill) };
+        // Paid at the pharmacy: the prescription goes there now, with the code the patient picks up (and pays) with.
+        const pickupCode = channel === 'pharmacy' ? await freshPickupCode(trx) : undefined;
+        if (pickupCode) draft.identifier!.push({ system: PICKUP_CODE_SYSTEM, value: pickupCode });
+        const { resource: created } = await trx.create(draft);
+        for (const item of items) {
+          await trx.update(withLock(item, `Invoice/${created.id}`), { ifMatch: item.meta?.versionId }).catch((err: unknown) => {
+            throw lockLost(err, item);
+          });
+        }
+        if (pickupCode) {
+          const prescriptions = items.flatMap((c) => c.service ?? []).map((s) => s.reference ?? '').filter((r) => r.startsWith('MedicationRequest/'));
+          await startCirculation(trx, created, [...new Set(prescriptions)], outTradeNo, pickupCode);
+        }
+        return created;
+      });
+      return { invoice, payment: await orderFor(deps, elevated, invoice, payer) };
     },
   });
 }
@@ -129,7 +140,7 @@ function lockLost(err: unknown, item: ChargeItem): unknown {
  * Items still held by an unpaid Invoice of an earlier checkout (the patient gave up on one channel and tries
  * another): that order is closed at its channel and the Invoice cancelled, unless it was paid meanwhile.
  */
-async function releaseEarlierCheckouts(deps: PaymentDeps, elevated: Repository, bill: Bill): Promise<boolean> {
+async function releaseEarlierCheckouts(deps: PaymentDeps, elevated: Repository, bill: Bill): Promise<void> {
   const held = new Set<string>();
   for (const item of bill.chargeItems) {
     const lock = await heldByOtherInvoice(elevated, item);
@@ -145,9 +156,8 @@ async function releaseEarlierCheckouts(deps: PaymentDeps, elevated: Repository, 
       if (trade.state === 'SUCCESS' || trade.state === 'REFUND') throw stateConflict('所选项目已在另一笔订单中支付成功，请稍后刷新查看');
       await gateway.closeOrder(outTradeNo).catch((err: unknown) => { throw unavailable(err, channel!); });
     }
-    await cancelInvoice(elevated, invoice, '患者重新下单，原订单已关闭');
+    await elevated.transaction((trx) => cancelInvoice(trx, invoice, '患者重新下单，原订单已关闭'));
   }
-  return held.size > 0;
 }
 
 function unavailable(err: unknown, channel: string): unknown {
@@ -157,8 +167,25 @@ function unavailable(err: unknown, channel: string): unknown {
 
 interface PayerHints { scene: PaymentScene; openid?: string; clientIp?: string }
 
+/**
+ * The channel's order for a new Invoice. If the channel refuses it or cannot be reached, the Invoice is cancelled so
+ * its items are free again (the payer never got what it takes to pay it); the patient retries with a new clientKey.
+ * A retried checkout (same clientKey) never cancels: its order may have been paid already.
+ */
+async function orderFor(deps: PaymentDeps, elevated: Repository, invoice: Invoice, payer: PayerHints): Promise<Payment> {
+  try {
+    return await paymentOf(deps, invoice, payer);
+  } catch (err) {
+    if (invoice.status === INVOICE_STATUS.awaitingPayment) {
+      const current = await elevated.read<Invoice>('Invoice', invoice.id!);
+      await elevated.transaction((trx) => cancelInvoice(trx, current, '支付渠道下单失败')).catch(() => undefined);
+    }
+    throw err;
+  }
+}
+
 /** The payment parts of an Invoice: for an unpaid one, the channel's order (created, or the same one again). */
-async function paymentOf(deps: PaymentDeps, invoice: Invoice, payer: PayerHints, bill?: Bill): Promise<Payment> {
+async function paymentOf(deps: PaymentDeps, invoice: Invoice, payer: PayerHints): Promise<Payment> {
   const channel = channelOf(invoice) ?? 'pharmacy';
   const outTradeNo = identifierOf(invoice, OUT_TRADE_NO_SYSTEM)!;
   const amount = fenOf(invoice.totalNet) ?? 0;
@@ -172,7 +199,7 @@ async function paymentOf(deps: PaymentDeps, invoice: Invoice, payer: PayerHints,
   try {
     order = await gateway.createOrder({
       outTradeNo, amountFen: amount, notifyUrl: deps.notifyUrl(gateway.channel), scene: payer.scene,
-      description: describe(deps.merchantName, bill, invoice), expiresAt,
+      description: describe(deps.merchantName, invoice), expiresAt,
       payer: { openid: payer.openid, clientIp: payer.clientIp ?? '127.0.0.1' },
     });
   } catch (err) {
@@ -182,7 +209,7 @@ async function paymentOf(deps: PaymentDeps, invoice: Invoice, payer: PayerHints,
 }
 
 /** 商品描述: WeChat takes at most 127 characters. The same Invoice must give the same text (a re-sent order is compared). */
-function describe(merchant: string, _bill: Bill | undefined, invoice: Invoice): string {
+function describe(merchant: string, invoice: Invoice): string {
   const names = (invoice.lineItem ?? []).map((l) => l.chargeItemReference?.display).filter(Boolean);
   const text = `${merchant}-${names.length ? names.join('、') : '门诊缴费'}`;
   return text.length > 120 ? `${text.slice(0, 117)}等` : text;
