@@ -97,7 +97,7 @@ export function circulationSender(o: CirculationSenderOptions): DestinationConne
     for (const rxNo of rxNos) {
       const outcome = await act(rxNo);
       if (!outcome) {
-        lines.push(`${rxNo}: already sent`);
+        lines.push(`${rxNo}: not sent (already at the peer, or the Task is cancelled)`);
         continue;
       }
       lines.push(...outcome.steps, await o.writer.apply({ task: ref, event: outcome.event }, correlationId));
