@@ -5,7 +5,8 @@ import { OperationRegistry } from '../operations/operation-registry';
 import type { OperationLevel } from '../operations/operation';
 import { processBundle } from './bundle-interaction';
 import type { FhirContext, FhirRequest, FhirResponse } from './fhir-request';
-import { methodNotAllowed, unknownPath, unknownResourceType } from './http-outcomes';
+import { compartmentParams } from '../auth/patient-compartment';
+import { invalidRequest, methodNotAllowed, unknownPath, unknownResourceType } from './http-outcomes';
 import { history } from './history-interaction';
 import * as resources from './resource-interactions';
 import { search } from './search-interaction';
@@ -33,6 +34,15 @@ async function operationCall(
   });
   const body = ctx.operationGate ? await ctx.operationGate(ctx.repo, op, level, type, id, run) : await run();
   return { status: 200, body };
+}
+
+/** `Patient/x/Observation`: a search in one patient's compartment; the Patient compartment is the one this server has. */
+function compartmentSearch(ctx: FhirContext, req: FhirRequest, compartment: ResourceType, id: string, type: string): Promise<FhirResponse> {
+  if (compartment !== 'Patient') throw invalidRequest(`Compartment searches are supported in the Patient compartment only, not ${compartment}/${id}/${type}`);
+  if (type === '*') throw invalidRequest(`A search of every type in a compartment (Patient/${id}/*) is not supported: search one type, e.g. Patient/${id}/Observation`);
+  if (!isResourceType(type)) throw unknownResourceType(type);
+  if (!compartmentParams(type)) throw invalidRequest(`${type} is not in the Patient compartment (http://hl7.org/fhir/R4/compartmentdefinition-patient.html)`);
+  return search(ctx, req, type as ResourceType, `Patient/${id}`);
 }
 
 export async function executeFhirRequest(ctx: FhirContext, req: FhirRequest, capability: CapabilitySource): Promise<FhirResponse> {
@@ -95,6 +105,10 @@ export async function executeFhirRequest(ctx: FhirContext, req: FhirRequest, cap
     return history(ctx, req, type, second);
   }
   if (seg.length === 3 && third.startsWith('$')) return operationCall(ctx, req, third, 'instance', type, second);
+  if ((seg.length === 3 || (seg.length === 4 && fourth === '_search')) && third !== '_history') {
+    if (method !== 'GET' && !(method === 'POST' && seg.length === 4)) throw notAllowed();
+    return compartmentSearch(ctx, req, type, second, third);
+  }
   if (seg.length === 4 && third === '_history') {
     if (method !== 'GET') throw notAllowed();
     return resources.vread(ctx, type, second, fourth);

@@ -1,4 +1,5 @@
-import { allOk, multipleMatches, OperationOutcomeError, parseSearchRequest, preconditionFailed } from '@medplum/core';
+import { allOk, multipleMatches, OperationOutcomeError, preconditionFailed } from '@medplum/core';
+import { parseFhirSearch } from '../search/search-request';
 import type { Resource, ResourceType } from '@medplum/fhirtypes';
 import type { JsonPatchOperation } from '../store/repository';
 import type { FhirContext, FhirRequest, FhirResponse } from './fhir-request';
@@ -116,7 +117,7 @@ export async function remove(ctx: FhirContext, req: FhirRequest, type: ResourceT
 /** DELETE /Type?search: none → nothing to do, one → delete it, several → 412 (FHIR "single" conditional delete). */
 export async function conditionalDelete(ctx: FhirContext, req: FhirRequest, type: ResourceType): Promise<FhirResponse> {
   if (!req.rawQuery) throw invalidRequest(`DELETE ${type} needs a search in the URL (conditional delete) or an id`);
-  const request = parseSearchRequest(type, { ...req.query, _count: '2' });
+  const request = parseFhirSearch(type, { ...req.query, _count: '2' });
   const deleted = await ctx.repo.transaction(async (trx) => {
     const found = await trx.search({ ...request, sortRules: undefined, include: undefined, revInclude: undefined }, { strict: true });
     if (found.resources.length > 1) throw new OperationOutcomeError(multipleMatches);

@@ -1,5 +1,6 @@
-import { OperationOutcomeError, parseSearchRequest, type SearchRequest } from '@medplum/core';
+import { OperationOutcomeError, Operator, type SearchRequest } from '@medplum/core';
 import type { Bundle, BundleEntry, BundleLink, ResourceType } from '@medplum/fhirtypes';
+import { parseFhirSearch } from '../search/search-request';
 import type { FhirContext, FhirRequest, FhirResponse } from './fhir-request';
 import { invalidRequest } from './http-outcomes';
 
@@ -21,7 +22,7 @@ export function searchQueryOf(req: FhirRequest): Query {
 function parseRequest(type: ResourceType, query: Query): SearchRequest {
   let request: SearchRequest;
   try {
-    request = parseSearchRequest(type, query);
+    request = parseFhirSearch(type, query);
   } catch (err) {
     if (err instanceof OperationOutcomeError) throw err;
     throw invalidRequest(`The search cannot be read: ${(err as Error).message}`);
@@ -49,11 +50,16 @@ function linkQuery(query: Query, cursor?: string): string {
   return s ? `?${s}` : '';
 }
 
-export async function search(ctx: FhirContext, req: FhirRequest, type: ResourceType): Promise<FhirResponse> {
+/**
+ * GET /Type?… and, with `compartment`, GET /Patient/x/Type?… (R4 §3.2.2): the same search narrowed to the rows in
+ * the patient's compartment, answered with links under the compartment's URL.
+ */
+export async function search(ctx: FhirContext, req: FhirRequest, type: ResourceType, compartment?: string): Promise<FhirResponse> {
   const query = searchQueryOf(req);
   const request = parseRequest(type, query);
+  if (compartment) request.filters = [{ code: '_compartment', operator: Operator.EQUALS, value: compartment }, ...(request.filters ?? [])];
   const result = await ctx.repo.search(request, { strict: req.prefer.handling === 'strict' });
-  const typeUrl = `${ctx.baseUrl}/${type}`;
+  const typeUrl = `${ctx.baseUrl}/${compartment ? `${compartment}/` : ''}${type}`;
   const link: BundleLink[] = [{ relation: 'self', url: `${typeUrl}${linkQuery(query)}` }];
   if (result.next) link.push({ relation: 'next', url: `${typeUrl}${linkQuery(query, result.next)}` });
   const entry: BundleEntry[] = [

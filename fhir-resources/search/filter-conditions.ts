@@ -4,7 +4,9 @@ import type { Knex } from 'knex';
 import { dialectOf } from '../../engine/db';
 import { IndexKind, INDEX_TABLES } from './search-migrations';
 import { invalidSearchValue, SearchContext } from './search-context';
-import { searchParameter } from './search-parameters';
+import { COLUMN_PARAMETERS, searchParameter, searchParametersOf } from './search-parameters';
+import { applyCompartment } from './compartment-filter';
+import { applyHas } from './reverse-chain';
 import { parseReferenceTarget } from './reference-target';
 import { hasChinese, normalizeText, pinyinQuery, escapeLike } from './text-normalization';
 import { approximateDateRange, dateSearchRange, InstantRange, numberSearchRange, splitPrefix } from './value-ranges';
@@ -24,9 +26,38 @@ export function indexKindOf(param: SearchParameter): IndexKind | undefined {
   return KIND_OF_TYPE[param.type ?? ''];
 }
 
+const ORDERED = ['eq', 'ne', 'gt', 'lt', 'ge', 'le', 'sa', 'eb', 'ap'];
+
+/**
+ * The modifiers and prefixes `applyFilter` executes for each kind of parameter (as @medplum/core's parser names
+ * them: no modifier is `eq`, a prefix is the operator). Anything else is refused through SearchContext.reject; the
+ * CapabilityStatement describes the same table, so it cannot claim more than this code does.
+ */
+export const SUPPORTED_OPERATORS: Readonly<Record<IndexKind, readonly string[]>> = {
+  string: ['eq', 'exact', 'contains', 'missing'],
+  token: ['eq', 'not', 'text', 'missing'],
+  reference: ['eq', 'missing'],
+  date: [...ORDERED, 'missing'],
+  number: [...ORDERED, 'missing'],
+  quantity: [...ORDERED, 'missing'],
+  uri: ['eq', 'below', 'missing'],
+};
+
+/** The search parameters of `resourceType` (besides `_id` / `_lastUpdated`) that this module can execute. */
+export function executableParameters(resourceType: string): Array<{ code: string; param: SearchParameter; kind: IndexKind }> {
+  return Object.entries(searchParametersOf(resourceType)).flatMap(([code, param]) => {
+    const kind = indexKindOf(param);
+    return kind && !COLUMN_PARAMETERS.has(code) && !SPECIAL_CODES.has(code) ? [{ code, param, kind }] : [];
+  });
+}
+
+/** Codes with their own meaning here rather than their registry definition (see compartment-filter.ts). */
+const SPECIAL_CODES = new Set(['_compartment']);
+
 export function applyFilter(ctx: SearchContext, qb: Builder, resourceType: string, outer: string, filter: Filter): void {
   const { code, operator } = filter;
-  if (code.startsWith('_has')) return ctx.reject(code, '_has (reverse chaining) is not supported');
+  if (code.startsWith('_has:')) return applyHas(ctx, qb, resourceType, outer, filter);
+  if (code === '_compartment') return applyCompartment(ctx, qb, resourceType, outer, filter);
   if (code.includes('.')) return applyChain(ctx, qb, resourceType, outer, filter);
   if (code === '_id') return applyId(ctx, qb, outer, filter);
   if (code === '_lastUpdated') return applyLastUpdated(ctx, qb, outer, filter);
@@ -34,24 +65,22 @@ export function applyFilter(ctx: SearchContext, qb: Builder, resourceType: strin
   if (!param) return ctx.reject(code, `Unknown search parameter "${code}" for ${resourceType}`);
   const kind = indexKindOf(param);
   if (!kind) return ctx.reject(code, `Search parameter "${code}" of type ${param.type} is not supported`);
+  if (!SUPPORTED_OPERATORS[kind].includes(operator)) return unsupportedModifier(ctx, filter);
   if (operator === 'missing') return applyMissing(ctx, qb, kind, resourceType, outer, filter);
   const values = splitSearchOnComma(filter.value);
   switch (kind) {
     case 'string': {
-      if (!['eq', 'sw', 'exact', 'contains'].includes(operator)) return unsupportedModifier(ctx, filter);
       return exists(ctx, qb, kind, resourceType, outer, code, (b, a) => values.forEach((v) => b.orWhere((c) => stringMatch(c, a, operator, v))));
     }
     case 'token': {
       if (operator === 'text') {
         return exists(ctx, qb, kind, resourceType, outer, code, (b, a) => values.forEach((v) => b.orWhere((c) => textMatch(c, a, v))));
       }
-      if (operator !== 'eq' && operator !== 'not') return unsupportedModifier(ctx, filter);
       // Protected values (ID numbers, phones) are indexed as keyed digests: the searched code is digested alike.
       const stored = (v: string): string => ctx.privacy?.searchToken(resourceType, code, v) ?? v;
       return exists(ctx, qb, kind, resourceType, outer, code, (b, a) => values.forEach((v) => b.orWhere((c) => tokenMatch(c, a, v, stored))), operator === 'not');
     }
     case 'reference': {
-      if (operator !== 'eq') return unsupportedModifier(ctx, filter);
       return exists(ctx, qb, kind, resourceType, outer, code, (b, a) => values.forEach((v) => b.orWhere((c) => referenceMatch(c, a, param, v))));
     }
     case 'date': {
@@ -70,7 +99,6 @@ export function applyFilter(ctx: SearchContext, qb: Builder, resourceType: strin
         parsed.forEach(({ prefix, value }) => b.orWhere((c) => quantityMatch(c, a, prefix, code, value))));
     }
     case 'uri': {
-      if (operator !== 'eq' && operator !== 'below') return unsupportedModifier(ctx, filter);
       return exists(ctx, qb, kind, resourceType, outer, code, (b, a) =>
         values.forEach((v) => (operator === 'below' ? b.orWhereRaw(`?? like ? escape '!'`, [`${a}.value`, `${escapeLike(v)}%`]) : b.orWhere(`${a}.value`, v))));
     }
@@ -248,6 +276,7 @@ function applyLastUpdated(ctx: SearchContext, qb: Builder, outer: string, filter
     if (filter.value === 'true') qb.whereRaw('1 = 0');
     return;
   }
+  if (!ORDERED.includes(filter.operator)) return unsupportedModifier(ctx, filter);
   const column = `${outer}.last_updated`;
   const ranges = splitSearchOnComma(filter.value).map((v) => splitPrefix(filter.operator, v))
     .map(({ prefix, value }) => ({ prefix, range: dateSearchRange(filter.code, value) }));

@@ -12,6 +12,7 @@ import { shapeResource } from './result-shaping';
 import { SearchContext } from './search-context';
 import { IndexKind, INDEX_TABLES, migrateFhirSearch } from './search-migrations';
 import { ensureSearchDefinitions, searchParameter } from './search-parameters';
+import { parseFhirSearchUrl } from './search-request';
 import { applyKeyset, applyOrder, decodeCursor, encodeCursor, planSort } from './sort-keys';
 
 export const DEFAULT_PAGE_SIZE = 20;
@@ -87,6 +88,10 @@ export class KnexSearchIndex implements SearchIndex {
     }
   }
 
+  parse(url: string): SearchRequest {
+    return parseFhirSearchUrl(url);
+  }
+
   async search(db: Knex | Knex.Transaction, request: SearchRequest, options: SearchOptions = {}): Promise<SearchResult> {
     const ctx = new SearchContext(db, Boolean(options.strict), options.restriction, this.options.privacy);
     const type = request.resourceType;
@@ -123,11 +128,12 @@ export class KnexSearchIndex implements SearchIndex {
 
 /**
  * Filters are ANDed, so their order changes only the SQL's shape: the first positive one drives the query (see
- * filter-conditions, `exists`), and a reference to one resource (a patient's chart) is usually the narrowest,
- * a token next; a stable sort keeps the client's order otherwise.
+ * filter-conditions, `exists`), and a patient's compartment or a reference to one resource (a patient's chart) is
+ * usually the narrowest, a token next; a stable sort keeps the client's order otherwise.
  */
 function byDrivingOrder(type: string, filters: Filter[]): Filter[] {
   const rank = (f: Filter): number => {
+    if (f.code === '_compartment') return -1;
     if (f.code.includes('.') || f.code.startsWith('_') || f.operator === 'not' || f.operator === 'missing') return 3;
     const kind = searchParameter(type, f.code)?.type;
     return kind === 'reference' ? 0 : kind === 'token' ? 1 : 2;

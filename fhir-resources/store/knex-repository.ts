@@ -267,7 +267,7 @@ export class KnexRepository implements Repository {
     await this.lockCondition(trx, `${resourceType}?${query}`);
     let request: SearchRequest;
     try {
-      request = parseSearchRequest(`${resourceType}?${query}`);
+      request = this.searchIndex.parse?.(`${resourceType}?${query}`) ?? parseSearchRequest(`${resourceType}?${query}`);
     } catch (err) {
       throw invalidRequest(`The condition "${search}" is not a valid search: ${(err as Error).message}`);
     }

@@ -15,4 +15,9 @@ export interface SearchIndex {
   /** Removes every index row of this resource (on delete). */
   unindex(trx: Knex.Transaction, resourceType: string, id: string): Promise<void>;
   search(db: Knex | Knex.Transaction, request: SearchRequest, options?: SearchOptions): Promise<SearchResult>;
+  /**
+   * `Type?query` as the search module reads it (a conditional interaction's condition); without it, @medplum/core's
+   * parser, which refuses some values R4 allows (dates without seconds).
+   */
+  parse?(url: string): SearchRequest;
 }

@@ -1,9 +1,10 @@
-import { parseSearchRequest, SearchRequest } from '@medplum/core';
+import type { SearchRequest } from '@medplum/core';
 import type { Resource } from '@medplum/fhirtypes';
 import type { Knex } from 'knex';
 import { SearchOptions, SearchResult } from '../../../fhir-resources/store/repository';
 import { migrateFhirStore } from '../../../fhir-resources/store/store-migrations';
 import { KnexSearchIndex } from '../../../fhir-resources/search/search-index';
+import { parseFhirSearchUrl } from '../../../fhir-resources/search/search-request';
 import { createTestDatabase, TestDatabase } from '../../support/databases';
 
 /**
@@ -72,11 +73,9 @@ export class SearchHarness {
   }
 }
 
-export function request(query: string): ReturnType<typeof parseSearchRequest> {
-  const [type, qs = ''] = query.split('?');
-  const params: Record<string, string[]> = {};
-  new URLSearchParams(qs).forEach((v, k) => (params[k] ??= []).push(v));
-  return parseSearchRequest(type, params);
+/** Read as the REST layer reads it (fhir-resources/search/search-request.ts). */
+export function request(query: string): SearchRequest {
+  return parseFhirSearchUrl(query);
 }
 
 export function sorted(ids: string[]): string[] {
