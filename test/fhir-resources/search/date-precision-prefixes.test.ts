@@ -69,7 +69,12 @@ describe.each(ALL_DATABASES)('date search values of every precision and prefix o
   });
 
   it('_lastUpdated takes a minute too', async () => {
-    await expect(h.ids('Observation?_lastUpdated=ge2024-03-15T10:30')).resolves.toEqual(expect.any(Array));
+    await h.put(
+      { resourceType: 'Organization', id: 'just-before', meta: { lastUpdated: '2024-03-15T10:29:59.999Z' } },
+      { resourceType: 'Organization', id: 'on-the-minute', meta: { lastUpdated: '2024-03-15T10:30:00.000Z' } },
+    );
+    expect(await h.ids('Organization?_lastUpdated=ge2024-03-15T10:30')).toEqual(['on-the-minute']);
+    expect(await h.ids('Organization?_lastUpdated=lt2024-03-15T10:30')).toEqual(['just-before']);
   });
 
   it('an hour without minutes, a 13th month and a 31st of February are bad requests', async () => {
