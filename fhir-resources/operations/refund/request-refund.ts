@@ -16,6 +16,8 @@ import {
 
 const log = childLogger({ component: 'refunds' });
 
+const CHANNEL_NAMES: Record<string, string> = { wechatpay: '微信支付', alipay: '支付宝', pharmacy: '药房支付' };
+
 const REQUESTER_TYPES = /^(Patient|Practitioner|PractitionerRole|Organization|RelatedPerson|Device)\/[A-Za-z0-9\-.]{1,64}$/;
 
 /**
@@ -45,7 +47,7 @@ export function requestRefundOperation(channels: RefundChannels) {
       const channel = channelOf(invoice);
       const outTradeNo = outTradeNoOf(invoice);
       if (!channel || !channels.gateways[channel] || !outTradeNo) {
-        throw stateConflict(`此账单的支付方式（${channel ?? '未知'}）不支持线上退费，请到收费窗口或药房办理`, 'Invoice.extension');
+        throw stateConflict(`此账单的支付方式（${CHANNEL_NAMES[channel ?? ''] ?? channel ?? '未记录'}）不支持线上退费，请到收费窗口或药房办理`, 'Invoice.extension');
       }
       if (!p.reason.trim()) throw badInput('请填写退费原因', 'reason');
 

@@ -1,5 +1,5 @@
 import type { ChargeItem, Invoice, OperationOutcome, Task } from '@medplum/fhirtypes';
-import { REFUNDED_AMOUNT_EXTENSION } from '../../../../fhir-resources/billing/billing-vocabulary';
+import { PAYMENT_CHANNEL_EXTENSION, REFUNDED_AMOUNT_EXTENSION } from '../../../../fhir-resources/billing/billing-vocabulary';
 import { fenOf } from '../../../../fhir-resources/billing/money';
 import { businessStatusOf, outRefundNoOf, refundAmountOf, refundItemsOf, REFUND_OUTPUT } from '../../../../fhir-resources/operations/refund/refund-task';
 import { invoke, paidBill, results, startRefundFixture, type RefundFixture } from './refund-fixture';
@@ -154,6 +154,14 @@ describe.each(['sqlite', 'postgres'] as const)('refunds on %s', (kind) => {
     const res = await decide('reject-refund', operator, [task]);
     expect(res.status).toBe(400);
     expect(diagnostics(res.body)).toBe('驳回退费申请需填写原因（note）');
+  });
+
+  it('a bill paid at the pharmacy is not refunded on line, and the patient is told where to go', async () => {
+    const bill = await paidBill(fx, 'P1', [{ name: '板蓝根颗粒', fen: 1500, kind: 'drug' }]);
+    await fx.repository.update<Invoice>({ ...bill.invoice, extension: [{ url: PAYMENT_CHANNEL_EXTENSION, valueCode: 'pharmacy' }] });
+    const res = await requestRefund(patient, bill.invoice);
+    expect(res.status).toBe(409);
+    expect(diagnostics(res.body)).toBe('此账单的支付方式（药房支付）不支持线上退费，请到收费窗口或药房办理');
   });
 
   it('a patient cannot approve a refund', async () => {
