@@ -5,6 +5,7 @@ import { bundlePatientKey, fhirTransaction } from '../adapters/fhir/fhir-transac
 import { identifierWriteBack, isWriteBack, type WriteBackEnvelope } from '../adapters/fhir/identifier-write-back';
 import { hipSource } from '../adapters/soap/hip-source';
 import { soapDestination } from '../adapters/soap/soap-destination';
+import { keepPaymentState } from '../fhir-resources/billing/charge-item-resend';
 import { channel, type ChannelDefinition, type ChannelMessage, type Filter } from '../engine/channel/channel';
 import { acknowledgedOrderNumber, isOrderMadeInLingshu, orderForHis, serviceRequestsToPoor } from '../mappings/hl7v3';
 import type { ChannelDeps } from './channel-deps';
@@ -21,7 +22,8 @@ export function hisOrders({ hospital, fhir }: ChannelDeps): ChannelDefinition {
     description: 'HIS 医嘱/申请单 (HL7 v3, 互联互通 SOAP) into ServiceRequest',
     source: hipSource({ device: hospital.device }),
     transformer: hl7v3Mapping({ empiRoot: hospital.empiRoot }),
-    destinations: [{ name: 'fhir-store', connector: fhirTransaction(fhir), orderBy: bundlePatientKey }],
+    // A resent order must not undo a payment made in Lingshu (charge-item-resend.ts).
+    destinations: [{ name: 'fhir-store', connector: fhirTransaction(fhir, { prepare: keepPaymentState }), orderBy: bundlePatientKey }],
   });
 }
 

@@ -13,7 +13,15 @@ export const fhirTransactionSchema = z.object({}).strict();
  * (crash between commit and ack) changes nothing the second time. The message's correlation id travels into the
  * store's change events, so an event can be traced back to the HL7 message that caused it.
  */
-export function fhirTransaction(repository: () => Repository): DestinationConnector {
+export interface FhirTransactionOptions {
+  /**
+   * Adjusts the Bundle against the store inside the transaction that writes it, e.g. to keep state Lingshu owns
+   * (fhir-resources/billing/charge-item-resend.ts).
+   */
+  prepare?: (repo: Repository, bundle: Bundle) => Promise<Bundle>;
+}
+
+export function fhirTransaction(repository: () => Repository, options: FhirTransactionOptions = {}): DestinationConnector {
   return {
     type: 'fhir-transaction',
     async send(message: OutboundMessage): Promise<DestinationResponse> {
@@ -25,7 +33,10 @@ export function fhirTransaction(repository: () => Repository): DestinationConnec
       }
       if (bundle?.resourceType !== 'Bundle') throw new Error(`expected a FHIR Bundle, got ${String((bundle as { resourceType?: unknown })?.resourceType ?? typeof bundle)}`);
       try {
-        const result = await executeBundle(repository(), bundle, { correlationId: message.correlationId });
+        const prepare = options.prepare;
+        const result = prepare
+          ? await repository().transaction(async (trx) => executeBundle(trx, await prepare(trx, bundle), { correlationId: message.correlationId }))
+          : await executeBundle(repository(), bundle, { correlationId: message.correlationId });
         const written = (result.entry ?? []).map((e) => `${e.response?.status ?? ''} ${e.response?.location ?? ''}`.trim());
         return { response: written.join('\n') };
       } catch (err) {
