@@ -120,7 +120,8 @@ export function createLogger(options: CreateLoggerOptions = {}): winston.Logger 
   const output = new winston.transports.Stream({ stream: options.stream ?? process.stdout, ...(capture ? { level } : {}) });
   const transports: winston.transport[] = [output];
   if (capture) transports.push(new winston.transports.Stream({ stream: captureStream(capture), level: captureLevel }));
-  // Read the level at write time so that raising the level at runtime (logger.level = 'debug') brings stacks back.
+  // Read the level at write time so that raising the level at runtime (logger.level = 'debug') brings stacks back
+  // (with a capture the output transport's own level decides, and stays as configured).
   let created: winston.Logger | undefined;
   const withStack = () => LEVELS[(output.level ?? created?.level ?? level) as keyof typeof LEVELS] >= LEVELS.debug;
   created = winston.createLogger({

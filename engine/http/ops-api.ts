@@ -87,6 +87,8 @@ export function opsApi(engine: Engine, store: MessageStore, reload: (id: string)
     res.json({ id: req.params.id, state: 'started' });
   });
 
+  // The list carries no content (ids, channel, status, times, size); `q` searches the stored, unmasked content, so an
+  // engineer can find the messages of a patient whose ID number they were given, without seeing anyone's.
   api.get('/messages', async (req, res) => {
     const q = req.query;
     const status = q.status ? String(q.status) : undefined;
@@ -106,8 +108,6 @@ export function opsApi(engine: Engine, store: MessageStore, reload: (id: string)
     res.json(page);
   });
 
-  // The list carries no content (ids, channel, status, times, size); `q` searches the stored, unmasked content, so an
-  // engineer can find the messages of a patient whose ID number they were given, without seeing anyone's.
   api.get('/messages/:id', async (req, res) => {
     const m = await store.get(String(req.params.id));
     if (!m) throw new EngineError(404, `message ${req.params.id} not found`);
