@@ -1,13 +1,12 @@
-import { LINGSHU_CANONICAL_BASE } from '../profiles/lingshu-canonical';
+import { codeSystem, identifierSystem, structureDefinition } from '../profiles/lingshu-canonical';
 
 /**
  * The names the billing, payment, refund and circulation workflow shares (issue 6): identifier systems, extensions,
  * task codes and the states each resource passes through. Channels, operations and the ops UI all read these, so
  * they live in one place; see README.md beside this file for the whole model.
  */
-const sid = (name: string): string => `${LINGSHU_CANONICAL_BASE}/sid/${name}`;
-const extension = (name: string): string => `${LINGSHU_CANONICAL_BASE}/StructureDefinition/${name}`;
-const codeSystem = (name: string): string => `${LINGSHU_CANONICAL_BASE}/CodeSystem/${name}`;
+const sid = identifierSystem;
+const extension = structureDefinition;
 
 /** 处方号: MedicationRequest.groupIdentifier; the drugs of one prescription share it and are paid together. */
 export const PRESCRIPTION_NO_SYSTEM = sid('prescription-no');

@@ -1,11 +1,11 @@
-import { LINGSHU_CANONICAL_BASE } from './lingshu-canonical';
+import { identifierSystem, structureDefinition } from './lingshu-canonical';
 
 /**
  * The names booking after payment shares (医技预约, issue 6): the slot-sync channel writes Schedule / Slot with them,
  * `$book` and `$cancel-booking` write Appointment with them, and front ends search by them.
  */
-const sid = (name: string): string => `${LINGSHU_CANONICAL_BASE}/sid/${name}`;
-const extension = (name: string): string => `${LINGSHU_CANONICAL_BASE}/StructureDefinition/${name}`;
+const sid = identifierSystem;
+const extension = structureDefinition;
 
 /** Slot.identifier: the 医技预约 platform's 号源 id. */
 export const MEDTECH_SLOT_SYSTEM = sid('medtech-slot');

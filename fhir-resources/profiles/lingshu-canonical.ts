@@ -5,9 +5,12 @@
  */
 export const LINGSHU_CANONICAL_BASE = 'http://lingshu.health';
 
-const codeSystem = (name: string): string => `${LINGSHU_CANONICAL_BASE}/CodeSystem/${name}`;
-const valueSet = (name: string): string => `${LINGSHU_CANONICAL_BASE}/ValueSet/${name}`;
-const structureDefinition = (name: string): string => `${LINGSHU_CANONICAL_BASE}/StructureDefinition/${name}`;
+/** The canonical URL of one of Lingshu's code systems, value sets, extensions and identifier namespaces. */
+export const codeSystem = (name: string): string => `${LINGSHU_CANONICAL_BASE}/CodeSystem/${name}`;
+export const valueSet = (name: string): string => `${LINGSHU_CANONICAL_BASE}/ValueSet/${name}`;
+export const structureDefinition = (name: string): string => `${LINGSHU_CANONICAL_BASE}/StructureDefinition/${name}`;
+/** Identifier.system of a namespace Lingshu or a hospital peer hands out numbers in (`…/sid/out-trade-no`). */
+export const identifierSystem = (name: string): string => `${LINGSHU_CANONICAL_BASE}/sid/${name}`;
 
 /** 身份证件类别代码 CV02.01.101 (WS 364). */
 export const ID_DOCUMENT_TYPE_SYSTEM = codeSystem('id-document-type');

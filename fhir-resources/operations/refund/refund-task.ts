@@ -4,7 +4,7 @@ import {
   type RefundStatus,
 } from '../../billing/billing-vocabulary';
 import { fenOf, money } from '../../billing/money';
-import { LINGSHU_CANONICAL_BASE } from '../../profiles/lingshu-canonical';
+import { codeSystem } from '../../profiles/lingshu-canonical';
 
 /**
  * The refund Task (code `refund`) as the refund operations write it and the channels read it (HIS 退费 reads the
@@ -12,7 +12,7 @@ import { LINGSHU_CANONICAL_BASE } from '../../profiles/lingshu-canonical';
  * Patient, `input` one `item` per ChargeItem + `reason` + `amount` (Money, 分 in its extension), `output` the
  * gateway's `refund-id` and `refunded-at` once it succeeded.
  */
-export const REFUND_PARAMETER_SYSTEM = `${LINGSHU_CANONICAL_BASE}/CodeSystem/refund-task-parameter`;
+export const REFUND_PARAMETER_SYSTEM = codeSystem('refund-task-parameter');
 export const REFUND_INPUT = { item: 'item', reason: 'reason', amount: 'amount' } as const;
 export const REFUND_OUTPUT = { refundId: 'refund-id', refundedAt: 'refunded-at' } as const;
 
