@@ -14,8 +14,10 @@ import { runMigrations } from './migrations';
  *   same key and the primary key lets exactly one of them record (and run) the fire.
  * - `lingshu_schedule_locks` holds a lease per schedule for the length of a run. A poll that takes longer than
  *   its interval must not be started again on another node while it is still going (croner's `protect` only
- *   covers the local process), so a fire whose lease is held is skipped everywhere. The lease expires after
- *   `maxRunMs` so that a node that died mid-run does not block the schedule forever.
+ *   covers the local process), so a fire whose lease is held is skipped everywhere. The lease is short (`leaseMs`,
+ *   60 s) and renewed while the job runs (a heartbeat every third of it), so that a node killed mid-run frees the
+ *   schedule within one lease; renewal stops at `maxRunMs`, so that a job hung on a live node does not block the
+ *   schedule forever either.
  *
  * Lease times are the nodes' own clocks (epoch ms): portable across the five dialects, at the price that node
  * clocks must agree to well under `maxRunMs` — they must agree to under a second anyway for fire times to match.
@@ -24,6 +26,7 @@ import { runMigrations } from './migrations';
 const RUNS = 'lingshu_schedule_runs';
 const LOCKS = 'lingshu_schedule_locks';
 const DEFAULT_MAX_RUN_MS = 10 * 60_000;
+const DEFAULT_LEASE_MS = 60_000;
 const DEFAULT_RETAIN_MS = 7 * 24 * 3600_000;
 const PRUNE_EVERY_MS = 3600_000;
 const MAX_ERROR_CHARS = 4000;
@@ -46,8 +49,16 @@ export interface SchedulerOptions {
 export interface ScheduleOptions {
   /** IANA zone for the cron pattern (e.g. Asia/Shanghai); default the process zone. */
   timezone?: string;
-  /** Lease length: how long a run blocks the next fires on other nodes (default 10 min). */
+  /**
+   * How long a run may hold the schedule (default 10 min): its lease is renewed until then, and no longer, so that a
+   * hung job lets the next fires run elsewhere.
+   */
   maxRunMs?: number;
+  /**
+   * How long the schedule stays held without news from the running node (default 60 s): the heartbeat renews it
+   * every third of this while the job runs, and a killed node's lease runs out this long after its last renewal.
+   */
+  leaseMs?: number;
 }
 
 /** What a job is told about the fire it runs for. */
@@ -81,12 +92,20 @@ export interface ScheduleHealth {
   lastError: string | null;
 }
 
+/** This node's hold on a schedule: `until` is both the expiry and the token that renewal and release compare. */
+interface Lease {
+  until: number;
+  started: number;
+  renewing: Promise<void>;
+}
+
 interface Entry {
   name: string;
   pattern: string;
   cron: Cron;
   job: ScheduledJob;
   maxRunMs: number;
+  leaseMs: number;
   running: boolean;
   lastError: string | null;
   lastPrune: number;
@@ -142,7 +161,9 @@ export class Scheduler {
     // No croner `name`: croner keeps named jobs in a process-wide registry, which would make two Scheduler
     // instances (tests, or two engines in one process) collide. `protect` keeps fires of this node from overlapping.
     const cron = new Cron(pattern, { timezone: opts.timezone, protect: true }, (self: Cron) => this.track(this.fire(entry, self)));
-    entry = { name, pattern, cron, job, maxRunMs: opts.maxRunMs ?? DEFAULT_MAX_RUN_MS, running: false, lastError: null, lastPrune: 0 };
+    const maxRunMs = opts.maxRunMs ?? DEFAULT_MAX_RUN_MS;
+    if (opts.leaseMs !== undefined && !(opts.leaseMs >= 300)) throw new Error(`Scheduler: leaseMs must be at least 300: ${opts.leaseMs}`);
+    entry = { name, pattern, cron, job, maxRunMs, leaseMs: opts.leaseMs ?? DEFAULT_LEASE_MS, running: false, lastError: null, lastPrune: 0 };
     this.entries.set(name, entry);
   }
 
@@ -208,14 +229,16 @@ export class Scheduler {
     const fireTime = this.fireTimeOf(cron);
     const key = fireTime.toISOString();
     const meta = { schedule: entry.name, fireTime: key, nodeId: this.nodeId };
-    let lease: number | undefined;
+    let lease: Lease | undefined;
     try {
-      lease = await this.acquireLease(entry.name, entry.maxRunMs);
-      if (lease === undefined) {
+      const started = Date.now();
+      const until = await this.acquireLease(entry.name, Math.min(started + entry.leaseMs, started + entry.maxRunMs));
+      if (until === undefined) {
         this.log.debug('schedule fire skipped: lease held by a run still in progress', meta);
         entry.lastError = null;
         return;
       }
+      lease = { until, started, renewing: Promise.resolve() };
       if (!(await this.claimFire(entry.name, key))) {
         this.log.debug('schedule fire skipped: already run by another node', meta);
         entry.lastError = null;
@@ -229,19 +252,47 @@ export class Scheduler {
       this.log.error('scheduler failure', { ...meta, error: err });
     } finally {
       if (lease !== undefined) {
-        await this.releaseLease(entry.name, lease).catch((err) =>
+        const held = lease;
+        // A renewal still on its way would move the token after the release read it.
+        await held.renewing;
+        await this.releaseLease(entry.name, held.until).catch((err) =>
           this.log.warn('schedule lease release failed; it expires by itself', { ...meta, error: err }));
       }
     }
   }
 
-  private async execute(entry: Entry, ctx: RunContext, key: string, lease: number): Promise<void> {
+  /**
+   * The heartbeat: every third of the lease, pushes the expiry on (never past start + maxRunMs). Compare-and-set on
+   * the current expiry, so a node whose lease already passed to another node notices and stops instead of taking it
+   * back.
+   */
+  private startHeartbeat(entry: Entry, lease: Lease, meta: object): () => void {
+    let lost = false;
+    const timer = setInterval(() => {
+      const next = Math.min(Date.now() + entry.leaseMs, lease.started + entry.maxRunMs);
+      if (lost || next <= lease.until) return;
+      lease.renewing = this.db(LOCKS).where({ schedule: entry.name, owner: this.nodeId, locked_until: lease.until })
+        .update({ locked_until: next })
+        .then((updated: number) => {
+          if (updated === 1) lease.until = next;
+          else {
+            lost = true;
+            this.log.warn('schedule lease lost while the job was running; another node may run the next fire', meta);
+          }
+        }, (err: unknown) => this.log.warn('schedule lease renewal failed; trying again', { ...meta, error: err }));
+    }, Math.max(100, Math.floor(entry.leaseMs / 3)));
+    timer.unref();
+    return () => clearInterval(timer);
+  }
+
+  private async execute(entry: Entry, ctx: RunContext, key: string, lease: Lease): Promise<void> {
     const meta = { schedule: entry.name, fireTime: key, nodeId: this.nodeId };
     const started = Date.now();
     // Warn when the lease runs out: from then on another node may start the next fire alongside this one.
     const overrun = setTimeout(() => this.log.warn('scheduled job exceeded maxRunMs; its lease has expired', {
-      ...meta, maxRunMs: entry.maxRunMs }), Math.max(0, lease - started));
+      ...meta, maxRunMs: entry.maxRunMs }), Math.max(0, lease.started + entry.maxRunMs - started));
     overrun.unref();
+    const stopHeartbeat = this.startHeartbeat(entry, lease, meta);
     entry.running = true;
     let status: RunStatus = 'ok';
     let error: string | null = null;
@@ -253,6 +304,7 @@ export class Scheduler {
       this.log.warn('scheduled job failed', { ...meta, error: err });
     } finally {
       clearTimeout(overrun);
+      stopHeartbeat();
       entry.running = false;
     }
     await this.db(RUNS).where({ schedule: entry.name, fire_time: key })
@@ -264,9 +316,8 @@ export class Scheduler {
    * Takes the lease when it is free or expired; returns its expiry (the token for releasing it) or undefined.
    * The conditional UPDATE is the compare-and-set: of two nodes racing, one updates one row, the other none.
    */
-  private async acquireLease(schedule: string, maxRunMs: number): Promise<number | undefined> {
+  private async acquireLease(schedule: string, until: number): Promise<number | undefined> {
     const now = Date.now();
-    const until = now + maxRunMs;
     const updated = await this.db(LOCKS).where({ schedule }).andWhere('locked_until', '<=', now)
       .update({ owner: this.nodeId, locked_until: until });
     if (updated === 1) return until;

@@ -20,6 +20,11 @@ export const databasePollerSchema = foreignDatabaseSchema.extend({
   maxBatchesPerPoll: z.number().int().min(1).default(20),
   /** SQL run for every row of a batch in one transaction once the batch is stored, `:key` bound to the row key. */
   postProcess: z.string().min(1).optional(),
+  /**
+   * How long a batch this node is working on stays its own when the node goes silent: renewed while it works, so a
+   * node killed mid-batch leaves the rows to another node after about this long (default 60 s).
+   */
+  leaseMs: z.number().int().min(1000).default(60_000),
 }).strict().refine((o) => o.highWaterMark || o.postProcess, {
   message: 'give highWaterMark or postProcess: without either, the same rows are picked up on every poll',
 });
@@ -67,7 +72,7 @@ export function databasePoller(ownDb: Knex, options: DatabasePollerOptions): Sou
           if (picked.accepted) log.info('rows picked up', picked);
           if (picked.rows < o.batchSize) return;
         }
-      });
+      }, { leaseMs: o.leaseMs });
     },
     async stop() {
       stopped = true;

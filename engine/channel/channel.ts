@@ -27,8 +27,11 @@ export interface SourceContext {
   accepting(): boolean;
   /** Mounted at /channels/<channelId> on the engine's HTTP port. */
   httpRouter(): Router;
-  /** Registers a cron job that runs on one node only when nodes share a database. */
-  schedule(cron: string, job: () => Promise<void>): void;
+  /**
+   * Registers a cron job that runs on one node only when nodes share a database; `leaseMs` is how soon another node
+   * may take over a run whose node died (engine/scheduler.ts).
+   */
+  schedule(cron: string, job: () => Promise<void>, options?: { leaseMs?: number }): void;
 }
 
 export interface SourceConnector {

@@ -13,7 +13,7 @@ import { DestinationEnvelope, destinationHandler } from './destination-worker';
 export type ChannelState = 'started' | 'paused' | 'stopped';
 
 export interface Scheduling {
-  schedule(name: string, cron: string, job: () => Promise<void>): void;
+  schedule(name: string, cron: string, job: () => Promise<void>, options?: { leaseMs?: number }): void;
   unschedule(name: string): void;
 }
 
@@ -282,12 +282,12 @@ export class Engine {
       accept: (m) => this.accept(id, m),
       accepting: () => d.state === 'started' && this.channels.get(id) === d,
       httpRouter: () => d.router,
-      schedule: (cron, job) => {
+      schedule: (cron, job, options) => {
         const name = `channel:${id}:${d.scheduled.length}`;
         d.scheduled.push(name);
         this.options.scheduler.schedule(name, cron, async () => {
           if (d.state === 'started') await job();
-        });
+        }, options?.leaseMs !== undefined ? { leaseMs: options.leaseMs } : {});
       },
     };
   }

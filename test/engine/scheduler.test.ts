@@ -132,4 +132,34 @@ describe.each(['sqlite', 'postgres'] as const)('Scheduler on %s', (kind) => {
     expect(locks.map((l: { schedule: string }) => l.schedule).sort()).toEqual(['boom', 'expiring', 'long', 'tick']);
     for (const l of locks) expect(l.owner).toBeNull();
   });
+
+  it('keeps a run\'s short lease alive with its heartbeat for as long as the job runs', async () => {
+    // Fresh nodes: the first test stopped a and b.
+    const heard: Record<string, LogLine[]> = { c: [], d: [] };
+    const c = new Scheduler(dbA, { nodeId: 'c', logger: captureLog(heard.c) });
+    const d = new Scheduler(dbB, { nodeId: 'd', logger: captureLog(heard.d) });
+    const calls: Call[] = [];
+    try {
+      for (const [node, s] of [['c', c], ['d', d]] as const) {
+        s.schedule('heartbeat', EVERY_SECOND, async (run) => {
+          const call = { node, fire: run.fireTime.toISOString(), start: Date.now(), end: 0 };
+          calls.push(call);
+          await sleep(calls.length === 1 ? 2600 : 0); // the first run outlasts its 600 ms lease four times over
+          call.end = Date.now();
+        }, { leaseMs: 600 });
+      }
+      await waitFor(() => calls.length >= 2, 6000);
+    } finally {
+      await Promise.all([c.stop(), d.stop()]);
+    }
+    // Without renewal the lease would have run out after 600 ms and a fire would have started beside the first run.
+    expect(calls.length).toBeGreaterThanOrEqual(2);
+    expect(calls[1].start).toBeGreaterThanOrEqual(calls[0].end);
+    // The other node was kept off by the lease alone (croner's protect only holds back the running node).
+    const other = heard[calls[0].node === 'c' ? 'd' : 'c'];
+    expect(other.some((l) => l.meta.schedule === 'heartbeat' && /lease held/.test(l.msg))).toBe(true);
+    expect([...heard.c, ...heard.d].filter((l) => l.level !== 'debug')).toEqual([]);
+    const [lock] = await dbA('lingshu_schedule_locks').where({ schedule: 'heartbeat' }).select();
+    expect(lock.owner).toBeNull();
+  });
 });
