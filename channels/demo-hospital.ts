@@ -75,6 +75,7 @@ export function demoSimulatorEnv(hospital: HospitalConfig, env: NodeJS.ProcessEn
     LINGSHU_SIM_PACS_TARGET: `127.0.0.1:${c.pacsReports.port}`,
     LINGSHU_SIM_REPRO_LIS_TARGET: `127.0.0.1:${c.reproductiveCenterResults.port}`,
     LINGSHU_SIM_HIS_LINGSHU_WSDL: `http://127.0.0.1:${lingshuPort}/channels/his-patients?wsdl`,
+    LINGSHU_SIM_HIS_MLLP_TARGET: `127.0.0.1:${c.hisPatientsAdt.port}`,
     LINGSHU_SIM_MEDTECH_BOOKING_NOTIFY_URL: `http://127.0.0.1:${lingshuPort}/channels/medtech-booking/notify`,
     LINGSHU_SIM_MEDTECH_BOOKING_TOKEN: c.medtechBooking.token || undefined,
     LINGSHU_SIM_PHARMACY_CALLBACK_URL: `http://127.0.0.1:${lingshuPort}/channels/pharmacy-callback`,

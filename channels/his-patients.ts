@@ -23,15 +23,18 @@ export function hisPatients({ hospital, fhir }: ChannelDeps): ChannelDefinition 
 
 const adtContext = (deps: ChannelDeps) => ({ authoritySystems: deps.hospital.authorities });
 
-/** The same patients from an HIS that speaks HL7 v2: ADT^A01/A04/A08/A11/A28/A31/A40 over MLLP. */
+/**
+ * The HIS interface that speaks HL7 v2, over MLLP: the same patients as ADT^A01/A04/A08/A11/A28/A31/A40, and the
+ * orders the HIS sends on the same connection as ORM^O01 (one ServiceRequest per ORC/OBR, keyed on the 医嘱号).
+ */
 export function hisPatientsAdt(deps: ChannelDeps): ChannelDefinition {
   const { port } = deps.hospital.channels.hisPatientsAdt;
   return channel({
     id: 'his-patients-adt',
-    description: 'HIS ADT (HL7 v2 over MLLP) into Patient and Encounter; A40 merges',
+    description: 'HIS ADT and ORM (HL7 v2 over MLLP) into Patient, Encounter and ServiceRequest; A40 merges',
     // after-processing: a message the mapping refuses is answered AE with the reason, so the HIS operator sees it.
     source: mllpListener({ port, charset: 'auto', ackTiming: 'after-processing' }, { reasonFor: hl7v2Reason(adtContext(deps)) }),
-    filters: [messageCode('ADT')],
+    filters: [messageCode('ADT', 'ORM')],
     transformer: hl7v2Mapping(adtContext(deps)),
     destinations: [{ name: 'fhir-store', connector: fhirTransaction(deps.fhir), orderBy: bundlePatientKey }],
   });

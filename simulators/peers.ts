@@ -43,7 +43,8 @@ function charset(value: string | undefined, fallback: 'utf-8' | 'gbk'): 'utf-8' 
 
 /**
  * Every setting from the environment: LINGSHU_SIM_<PEER>_TARGET (host:port), _CHARSET (utf-8 | gbk), _PORT;
- * LINGSHU_SIM_HIS_PORT, LINGSHU_SIM_HIS_LINGSHU_WSDL and _ORDERS_WSDL (where new 医嘱 go) for the HIS.
+ * LINGSHU_SIM_HIS_PORT, LINGSHU_SIM_HIS_LINGSHU_WSDL and _ORDERS_WSDL (where new 医嘱 go), and
+ * LINGSHU_SIM_HIS_MLLP_TARGET (host:port of Lingshu's HL7 v2 ADT / ORM listener, default 2580) for the HIS.
  */
 export function simulatorConfig(env: NodeJS.ProcessEnv = process.env): SimulatorConfig {
   const peer = (prefix: string, defaultCharset: 'utf-8' | 'gbk', defaultPort: number): ResultSenderConfig => ({
@@ -65,6 +66,8 @@ export function simulatorConfig(env: NodeJS.ProcessEnv = process.env): Simulator
         wsdl: env.LINGSHU_SIM_HIS_LINGSHU_WSDL ?? `http://127.0.0.1:${env.LINGSHU_PORT ?? 8080}/channels/demo-hip?wsdl`,
         ...(env.LINGSHU_SIM_HIS_LINGSHU_ORDERS_WSDL ? { ordersWsdl: env.LINGSHU_SIM_HIS_LINGSHU_ORDERS_WSDL } : {}),
       },
+      // The his-patients-adt channel's default port (config/default.yaml).
+      mllp: target(env.LINGSHU_SIM_HIS_MLLP_TARGET ?? '127.0.0.1:2580'),
     },
     // LINGSHU_SIM_WECHATPAY_* and LINGSHU_SIM_ALIPAY_* (simulators/wechatpay/wechatpay-keys.ts, simulators/alipay/alipay-keys.ts).
     wechatpay: wechatPayOptions(env),

@@ -4,6 +4,8 @@ import type { SimulatedPeer } from '../peer';
 import { FailureSwitch, PeerHttpServer } from '../peer-http-server';
 import { BILLING_ACTIONS, book, readBillingRequest, type BillingRequest } from './his-billing';
 import { DEMO_DRUGS, DEMO_EXAMS, drugOrder, serviceOrder, type DrugLine, type ServiceLine } from './his-demo-orders';
+import { adtMessage, ormMessage, type AdtEvent } from './his-hl7v2';
+import { HisMllpSender, type MllpTarget, type SentV2 } from './his-mllp-sender';
 import { applicationPush, prescriptionPush } from './his-order-push';
 import { HisPatient, HisState } from './his-state';
 import * as v3 from './his-v3';
@@ -19,6 +21,11 @@ export interface HisPeerOptions {
    * the one for new 医嘱 / 处方 (`ordersWsdl`, e.g. …/channels/his-orders?wsdl; `wsdl` when absent).
    */
   lingshu?: { wsdl: string; ordersWsdl?: string; soapVersion?: '1.1' | '1.2'; timeoutMs?: number };
+  /**
+   * Lingshu's HL7 v2 listener for ADT and ORM over MLLP (the his-patients-adt channel, port 2580), for the HIS
+   * interface that speaks v2; without it the HIS speaks only SOAP.
+   */
+  mllp?: MllpTarget;
   /** Start with the sample patients and orders. */
   seed?: boolean;
 }
@@ -51,19 +58,23 @@ const KEEP_RECEIVED = 200;
  * 门诊收费 / 门诊退费 from the platform (actions OutpatientCharge / OutpatientRefund, his-billing.ts), keeping
  * patients, priced orders and receipts in memory; it pushes registrations and new priced 处方 / 申请单 to Lingshu's
  * 互联互通 endpoints, and can be told to fail its next calls (no answer, HTTP 500 with a SOAP fault, a truncated
- * envelope).
+ * envelope). Its HL7 v2 interface sends ADT^A04 / A08 and ORM^O01 over MLLP (POST /adt, /orm; GET /hl7v2 lists what
+ * was sent and the ACK each got).
  */
 export class HisPeer implements SimulatedPeer {
   readonly name = 'his';
-  readonly description = 'HIS: 互联互通 SOAP services with HL7 v3 XML (个人信息注册/查询, 医嘱/收费查询), pushes 个人信息注册 to Lingshu';
+  readonly description = 'HIS: 互联互通 SOAP services with HL7 v3 XML (个人信息注册/查询, 医嘱/收费查询), pushes 个人信息注册 to Lingshu; sends ADT / ORM over MLLP';
   readonly state: HisState;
   readonly received: ReceivedCall[] = [];
   private readonly failures = new FailureSwitch<FailureMode>(['timeout', '500', 'malformed']);
   private readonly http = new PeerHttpServer();
   private readonly lingshuClients = new Map<string, Promise<soap.Client>>();
+  private readonly v2?: HisMllpSender;
+  private v2Sequence = 0;
 
   constructor(private readonly options: HisPeerOptions = {}) {
     this.state = new HisState(options.seed ?? true);
+    if (options.mllp) this.v2 = new HisMllpSender(options.mllp);
   }
 
   get url(): string {
@@ -86,7 +97,37 @@ export class HisPeer implements SimulatedPeer {
   }
 
   async stop(): Promise<void> {
+    this.v2?.close();
     await this.http.close();
+  }
+
+  /** Sends the patient's ADT^A04 (registered) or ^A08 (details changed) over MLLP and returns the ACK it got. */
+  async sendAdt(patientId: string, event: AdtEvent = 'A04'): Promise<SentV2 & { message: string }> {
+    const patient = this.state.patients.get(patientId);
+    if (!patient) throw new UnknownPatientError(`no patient ${patientId}`);
+    const controlId = this.v2ControlId();
+    const message = adtMessage(event, patient, controlId);
+    return { ...(await this.v2Sender().send(`ADT^${event}`, controlId, message)), message };
+  }
+
+  /** A doctor orders 检查 / 检验 / 治疗: priced 医嘱 in the HIS, sent as one ORM^O01 over MLLP. */
+  async sendOrm(patientId: string, category: 'exam' | 'lab' | 'treatment' = 'exam', items: ServiceLine[] = DEMO_EXAMS): Promise<SentV2 & { message: string; orders: object[] }> {
+    const { patient, orderedAt } = this.pushContext(patientId);
+    const sender = this.v2Sender();
+    const orders = items.map((i) => this.state.addOrder(serviceOrder(i, category, patientId, orderedAt)));
+    const controlId = this.v2ControlId();
+    const message = ormMessage(patient, orders, controlId);
+    return { ...(await sender.send('ORM^O01', controlId, message)), message, orders };
+  }
+
+  private v2Sender(): HisMllpSender {
+    if (!this.v2) throw new Error('no HL7 v2 target configured (options.mllp, LINGSHU_SIM_HIS_MLLP_TARGET)');
+    return this.v2;
+  }
+
+  private v2ControlId(): string {
+    this.v2Sequence += 1;
+    return `HIS${v3.now().slice(0, 8)}${String(this.v2Sequence).padStart(5, '0')}`;
   }
 
   /** Makes the next `times` SOAP calls fail the given way. */
@@ -178,6 +219,19 @@ export class HisPeer implements SimulatedPeer {
       order.chargeStatus = 'paid';
       res.json(order);
     });
+    r.post('/adt', (req, res) => this.v2Route(res, () => {
+      const body = (req.body ?? {}) as { patientId?: string; event?: string; changes?: Partial<Omit<HisPatient, 'id'>> };
+      if (body.event !== undefined && body.event !== 'A04' && body.event !== 'A08') throw new Error('event is A04 or A08');
+      // An A08 is news of a change: the changed fields are made in the HIS first, then sent.
+      const known = this.state.patients.get(body.patientId ?? '');
+      if (known && body.changes) Object.assign(known, body.changes, { id: known.id });
+      return this.sendAdt(body.patientId ?? '', body.event ?? 'A04');
+    }));
+    r.post('/orm', (req, res) => this.v2Route(res, () => {
+      const body = (req.body ?? {}) as { patientId?: string; category?: 'exam' | 'lab' | 'treatment'; items?: ServiceLine[] };
+      return this.sendOrm(body.patientId ?? '', body.category ?? 'exam', body.items?.length ? body.items : DEMO_EXAMS);
+    }));
+    r.get('/hl7v2', (_req, res) => res.json({ target: this.v2?.where ?? null, sent: this.v2?.sent ?? [] }));
     r.post('/fail', this.failures.route());
     r.get('/received', (_req, res) => res.json(this.received));
     r.post('/send', async (req, res) => {
@@ -198,6 +252,17 @@ export class HisPeer implements SimulatedPeer {
     } catch (err) {
       if (err instanceof UnknownPatientError) return void res.status(404).json({ error: err.message });
       res.status(502).json({ error: `Lingshu did not take the order: ${(err as Error).message}` });
+    }
+  }
+
+  /** 201 with the ACK; 502 when no ACK came (the answer still says what was sent and why it failed). */
+  private async v2Route(res: express.Response, send: () => SentV2 | Promise<SentV2>): Promise<void> {
+    try {
+      const sent = await send();
+      res.status(sent.ack ? 201 : 502).json(sent);
+    } catch (err) {
+      if (err instanceof UnknownPatientError) return void res.status(404).json({ error: err.message });
+      res.status(400).json({ error: (err as Error).message });
     }
   }
 
