@@ -52,7 +52,7 @@ describe('HTTP sender with a TLS client certificate', () => {
       key: fs.readFileSync(file('server.key')), cert: fs.readFileSync(file('server.crt')), ca: fs.readFileSync(file('ca.crt')),
       requestCert: true, rejectUnauthorized: true,
     }, (req, res) => {
-      seenClients.push((req.socket as TLSSocket).getPeerCertificate().subject?.CN ?? '');
+      seenClients.push(String((req.socket as TLSSocket).getPeerCertificate().subject?.CN ?? ''));
       req.resume().on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end('{"code":"0","msg":"成功"}'));
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
