@@ -110,7 +110,7 @@ export function fhirRouter(options: FhirRouterOptions): Router {
   const capability = (ctx: FhirContext): FhirResponse => {
     let cs = capabilities.get(ctx.baseUrl);
     if (!cs) {
-      cs = capabilityStatement(ctx.baseUrl, operations, { name: 'Lingshu' });
+      cs = capabilityStatement(ctx.baseUrl, operations, { name: 'Lingshu', auditTrail: Boolean(options.security) });
       // Keyed by base URL, which comes from the Host header unless configured: bounded so odd Hosts cannot grow it.
       if (capabilities.size >= 8) capabilities.delete(capabilities.keys().next().value!);
       capabilities.set(ctx.baseUrl, cs);

@@ -43,6 +43,12 @@ export const SUPPORTED_OPERATORS: Readonly<Record<IndexKind, readonly string[]>>
   uri: ['eq', 'below', 'missing'],
 };
 
+/** The same for the parameters answered from fhir_resources' own columns (applyId, applyLastUpdated). */
+export const COLUMN_OPERATORS: Readonly<Record<string, readonly string[]>> = {
+  _id: ['eq', 'not', 'missing'],
+  _lastUpdated: [...ORDERED, 'missing'],
+};
+
 /** The search parameters of `resourceType` (besides `_id` / `_lastUpdated`) that this module can execute. */
 export function executableParameters(resourceType: string): Array<{ code: string; param: SearchParameter; kind: IndexKind }> {
   return Object.entries(searchParametersOf(resourceType)).flatMap(([code, param]) => {
@@ -264,11 +270,11 @@ function quantityMatch(b: Builder, a: string, prefix: string, param: string, val
 }
 
 function applyId(ctx: SearchContext, qb: Builder, outer: string, filter: Filter): void {
+  if (!COLUMN_OPERATORS._id.includes(filter.operator)) return unsupportedModifier(ctx, filter);
   const ids = splitSearchOnComma(filter.value);
   if (filter.operator === 'eq') qb.whereIn(`${outer}.id`, ids);
-  else if (filter.operator === 'not' || filter.operator === 'ne') qb.whereNotIn(`${outer}.id`, ids);
-  else if (filter.operator === 'missing') { if (filter.value === 'true') qb.whereRaw('1 = 0'); }
-  else unsupportedModifier(ctx, filter);
+  else if (filter.operator === 'not') qb.whereNotIn(`${outer}.id`, ids);
+  else if (filter.value === 'true') qb.whereRaw('1 = 0'); // :missing
 }
 
 function applyLastUpdated(ctx: SearchContext, qb: Builder, outer: string, filter: Filter): void {
@@ -276,7 +282,7 @@ function applyLastUpdated(ctx: SearchContext, qb: Builder, outer: string, filter
     if (filter.value === 'true') qb.whereRaw('1 = 0');
     return;
   }
-  if (!ORDERED.includes(filter.operator)) return unsupportedModifier(ctx, filter);
+  if (!COLUMN_OPERATORS._lastUpdated.includes(filter.operator)) return unsupportedModifier(ctx, filter);
   const column = `${outer}.last_updated`;
   const ranges = splitSearchOnComma(filter.value).map((v) => splitPrefix(filter.operator, v))
     .map(({ prefix, value }) => ({ prefix, range: dateSearchRange(filter.code, value) }));
