@@ -112,7 +112,7 @@ for (const stack of [{ name: 'SQLite + in-process bus', db: 'sqlite' as const, a
       expect(updated).toHaveLength(1);
     });
 
-    it('files a LIS result sent over MLLP under the registered patient, readable by DiagnosticReport?subject', async () => {
+    it('files a LIS result sent over MLLP under the registered patient, readable by DiagnosticReport?subject and Patient/x/DiagnosticReport', async () => {
       const [patient] = await patientsWith(PATIENT_SYSTEM, '0003817265');
       const sent = (await post(`${sim}/lis/results`, { patient: { id: '0003817265', name: '王小明', pinyin: 'WANG XIAO MING', sex: 'M', birthDate: '19900307' } })) as { sent: { controlId: string; ack: { code: string } }[] };
       expect(sent.sent[0].ack.code).toBe('AA');
@@ -121,6 +121,9 @@ for (const stack of [{ name: 'SQLite + in-process bus', db: 'sqlite' as const, a
         return page.entry?.length ? page.entry.map((e) => e.resource as DiagnosticReport) : undefined;
       });
       expect(reports[0].code.coding?.[0].display ?? reports[0].code.text).toBeTruthy();
+      // The patient's compartment (R4 compartment search) holds the same reports.
+      const inCompartment = await search(`Patient/${patient.id}/DiagnosticReport`);
+      expect((inCompartment.entry ?? []).map((e) => e.resource!.id).sort()).toEqual(reports.map((r) => r.id).sort());
       expect(await patientsWith(PATIENT_SYSTEM, '0003817265')).toHaveLength(1);
     });
 
