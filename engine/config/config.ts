@@ -40,6 +40,7 @@ const configSchema = z.object({
     jwksUrl: z.string(),
     jwksFile: z.string(),
     algorithm: z.string(),
+    sm2UserId: z.string().min(1),
     audience: z.string().min(1),
     clockToleranceSeconds: z.number().int().min(0).max(300),
     publicTypes: z.array(z.string()),
