@@ -6,6 +6,7 @@ import type { Bus } from '../engine/bus/bus';
 import { childLogger } from '../engine/logger';
 import type { Security } from './auth/security-module';
 import { loadR4Definitions } from './definitions';
+import { bindWechatOperation } from './operations/identity/bind-wechat';
 import type { Operation } from './operations/operation';
 import { standardOperations } from './operations/standard-operations';
 import { chinaTerminologyResources } from './profiles';
@@ -24,7 +25,7 @@ export interface FhirModule {
 export interface FhirModuleOptions {
   db: Knex;
   bus: Bus;
-  /** Workflow operations added by later features; the standard ones (`$validate`) are always there. */
+  /** Workflow operations added by later features; the standard ones (`$validate`) and `$bind-wechat` are always there. */
   operations?: Operation[];
   /** Authentication, access control, audit and field encryption; without it /fhir trusts every caller (tests only). */
   security?: Security;
@@ -39,7 +40,7 @@ export async function startFhirModule(options: FhirModuleOptions): Promise<FhirM
   const searchIndex = new KnexSearchIndex({ codec: privacy, privacy });
   const { repository, relay } = await createFhirStore({ db: options.db, bus: options.bus, searchIndex, codec: privacy });
   await loadTerminology(repository, chinaTerminologyResources());
-  const router = fhirRouter({ repository, operations: [...standardOperations, ...(options.operations ?? [])], security: options.security?.fhir });
+  const router = fhirRouter({ repository, operations: [...standardOperations, bindWechatOperation, ...(options.operations ?? [])], security: options.security?.fhir });
   return { repository, router, stop: () => relay.stop() };
 }
 

@@ -62,6 +62,8 @@ const OPERATION_ROLES: Record<string, ReadonlySet<string>> = {
   'reject-refund': new Set(['operator', 'admin']),
   redeem: new Set(['operator', 'admin']),
   copy: new Set(['doctor', 'operator', 'admin']),
+  // Binds the caller's own WeChat sign-in to a record: only a patient has one.
+  'bind-wechat': new Set(['patient']),
 };
 const OPERATION_DEFAULT = new Set(['patient', 'doctor', 'operator', 'admin']);
 

@@ -88,6 +88,7 @@ export class AuthorizedRepository implements ElevatableRepository {
       reference: p.reference,
       ...(p.patientId ? { patient: `Patient/${p.patientId}` } : {}),
       ...(p.practitionerId ? { practitioner: `Practitioner/${p.practitionerId}` } : {}),
+      ...(p.wechat ? { wechat: p.wechat } : {}),
     };
   }
 

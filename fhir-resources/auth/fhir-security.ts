@@ -11,6 +11,7 @@ import { AccessPolicy } from './access-policy';
 import { AuthorizedRepository } from './authorized-repository';
 import { ANONYMOUS, type Principal } from './principal';
 import { TokenRefused, type TokenVerifier } from './token-verifier';
+import { boundPatientOf } from './wechat-account';
 
 export interface FhirSecurityOptions {
   audit: AuditLog;
@@ -70,6 +71,18 @@ export class FhirSecurity {
       )]);
       throw outcome('unauthorized', 'login', err.message);
     }
+  }
+
+  /**
+   * A patient signed in through the mini program whose token names no Patient: the Patient their WeChat account is
+   * bound to now (looked up at each request, so a `$bind-wechat` opens the record to the same token at once), or
+   * still none — an account that sees no patient's data. `repository` is the store itself: the lookup is the
+   * server's, not the caller's.
+   */
+  async resolve(repository: Repository, principal: Principal): Promise<Principal> {
+    if (principal.role !== 'patient' || principal.patientId || !principal.wechat) return principal;
+    const patientId = await boundPatientOf(repository, principal.wechat);
+    return patientId ? { ...principal, patientId, reference: `Patient/${patientId}` } : principal;
   }
 
   guard(repository: Repository, principal: Principal, meta: CallerMeta): AuthorizedRepository {

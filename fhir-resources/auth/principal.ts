@@ -31,6 +31,18 @@ export interface Principal {
   practitionerId?: string;
   /** The reference the audit trail names as the agent. */
   reference: string;
+  /** Patient role, signed in through the mini program: the WeChat account, bound to a Patient by `$bind-wechat`. */
+  wechat?: WechatAccount;
+}
+
+/**
+ * A WeChat user as one app sees them: `openid` is per app (小程序 / 公众号 `appid`), `unionid` the same across the
+ * hospital's apps under one 开放平台 account (present only when the apps are linked there).
+ */
+export interface WechatAccount {
+  appid: string;
+  openid: string;
+  unionid?: string;
 }
 
 export const ANONYMOUS: Principal = { subject: 'anonymous', role: 'anonymous', functions: [], scopes: [], reference: 'anonymous' };

@@ -116,6 +116,8 @@ export interface OperationCaller {
   patient?: string;
   /** Doctor role: `Practitioner/<id>`. */
   practitioner?: string;
+  /** Patient role signed in through the mini program: the WeChat account (see auth/principal.ts WechatAccount). */
+  wechat?: { appid: string; openid: string; unionid?: string };
 }
 
 /**

@@ -41,6 +41,15 @@ export const ADMINISTRATIVE_DIVISION_VALUE_SET = valueSet('administrative-divisi
  */
 export const RESIDENT_ID_SYSTEM = 'urn:oid:2.16.156.10011.1.3';
 
+/**
+ * WeChat accounts bound to a Patient (`$bind-wechat`) as Patient identifiers. An openid means something only within
+ * the app (小程序 / 公众号) that issued it, so its system names the appid; a unionid is one user across the
+ * hospital's apps linked under one 开放平台 account.
+ */
+export const WECHAT_UNIONID_SYSTEM = `${LINGSHU_CANONICAL_BASE}/sid/wechat-unionid`;
+export const WECHAT_OPENID_SYSTEM_PREFIX = `${LINGSHU_CANONICAL_BASE}/sid/wechat-openid/`;
+export const wechatOpenidSystem = (appid: string): string => `${WECHAT_OPENID_SYSTEM_PREFIX}${appid}`;
+
 /** Patient extensions (valueCodeableConcept with a coding in the named system). */
 export const NATIONALITY_EXTENSION = structureDefinition('patient-nationality');
 export const ETHNICITY_EXTENSION = structureDefinition('patient-ethnicity');

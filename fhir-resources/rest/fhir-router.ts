@@ -139,7 +139,7 @@ export function fhirRouter(options: FhirRouterOptions): Router {
       const security = options.security;
       if (security) {
         const caller = { correlationId, address: req.ip };
-        const principal = await security.authenticate(req, fhirReq.method, fhirReq.path, caller);
+        const principal = await security.resolve(repo, await security.authenticate(req, fhirReq.method, fhirReq.path, caller));
         repo = security.guard(repo.withContext({ correlationId, author: { reference: principal.reference } }), principal, caller);
       }
       const ctx: FhirContext = {

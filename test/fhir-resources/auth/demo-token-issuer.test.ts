@@ -1,6 +1,7 @@
 import express from 'express';
 import request from 'supertest';
 import type { Knex } from 'knex';
+import { decodeJwt } from 'jose';
 import { loadConfig } from '../../../engine/config/config';
 import { AUDIT_TABLE } from '../../../fhir-resources/audit/audit-log';
 import { startSecurity, type Security } from '../../../fhir-resources/auth/security-module';
@@ -16,7 +17,7 @@ describe('the demo token issuer', () => {
   beforeAll(async () => {
     database = await createTestDatabase('sqlite');
     db = database.open();
-    security = await startSecurity(loadConfig({ LINGSHU_PROFILE: 'demo', LINGSHU_DB: database.url, LINGSHU_AUTH__RATE_LIMIT__MAX: '5' }), db);
+    security = await startSecurity(loadConfig({ LINGSHU_PROFILE: 'demo', LINGSHU_DB: database.url, LINGSHU_AUTH__RATE_LIMIT__MAX: '7' }), db);
     app = express();
     app.use('/auth', security.authRoutes);
     app.use('/api', security.opsGuard, (_req, res) => { res.sendStatus(200); });
@@ -42,6 +43,18 @@ describe('the demo token issuer', () => {
 
   it('refuses a patient token without a Patient subject', async () => {
     expect((await issue({ role: 'patient', subject: 'someone' })).status).toBe(400);
+  });
+
+  it('issues a mini-program patient token naming the WeChat account instead of a Patient', async () => {
+    const res = await issue({ role: 'patient', openid: 'oDEMO-openid-000000000000001', appid: 'wx0a1b2c3d4e5f6a7b', unionid: 'uDEMO-unionid-00000000000001' });
+    expect(res.status).toBe(200);
+    const claims = decodeJwt((res.body as { access_token: string }).access_token);
+    expect(claims).toMatchObject({ role: 'patient', openid: 'oDEMO-openid-000000000000001', appid: 'wx0a1b2c3d4e5f6a7b', unionid: 'uDEMO-unionid-00000000000001' });
+    expect(claims.fhirUser).toBeUndefined();
+  });
+
+  it('refuses a mini-program patient token without the appid of its openid', async () => {
+    expect((await issue({ role: 'patient', openid: 'oDEMO-openid-000000000000001' })).status).toBe(400);
   });
 
   it('limits token requests per address', async () => {

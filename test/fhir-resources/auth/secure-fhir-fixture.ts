@@ -7,7 +7,8 @@ import { AuditLog } from '../../../fhir-resources/audit/audit-log';
 import { AccessPolicy } from '../../../fhir-resources/auth/access-policy';
 import { DemoTokenIssuer } from '../../../fhir-resources/auth/demo-token-issuer';
 import { FhirSecurity } from '../../../fhir-resources/auth/fhir-security';
-import { TokenVerifier } from '../../../fhir-resources/auth/token-verifier';
+import { TokenVerifier, type TrustedIssuer } from '../../../fhir-resources/auth/token-verifier';
+import { bindWechatOperation } from '../../../fhir-resources/operations/identity/bind-wechat';
 import { integer, operation, optional, string } from '../../../fhir-resources/operations/operation';
 import { validateOperation } from '../../../fhir-resources/operations/validate';
 import { FieldCipher, type CipherName } from '../../../fhir-resources/privacy/field-cipher';
@@ -56,8 +57,11 @@ export interface SecureFhirFixture {
   close(): Promise<void>;
 }
 
-/** The production stack (supertest drives the app): store with field encryption, audit log, token verification and the router with security. */
-export async function startSecureFhir(kind: TestDatabase['name'], cipher: CipherName = 'aes-256-gcm'): Promise<SecureFhirFixture> {
+/**
+ * The production stack (supertest drives the app): store with field encryption, audit log, token verification and the
+ * router with security. `more.issuers`: identity providers trusted beside the demo issuer (an SM2-signing one).
+ */
+export async function startSecureFhir(kind: TestDatabase['name'], cipher: CipherName = 'aes-256-gcm', more: { issuers?: TrustedIssuer[] } = {}): Promise<SecureFhirFixture> {
   const database = await createTestDatabase(kind);
   const db = database.open();
   const bus = new InProcessBus(db, { pollMs: 10 });
@@ -69,9 +73,9 @@ export async function startSecureFhir(kind: TestDatabase['name'], cipher: Cipher
     const audit = new AuditLog(db);
     await audit.migrate();
     const issuer = await DemoTokenIssuer.create(AUDIENCE);
-    const security = new FhirSecurity({ audit, verifier: new TokenVerifier([issuer.trusted], AUDIENCE), masking: true, policy: new AccessPolicy() });
+    const security = new FhirSecurity({ audit, verifier: new TokenVerifier([issuer.trusted, ...(more.issuers ?? [])], AUDIENCE), masking: true, policy: new AccessPolicy() });
     const app = express();
-    app.use('/fhir', fhirRouter({ repository: store.repository, operations: [validateOperation, cardOperation, approveRefundOperation], security }));
+    app.use('/fhir', fhirRouter({ repository: store.repository, operations: [validateOperation, bindWechatOperation, cardOperation, approveRefundOperation], security }));
     const started = store;
     return {
       app, db, repository: started.repository, audit, issuer,
