@@ -35,7 +35,7 @@ const ORDERED = ['eq', 'ne', 'gt', 'lt', 'ge', 'le', 'sa', 'eb', 'ap'];
  */
 export const SUPPORTED_OPERATORS: Readonly<Record<IndexKind, readonly string[]>> = {
   string: ['eq', 'exact', 'contains', 'missing'],
-  token: ['eq', 'not', 'text', 'missing'],
+  token: ['eq', 'not', 'text', 'in', 'not-in', 'missing'],
   reference: ['eq', 'missing'],
   date: [...ORDERED, 'missing'],
   number: [...ORDERED, 'missing'],
@@ -84,6 +84,11 @@ export function applyFilter(ctx: SearchContext, qb: Builder, resourceType: strin
       }
       // Protected values (ID numbers, phones) are indexed as keyed digests: the searched code is digested alike.
       const stored = (v: string): string => ctx.privacy?.searchToken(resourceType, code, v) ?? v;
+      if (operator === 'in' || operator === 'not-in') {
+        const codes = ctx.valueSets.get(filter.value.split('|')[0]);
+        if (!codes) return ctx.reject(code, `:${operator} is supported on a parameter of the searched type, not inside a chain or _has`);
+        return exists(ctx, qb, kind, resourceType, outer, code, (b, a) => inValueSet(b, a, codes, stored), operator === 'not-in');
+      }
       return exists(ctx, qb, kind, resourceType, outer, code, (b, a) => values.forEach((v) => b.orWhere((c) => tokenMatch(c, a, v, stored))), operator === 'not');
     }
     case 'reference': {
@@ -203,6 +208,19 @@ function tokenMatch(b: Builder, a: string, value: string, stored: (code: string)
   if (system === '') b.whereNull(`${a}.system`).where(`${a}.value`, code);
   else if (code === '') b.where(`${a}.system`, system);
   else b.where(`${a}.system`, system).where(`${a}.value`, code);
+}
+
+/**
+ * A code of one of the value set's systems; an empty expansion matches nothing. A value indexed without a system
+ * is an element of type `code` (gender, status), whose system is the one its binding implies: it matches by code.
+ */
+function inValueSet(b: Builder, a: string, codes: Map<string, Set<string>>, stored: (code: string) => string): void {
+  if (codes.size === 0) b.whereRaw('1 = 0');
+  for (const [system, set] of codes) {
+    const values = [...set].map(stored);
+    // In slices, below every driver's bound-parameter limit (older SQLite builds: 999).
+    for (let i = 0; i < values.length; i += 500) b.orWhere((c) => c.where((w) => w.where(`${a}.system`, system).orWhereNull(`${a}.system`)).whereIn(`${a}.value`, values.slice(i, i + 500)));
+  }
 }
 
 /** `Type/id`, an absolute URL ending in `Type/id`, a bare id (typed when the parameter has one target), or a canonical. */

@@ -10,6 +10,8 @@ import type { IndexPrivacy } from './index-privacy';
  */
 export class SearchContext {
   readonly warnings: OperationOutcomeIssue[] = [];
+  /** Codes by system of the value sets `:in` / `:not-in` name, read before the SQL is built (value-set-codes.ts). */
+  readonly valueSets = new Map<string, Map<string, Set<string>>>();
   private aliases = 0;
   private driverTaken = false;
 

@@ -13,6 +13,7 @@ import { SearchContext } from './search-context';
 import { IndexKind, INDEX_TABLES, migrateFhirSearch } from './search-migrations';
 import { ensureSearchDefinitions, searchParameter } from './search-parameters';
 import { parseFhirSearchUrl } from './search-request';
+import { resolveValueSets } from './value-set-codes';
 import { applyKeyset, applyOrder, decodeCursor, encodeCursor, planSort } from './sort-keys';
 
 export const DEFAULT_PAGE_SIZE = 20;
@@ -97,6 +98,7 @@ export class KnexSearchIndex implements SearchIndex {
     const type = request.resourceType;
     const base = db('fhir_resources as r').where('r.resource_type', type).where('r.deleted', false);
     ctx.restrict(base, type, 'r');
+    await resolveValueSets(ctx, request.filters ?? [], this.codec);
     for (const filter of byDrivingOrder(type, request.filters ?? [])) applyFilter(ctx, base, type, 'r', filter);
     const plan = planSort(ctx, type, 'r', request.sortRules);
     const count = Math.min(Math.max(request.count ?? DEFAULT_PAGE_SIZE, 0), MAX_PAGE_SIZE);

@@ -22,7 +22,12 @@ function usesOf(p: CapabilityStatementRestResourceSearchParam): string[] {
   const prefixes = /Prefixes: ([^.]*)\./.exec(doc)?.[1].split(', ') ?? [];
   const sample = SAMPLE[p.type!];
   const uses = [`${p.name}=${encodeURIComponent(sample)}`];
-  for (const m of modifiers) uses.push(`${p.name}${m}=${m === ':missing' ? 'true' : m === ':text' ? '血' : encodeURIComponent(sample)}`);
+  const valueOf = (m: string): string => {
+    if (m === ':missing') return 'true';
+    if (m === ':text') return '血';
+    return m === ':in' || m === ':not-in' ? 'http://hl7.org/fhir/ValueSet/administrative-gender' : encodeURIComponent(sample);
+  };
+  for (const m of modifiers) uses.push(`${p.name}${m}=${valueOf(m)}`);
   for (const prefix of prefixes) uses.push(`${p.name}=${prefix}${encodeURIComponent(sample)}`);
   if (/Chaining/.test(doc)) uses.push(`${p.name}._id=P1`);
   return uses;
