@@ -87,6 +87,8 @@ function webApiPeers(env: NodeJS.ProcessEnv): Pick<SimulatorConfig, 'medtechBook
     prescriptionPlatform: { port: port('PRESCRIPTION_PLATFORM', 9112), fixmedinsCodes: (env.LINGSHU_SIM_PRESCRIPTION_PLATFORM_FIXMEDINS_CODES ?? 'H33010600001').split(',').map((c) => c.trim()).filter(Boolean) },
     pharmacy: {
       port: port('PHARMACY', 9113), callbackUrl: env.LINGSHU_SIM_PHARMACY_CALLBACK_URL,
+      // LINGSHU_SIM_PHARMACY_API: json, soap or both (the default, so that the demo shows the WSDL beside the web API).
+      api: pharmacyApi(env.LINGSHU_SIM_PHARMACY_API),
       apps: { [env.LINGSHU_SIM_PHARMACY_APP_ID ?? 'lingshu-demo']: env.LINGSHU_SIM_PHARMACY_SECRET ?? 'demo-pharmacy-secret' },
     },
     regulator: {
@@ -99,6 +101,12 @@ function webApiPeers(env: NodeJS.ProcessEnv): Pick<SimulatorConfig, 'medtechBook
       apps: { [env.LINGSHU_SIM_SMS_GATEWAY_APP_ID ?? 'lingshu-demo']: env.LINGSHU_SIM_SMS_GATEWAY_SECRET ?? 'demo-sms-secret' },
     },
   };
+}
+
+function pharmacyApi(value: string | undefined): 'json' | 'soap' | 'both' {
+  const v = (value ?? 'both').toLowerCase();
+  if (v !== 'json' && v !== 'soap' && v !== 'both') throw new Error(`LINGSHU_SIM_PHARMACY_API is json, soap or both, not ${value}`);
+  return v;
 }
 
 /** The peers the host starts. */

@@ -75,6 +75,11 @@ export abstract class JsonApiPeer implements SimulatedPeer {
     res.status(500).json({ code: '500', message: '系统繁忙，请稍后重试 (simulated)' });
   }
 
+  /** A reply cut off mid-object, as a gateway that drops the connection after a fixed buffer sends it. */
+  protected malformedReply(res: Response): void {
+    res.status(200).type('application/json; charset=utf-8').send('{"code":"0","data":{"id":"');
+  }
+
   async start(): Promise<Record<string, number>> {
     const app = express();
     app.use(express.raw({ type: () => true, limit: '5mb' }));
@@ -109,6 +114,11 @@ export abstract class JsonApiPeer implements SimulatedPeer {
     return r;
   }
 
+  /** False for the routes that take another body than JSON (a SOAP service beside the API): they get the raw bytes. */
+  protected takesJson(_req: Request): boolean {
+    return true;
+  }
+
   /** Settings worth showing on GET /_sim/<name>/ (URLs to call back, app ids). */
   protected status(): Record<string, unknown> {
     return {};
@@ -135,10 +145,15 @@ export abstract class JsonApiPeer implements SimulatedPeer {
 
   private recordAndParse(req: Request, res: Response, next: NextFunction): void {
     const raw: Buffer = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    // Taken now: a router mounted on a sub-path (a SOAP service) rewrites req.path while the request is handled.
+    const path = req.path;
     res.locals.raw = raw;
     let body: unknown;
     let parsed = true;
-    if (raw.length > 0) {
+    if (!this.takesJson(req)) {
+      req.body = raw;
+      body = raw.toString('utf8').slice(0, 2000);
+    } else if (raw.length > 0) {
       try {
         body = JSON.parse(raw.toString('utf8'));
       } catch {
@@ -146,10 +161,10 @@ export abstract class JsonApiPeer implements SimulatedPeer {
         body = raw.toString('utf8').slice(0, 500);
       }
     }
-    req.body = body;
+    if (this.takesJson(req)) req.body = body;
     const record = () => {
       this.received.push({
-        at: new Date().toISOString(), method: req.method, path: req.path, body,
+        at: new Date().toISOString(), method: req.method, path, body,
         status: res.headersSent ? res.statusCode : 0, outcome: String(res.locals.outcome ?? (res.statusCode < 400 ? 'accepted' : `HTTP ${res.statusCode}`)),
       });
       if (this.received.length > KEEP) this.received.shift();
@@ -170,7 +185,6 @@ export abstract class JsonApiPeer implements SimulatedPeer {
       return;
     }
     if (mode === '500') return this.serverError(res);
-    // Cut off mid-object, as a gateway that drops the connection after a fixed buffer sends it.
-    res.status(200).type('application/json; charset=utf-8').send('{"code":"0","data":{"id":"');
+    this.malformedReply(res);
   }
 }

@@ -2,6 +2,7 @@ import type { Request, Response, Router } from 'express';
 import express from 'express';
 import { JsonApiPeer, JsonApiPeerOptions } from '../json-api/json-api-peer';
 import { pharmacyHeaders, signatureProblem } from './pharmacy-signature';
+import { listenPharmacySoap, PHARMACY_SOAP_PATH, type PharmacyOutcome } from './pharmacy-soap';
 
 export interface PharmacyPeerOptions extends JsonApiPeerOptions {
   /** appId → HMAC key of the hospitals sending prescriptions. */
@@ -10,6 +11,11 @@ export interface PharmacyPeerOptions extends JsonApiPeerOptions {
   callbackUrl?: string;
   /** The pharmacy's name, as it appears on pickup receipts. */
   pharmacyName?: string;
+  /**
+   * How this pharmacy takes prescriptions: its signed JSON web API (/api, the default), its SOAP service
+   * (/soap/PrescriptionService.asmx?wsdl, as older chain platforms publish), or both.
+   */
+  api?: 'json' | 'soap' | 'both';
 }
 
 interface RxDrug { code: string; name: string; spec?: string; quantity: number; unit?: string; usage?: string }
@@ -38,7 +44,8 @@ const MOVES: Record<string, PharmacyOrder['status'][]> = {
 /**
  * A third-party pharmacy (连锁药房) taking circulated prescriptions over a signed JSON web API: POST
  * /api/prescriptions {rxNo, pickupCode, patient, drugs[], delivery}, GET /api/prescriptions/<rxNo>, POST
- * /api/prescriptions/<rxNo>/cancel (before dispensing, for refunds). The pharmacist's side is on the control routes:
+ * /api/prescriptions/<rxNo>/cancel (before dispensing, for refunds); or, chosen by `api`, over SOAP with the same
+ * three operations and the same signature (pharmacy-soap.ts). The pharmacist's side is on the control routes:
  * accept, reject, dispense and 核销 (pickup with the code the patient shows); each change is POSTed, signed, to the
  * callback URL — the 核销 one with the drugs' 追溯码 and lots.
  */
@@ -47,12 +54,53 @@ export class PharmacyPeer extends JsonApiPeer {
   readonly description = 'Pharmacy: receives circulated prescriptions, 审方 accept/reject, dispense, pickup-code 核销 callbacks';
   readonly orders = new Map<string, PharmacyOrder>();
   private seq = 0;
+  private readonly soapRouter = express.Router();
 
   constructor(private readonly options: PharmacyPeerOptions) {
     super(options);
   }
 
+  private get offers(): { json: boolean; soap: boolean } {
+    const api = this.options.api ?? 'json';
+    return { json: api !== 'soap', soap: api !== 'json' };
+  }
+
+  get wsdlUrl(): string {
+    return `${this.url}${PHARMACY_SOAP_PATH}?wsdl`;
+  }
+
+  override async start(): Promise<Record<string, number>> {
+    const ports = await super.start();
+    // The WSDL names the service address, known only once the port is bound; the router was mounted before.
+    if (this.offers.soap) {
+      await listenPharmacySoap(this.soapRouter, `${this.url}${PHARMACY_SOAP_PATH}`, this.options.apps, {
+        ReceivePrescription: (appId, data) => this.receive(appId, data),
+        QueryPrescription: (appId, data) => this.query(appId, String(data.rxNo ?? '')),
+        CancelPrescription: (appId, data) => this.cancel(appId, String(data.rxNo ?? ''), typeof data.reason === 'string' ? data.reason : undefined),
+      });
+    }
+    return ports;
+  }
+
+  protected override takesJson(req: Request): boolean {
+    return !req.path.startsWith('/soap/');
+  }
+
+  protected override serverError(res: Response): void {
+    if (!res.req.path.startsWith('/soap/')) return super.serverError(res);
+    res.status(500).type('text/xml; charset=utf-8').send('<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body>' +
+      '<soap:Fault><faultcode>soap:Server</faultcode><faultstring>系统繁忙，请稍后重试 (simulated)</faultstring></soap:Fault></soap:Body></soap:Envelope>');
+  }
+
+  protected override malformedReply(res: Response): void {
+    if (!res.req.path.startsWith('/soap/')) return super.malformedReply(res);
+    res.status(200).type('text/xml; charset=utf-8').send('<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body>' +
+      '<ReceivePrescriptionResponse xmlns="http://pharmacy.example.cn/rx/"><code>0</code><data>{&quot;orderId&quot;:&quot;YF2026');
+  }
+
   protected routes(app: express.Express): void {
+    if (this.offers.soap) app.use('/soap', this.soapRouter);
+    if (!this.offers.json) return;
     app.use('/api', (req, res, next) => {
       const problem = signatureProblem(this.options.apps[req.header('x-app-id') ?? ''], {
         appId: req.header('x-app-id'), timestamp: req.header('x-timestamp'), sign: req.header('x-sign'),
@@ -60,23 +108,20 @@ export class PharmacyPeer extends JsonApiPeer {
       if (problem) return this.refuse(res, 401, 'SIGN_ERROR', problem);
       next();
     });
-    app.post('/api/prescriptions', (req, res) => this.receive(req, res));
-    app.get('/api/prescriptions/:rxNo', (req, res) => {
-      const order = this.own(req, res);
-      if (order) res.json({ code: '0', data: this.view(order) });
-    });
-    app.post('/api/prescriptions/:rxNo/cancel', (req, res) => {
-      const order = this.own(req, res);
-      if (!order) return;
-      if (order.status === 'cancelled') return void res.json({ code: '0', data: this.view(order) });
-      if (!MOVES.cancelled.includes(order.status)) return this.refuse(res, 409, 'STATUS_ERROR', `处方 ${order.rxNo} 状态 ${order.status}，不能取消`);
-      this.move(order, 'cancelled', (req.body as { reason?: string } | undefined)?.reason);
-      res.json({ code: '0', data: this.view(order) });
-    });
+    const appId = (req: Request) => req.header('x-app-id') ?? '';
+    app.post('/api/prescriptions', (req, res) => this.answer(res, this.receive(appId(req), req.body)));
+    app.get('/api/prescriptions/:rxNo', (req, res) => this.answer(res, this.query(appId(req), req.params.rxNo)));
+    app.post('/api/prescriptions/:rxNo/cancel', (req, res) =>
+      this.answer(res, this.cancel(appId(req), req.params.rxNo, (req.body as { reason?: string } | undefined)?.reason)));
+  }
+
+  private answer(res: Response, o: PharmacyOutcome): void {
+    if (o.code !== '0') return this.refuse(res, o.status, o.code, o.message ?? o.code);
+    res.status(o.status).json({ code: '0', data: o.data });
   }
 
   protected override status(): Record<string, unknown> {
-    return { apiUrl: `${this.url}/api`, callbackUrl: this.options.callbackUrl ?? null, appIds: Object.keys(this.options.apps) };
+    return { apiUrl: this.offers.json ? `${this.url}/api` : null, wsdl: this.offers.soap ? this.wsdlUrl : null, callbackUrl: this.options.callbackUrl ?? null, appIds: Object.keys(this.options.apps) };
   }
 
   protected override controlRoutes(r: Router): void {
@@ -105,18 +150,17 @@ export class PharmacyPeer extends JsonApiPeer {
     });
   }
 
-  private receive(req: Request, res: Response): void {
-    const b = (req.body ?? {}) as Partial<PharmacyOrder>;
+  private receive(appId: string, body: unknown): PharmacyOutcome {
+    const b = (body ?? {}) as Partial<PharmacyOrder>;
     const drugs = Array.isArray(b.drugs) ? b.drugs : [];
     const bad = drugs.findIndex((d) => !d?.code || !d?.name || !(Number(d?.quantity) > 0));
     if (!b.rxNo || !b.pickupCode || !b.patient?.name || !drugs.length || bad >= 0) {
-      return this.refuse(res, 400, 'PARAM_ERROR', bad >= 0 ? `第 ${bad + 1} 个药品缺少 code/name/quantity` : 'rxNo, pickupCode, patient.name, drugs 必填');
+      return refused(400, 'PARAM_ERROR', bad >= 0 ? `第 ${bad + 1} 个药品缺少 code/name/quantity` : 'rxNo, pickupCode, patient.name, drugs 必填');
     }
-    const appId = req.header('x-app-id')!;
     const fingerprint = JSON.stringify([b.pickupCode, b.patient, drugs]);
     const known = this.orders.get(b.rxNo);
-    if (known && known.appId === appId && known.fingerprint === fingerprint) return void res.json({ code: '0', data: this.view(known) });
-    if (known) return this.refuse(res, 409, 'RX_CONFLICT', `处方 ${b.rxNo} 已接收，内容不同`);
+    if (known && known.appId === appId && known.fingerprint === fingerprint) return done(this.view(known));
+    if (known) return refused(409, 'RX_CONFLICT', `处方 ${b.rxNo} 已接收，内容不同`);
     const at = new Date().toISOString();
     const order: PharmacyOrder = {
       orderId: `YF${at.slice(0, 10).replace(/-/g, '')}${String(++this.seq).padStart(5, '0')}`, rxNo: b.rxNo, appId, pickupCode: b.pickupCode,
@@ -124,15 +168,27 @@ export class PharmacyPeer extends JsonApiPeer {
       history: [{ status: 'received', at }], fingerprint,
     };
     this.orders.set(order.rxNo, order);
-    res.locals.outcome = `received ${order.rxNo} as ${order.orderId}`;
-    res.json({ code: '0', data: this.view(order) });
+    return done(this.view(order));
   }
 
-  private own(req: Request, res: Response): PharmacyOrder | undefined {
-    const order = this.orders.get(String(req.params.rxNo));
+  private query(appId: string, rxNo: string): PharmacyOutcome {
+    const order = this.own(appId, rxNo);
+    return order ? done(this.view(order)) : unknownRx(rxNo);
+  }
+
+  private cancel(appId: string, rxNo: string, reason?: string): PharmacyOutcome {
+    const order = this.own(appId, rxNo);
+    if (!order) return unknownRx(rxNo);
+    if (order.status === 'cancelled') return done(this.view(order));
+    if (!MOVES.cancelled.includes(order.status)) return refused(409, 'STATUS_ERROR', `处方 ${order.rxNo} 状态 ${order.status}，不能取消`);
+    this.move(order, 'cancelled', reason);
+    return done(this.view(order));
+  }
+
+  private own(appId: string, rxNo: string): PharmacyOrder | undefined {
+    const order = this.orders.get(rxNo);
     // Another hospital's prescription is answered as unknown: its existence is not this caller's business.
-    if (!order || order.appId !== req.header('x-app-id')) return void this.refuse(res, 404, 'RX_NOT_FOUND', `处方 ${req.params.rxNo} 不存在`);
-    return order;
+    return order && order.appId === appId ? order : undefined;
   }
 
   private move(order: PharmacyOrder, status: PharmacyOrder['status'], note?: string): void {
@@ -152,6 +208,10 @@ export class PharmacyPeer extends JsonApiPeer {
     return rest;
   }
 }
+
+const done = (data: unknown): PharmacyOutcome => ({ status: 200, code: '0', data });
+const refused = (status: number, code: string, message: string): PharmacyOutcome => ({ status, code, message });
+const unknownRx = (rxNo: string) => refused(404, 'RX_NOT_FOUND', `处方 ${rxNo} 不存在`);
 
 export function pharmacyPeer(options: PharmacyPeerOptions): PharmacyPeer {
   return new PharmacyPeer(options);
