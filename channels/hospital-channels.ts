@@ -1,5 +1,6 @@
 import type { ChannelDefinition } from '../engine/channel/channel';
 import type { ChannelDeps } from './channel-deps';
+import { drugDatabase, hisChargeItems } from './dictionaries';
 import { hisCharges } from './his-charges';
 import { hisOrders, hisOrdersOut } from './his-orders';
 import { hisPatients, hisPatientsAdt } from './his-patients';
@@ -27,6 +28,8 @@ const CHANNELS: Record<keyof HospitalConfig['channels'], (deps: ChannelDeps) => 
   medtechBooking,
   medtechSlots,
   prescriptionCirculation,
+  hisChargeItems,
+  drugDatabase,
 };
 
 /** The hospital's interfaces that its configuration turns on. */

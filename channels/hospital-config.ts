@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { paymentGatewaysSchema } from '../adapters/payment/payment-gateways';
 import type { LingshuConfig } from '../engine/config/config';
+import { drugDatabaseSchema, hisChargeItemsSchema } from './dictionaries-config';
 import { prescriptionCirculationSchema } from './prescription-circulation-config';
 
 const mllpPort = z.number().int().min(0).max(65535);
@@ -79,6 +80,9 @@ export const hospitalSchema = z.object({
     /** Pulls the platform's 号源 into Schedule / Slot on `cron` (the platform's url and token above). */
     medtechSlots: z.object({ enabled: z.boolean(), cron: z.string().min(1) }),
     prescriptionCirculation: prescriptionCirculationSchema,
+    /** Dictionaries on a schedule (channels/dictionaries.ts): the HIS 收费项目 / 药品字典 view, a third-party drug database. */
+    hisChargeItems: hisChargeItemsSchema,
+    drugDatabase: drugDatabaseSchema,
   }),
 }).superRefine((h, ctx) => {
   if (h.payments.enabled && !/^https?:\/\//.test(h.payments.notifyBaseUrl)) {

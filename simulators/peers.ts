@@ -13,6 +13,7 @@ import { prescriptionPlatformPeer, PrescriptionPlatformPeerOptions } from './pre
 import { pharmacyPeer, PharmacyPeerOptions } from './pharmacy/pharmacy-peer';
 import { regulatorPeer, RegulatorPeerOptions } from './regulator/regulator-peer';
 import { smsGatewayPeer, SmsGatewayPeerOptions } from './sms-gateway/sms-gateway-peer';
+import { drugDatabasePeer, DrugDatabasePeerOptions } from './drug-database/drug-database-peer';
 
 export interface SimulatorConfig {
   /** Control port (GET /_sim/ …). */
@@ -28,6 +29,7 @@ export interface SimulatorConfig {
   pharmacy: PharmacyPeerOptions;
   regulator: RegulatorPeerOptions;
   smsGateway: SmsGatewayPeerOptions;
+  drugDatabase: DrugDatabasePeerOptions;
 }
 
 function target(value: string | undefined): { host: string; port: number } {
@@ -80,7 +82,7 @@ export function simulatorConfig(env: NodeJS.ProcessEnv = process.env): Simulator
  * The JSON web API peers, each on LINGSHU_SIM_<PEER>_PORT. Credentials default to demo values that only these
  * simulators accept; callback URLs are unset unless given, since the channels that take them come with their issues.
  */
-function webApiPeers(env: NodeJS.ProcessEnv): Pick<SimulatorConfig, 'medtechBooking' | 'prescriptionPlatform' | 'pharmacy' | 'regulator' | 'smsGateway'> {
+function webApiPeers(env: NodeJS.ProcessEnv): Pick<SimulatorConfig, 'medtechBooking' | 'prescriptionPlatform' | 'pharmacy' | 'regulator' | 'smsGateway' | 'drugDatabase'> {
   const port = (peer: string, fallback: number) => (env[`LINGSHU_SIM_${peer}_PORT`] !== undefined ? Number(env[`LINGSHU_SIM_${peer}_PORT`]) : fallback);
   return {
     medtechBooking: { port: port('MEDTECH_BOOKING', 9111), token: env.LINGSHU_SIM_MEDTECH_BOOKING_TOKEN ?? 'demo-medtech-token', notifyUrl: env.LINGSHU_SIM_MEDTECH_BOOKING_NOTIFY_URL },
@@ -100,6 +102,7 @@ function webApiPeers(env: NodeJS.ProcessEnv): Pick<SimulatorConfig, 'medtechBook
       receiptDelayMs: Number(env.LINGSHU_SIM_SMS_GATEWAY_RECEIPT_DELAY_MS ?? 1000),
       apps: { [env.LINGSHU_SIM_SMS_GATEWAY_APP_ID ?? 'lingshu-demo']: env.LINGSHU_SIM_SMS_GATEWAY_SECRET ?? 'demo-sms-secret' },
     },
+    drugDatabase: { port: port('DRUG_DATABASE', 9118), apiKeys: [env.LINGSHU_SIM_DRUG_DATABASE_API_KEY ?? 'demo-drug-database-key'] },
   };
 }
 
@@ -123,6 +126,7 @@ export function allPeers(config: SimulatorConfig): SimulatedPeer[] {
     pharmacyPeer(config.pharmacy),
     regulatorPeer(config.regulator),
     smsGatewayPeer(config.smsGateway),
+    drugDatabasePeer(config.drugDatabase),
     // Payment gateways, 医技预约, 处方流转, pharmacy, regulator and SMS peers come with their issues.
   ];
 }

@@ -3,6 +3,7 @@ import * as soap from 'soap';
 import type { SimulatedPeer } from '../peer';
 import { FailureSwitch, PeerHttpServer } from '../peer-http-server';
 import { BILLING_ACTIONS, book, readBillingRequest, type BillingRequest } from './his-billing';
+import { HisDictionary } from './his-dictionary';
 import { DEMO_DRUGS, DEMO_EXAMS, drugOrder, serviceOrder, type DrugLine, type ServiceLine } from './his-demo-orders';
 import { adtMessage, ormMessage, type AdtEvent } from './his-hl7v2';
 import { HisMllpSender, type MllpTarget, type SentV2 } from './his-mllp-sender';
@@ -63,8 +64,10 @@ const KEEP_RECEIVED = 200;
  */
 export class HisPeer implements SimulatedPeer {
   readonly name = 'his';
-  readonly description = 'HIS: 互联互通 SOAP services with HL7 v3 XML (个人信息注册/查询, 医嘱/收费查询), pushes 个人信息注册 to Lingshu; sends ADT / ORM over MLLP';
+  readonly description = 'HIS: 互联互通 SOAP services with HL7 v3 XML (个人信息注册/查询, 医嘱/收费查询), pushes 个人信息注册 to Lingshu; sends ADT / ORM over MLLP; 收费项目/药品字典 JSON view';
   readonly state: HisState;
+  /** 收费项目 and 药品 dictionaries, served as a JSON view at /api/dictionary (his-dictionary.ts). */
+  readonly dictionary: HisDictionary;
   readonly received: ReceivedCall[] = [];
   private readonly failures = new FailureSwitch<FailureMode>(['timeout', '500', 'malformed']);
   private readonly http = new PeerHttpServer();
@@ -75,6 +78,7 @@ export class HisPeer implements SimulatedPeer {
   constructor(private readonly options: HisPeerOptions = {}) {
     this.state = new HisState(options.seed ?? true);
     if (options.mllp) this.v2 = new HisMllpSender(options.mllp);
+    this.dictionary = new HisDictionary(options.seed ?? true);
   }
 
   get url(): string {
@@ -84,6 +88,7 @@ export class HisPeer implements SimulatedPeer {
   async start(): Promise<Record<string, number>> {
     const app = express();
     app.use(HIS_SOAP_PATH, (req, res, next) => this.injectFailure(req, res, next));
+    app.use('/api/dictionary', this.dictionary.router());
     await this.http.listen(app, this.options.port ?? 0, this.options.host ?? '127.0.0.1');
     // The WSDL is made once the port is known: callers take the service address from it.
     await new Promise<void>((resolve, reject) => {
@@ -232,6 +237,7 @@ export class HisPeer implements SimulatedPeer {
       return this.sendOrm(body.patientId ?? '', body.category ?? 'exam', body.items?.length ? body.items : DEMO_EXAMS);
     }));
     r.get('/hl7v2', (_req, res) => res.json({ target: this.v2?.where ?? null, sent: this.v2?.sent ?? [] }));
+    r.use('/dictionary', this.dictionary.control());
     r.post('/fail', this.failures.route());
     r.get('/received', (_req, res) => res.json(this.received));
     r.post('/send', async (req, res) => {
