@@ -37,13 +37,13 @@ export function demoHospital(hospital: HospitalConfig, env: NodeJS.ProcessEnv, p
       // Every 30 s, so the demo's 号源 show up soon after start-up.
       medtechSlots: on({ ...c.medtechSlots, cron: '*/30 * * * * *' }),
       prescriptionCirculation: on(demoCirculation(c.prescriptionCirculation, env)),
-      // Dictionaries from the HIS's view and the drug database simulator; increments every 30 s so edits show up soon.
+      // Dictionaries from the HIS's view and the drug database simulator; increments every 10 s so edits show up soon.
       hisChargeItems: on({
-        ...c.hisChargeItems, incrementalCron: '*/30 * * * * *',
+        ...c.hisChargeItems, incrementalCron: '*/10 * * * * *',
         url: c.hisChargeItems.url || `http://127.0.0.1:${env.LINGSHU_SIM_HIS_PORT ?? 9101}/api/dictionary`,
       }),
       drugDatabase: on({
-        ...c.drugDatabase, incrementalCron: '*/30 * * * * *',
+        ...c.drugDatabase, incrementalCron: '*/10 * * * * *',
         url: c.drugDatabase.url || `http://127.0.0.1:${env.LINGSHU_SIM_DRUG_DATABASE_PORT ?? 9118}`,
         apiKey: c.drugDatabase.apiKey || (env.LINGSHU_SIM_DRUG_DATABASE_API_KEY ?? 'demo-drug-database-key'),
       }),

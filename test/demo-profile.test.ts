@@ -17,7 +17,7 @@ describe('the demo profile', () => {
 
   beforeAll(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lingshu-demo-'));
-    const [http, simPort, mllp, lis, pacs, repro, his, pacsIn, reproIn, adtIn, wechat, alipay] = await Promise.all(Array.from({ length: 12 }, freePort));
+    const [http, simPort, mllp, lis, pacs, repro, his, pacsIn, reproIn, adtIn, wechat, alipay, drugDatabase] = await Promise.all(Array.from({ length: 13 }, freePort));
     engine = new EngineProcess({
       LINGSHU_PROFILE: 'demo', LINGSHU_DB: `sqlite:${path.join(dir, 'demo.db')}`, LINGSHU_BUS: '', LINGSHU_LOG_LEVEL: 'warn',
       LINGSHU_SIM_PORT: String(simPort), LINGSHU_DEMO_MLLP_PORT: String(mllp),
@@ -27,6 +27,7 @@ describe('the demo profile', () => {
       LINGSHU_SIM_MEDTECH_BOOKING_PORT: '0', LINGSHU_SIM_PRESCRIPTION_PLATFORM_PORT: '0', LINGSHU_SIM_PHARMACY_PORT: '0', LINGSHU_SIM_REGULATOR_PORT: '0', LINGSHU_SIM_SMS_GATEWAY_PORT: '0',
       // The demo's payment channels are pointed at the payment simulators' ports, so those are fixed up front.
       LINGSHU_SIM_WECHATPAY_PORT: String(wechat), LINGSHU_SIM_ALIPAY_PORT: String(alipay),
+      LINGSHU_SIM_DRUG_DATABASE_PORT: String(drugDatabase),
     }, http);
     await engine.start();
     sim = `http://127.0.0.1:${simPort}/_sim`;
@@ -46,7 +47,7 @@ describe('the demo profile', () => {
 
   it('lists the simulated peers with their ports', async () => {
     const { peers } = (await (await fetch(`${sim}/`)).json()) as { peers: { name: string }[] };
-    expect(peers.map((p) => p.name).sort()).toEqual(['alipay', 'his', 'lis', 'medtech-booking', 'pacs', 'pharmacy', 'prescription-platform', 'regulator', 'repro-lis', 'sms-gateway', 'wechatpay']);
+    expect(peers.map((p) => p.name).sort()).toEqual(['alipay', 'drug-database', 'his', 'lis', 'medtech-booking', 'pacs', 'pharmacy', 'prescription-platform', 'regulator', 'repro-lis', 'sms-gateway', 'wechatpay']);
   });
 
   it('writes a result the simulated LIS sends over MLLP into the FHIR store and acknowledges it with AA', async () => {
@@ -70,6 +71,17 @@ describe('the demo profile', () => {
       return list.messages.length > 0;
     });
   });
+
+  it('syncs the HIS 收费项目 and the drug database into the FHIR store, found by pinyin initials', async () => {
+    const issued = await fetch(`${engine.base}/auth/demo/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ role: 'doctor', subject: 'Practitioner/demo' }) });
+    const doctor = ((await issued.json()) as { access_token: string }).access_token;
+    const titles = async (query: string) => {
+      const bundle = (await (await fetch(`${engine.base}/fhir/${query}`, { headers: { authorization: `Bearer ${doctor}` } })).json()) as { entry?: { resource: { title?: string; code?: { text?: string } } }[] };
+      return (bundle.entry ?? []).map((e) => e.resource.title ?? e.resource.code?.text);
+    };
+    expect(await eventually(async () => (await titles('ActivityDefinition?title=xcg')).length > 0 && titles('ActivityDefinition?title=xcg'), 60000)).toEqual(['血常规']);
+    expect(await eventually(async () => (await titles('MedicationKnowledge?name=blfhs')).length > 1 && titles('MedicationKnowledge?name=blfhs'), 60000)).toEqual(['布洛芬缓释胶囊', '布洛芬缓释胶囊']);
+  }, 90000);
 
   it('refuses the engine API without a token', async () => {
     expect((await fetch(`${engine.base}/api/channels`)).status).toBe(401);

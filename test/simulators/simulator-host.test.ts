@@ -23,7 +23,7 @@ describe('simulator host with the LIS, PACS and reproductive-center LIS peers ag
       LINGSHU_SIM_PORT: '0', LINGSHU_SIM_HIS_PORT: '0', LINGSHU_SIM_LIS_PORT: '0', LINGSHU_SIM_PACS_PORT: '0', LINGSHU_SIM_REPRO_LIS_PORT: '0',
       LINGSHU_SIM_LIS_TARGET: target, LINGSHU_SIM_PACS_TARGET: target, LINGSHU_SIM_REPRO_LIS_TARGET: target,
       LINGSHU_SIM_MEDTECH_BOOKING_PORT: '0', LINGSHU_SIM_PRESCRIPTION_PLATFORM_PORT: '0', LINGSHU_SIM_PHARMACY_PORT: '0', LINGSHU_SIM_REGULATOR_PORT: '0', LINGSHU_SIM_SMS_GATEWAY_PORT: '0',
-      LINGSHU_SIM_WECHATPAY_PORT: '0', LINGSHU_SIM_ALIPAY_PORT: '0',
+      LINGSHU_SIM_DRUG_DATABASE_PORT: '0', LINGSHU_SIM_WECHATPAY_PORT: '0', LINGSHU_SIM_ALIPAY_PORT: '0',
     });
     host = await startSimulatorHost(allPeers(config), { port: config.port });
     control = `http://127.0.0.1:${host.port}`;
@@ -41,7 +41,7 @@ describe('simulator host with the LIS, PACS and reproductive-center LIS peers ag
   it('lists every peer with its protocol ports at GET /_sim/', async () => {
     const { body } = await request(control).get('/_sim/').expect(200);
     const peers = body.peers as { name: string; ports: Record<string, number> }[];
-    expect(peers.map((p) => p.name)).toEqual(expect.arrayContaining(['lis', 'pacs', 'repro-lis', 'his', 'medtech-booking', 'prescription-platform', 'pharmacy', 'regulator', 'sms-gateway', 'wechatpay', 'alipay']));
+    expect(peers.map((p) => p.name)).toEqual(expect.arrayContaining(['lis', 'pacs', 'repro-lis', 'his', 'medtech-booking', 'prescription-platform', 'pharmacy', 'regulator', 'sms-gateway', 'wechatpay', 'alipay', 'drug-database']));
     for (const name of ['lis', 'pacs', 'repro-lis']) expect(peers.find((p) => p.name === name)!.ports.mllp).toBeGreaterThan(0);
     for (const p of peers) expect(Math.min(...Object.values(p.ports))).toBeGreaterThan(0);
   });
