@@ -40,7 +40,7 @@ function usage(operators: readonly string[], chained: boolean): string {
   const parts = [
     modifiers.length ? `Modifiers: ${modifiers.join(', ')}.` : '',
     prefixes.length ? `Prefixes: ${prefixes.join(', ')}.` : '',
-    chained ? 'Chaining one level (`param.name=`, `param:Type.name=`).' : '',
+    chained ? 'The target type as modifier (`param:Type=id`). Chaining one level (`param.name=`, `param:Type.name=`).' : '',
   ];
   return parts.filter(Boolean).join(' ');
 }

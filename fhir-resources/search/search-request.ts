@@ -1,8 +1,8 @@
-import { Operator, parseSearchRequest, type Filter, type SearchRequest } from '@medplum/core';
+import { isResourceType, Operator, parseSearchRequest, type Filter, type SearchRequest } from '@medplum/core';
 import { searchParameter } from './search-parameters';
 
 /**
- * A FHIR search query as a SearchRequest: @medplum/core's parser, except for date values. That parser refuses
+ * A FHIR search query as a SearchRequest: @medplum/core's parser, except for date values and typed references. That parser refuses
  * dateTimes without seconds (`date=ge2026-11-25T10:30`), which R4 allows: a search value may have any precision of
  * its type, and the precision is the range it stands for (R4 search §3.1.1.4.6, value-ranges.ts). Date parameters
  * are taken out before it parses the rest and read here; their values are checked where the range is computed, so a
@@ -14,6 +14,14 @@ const PREFIX = /^(eq|ne|gt|lt|ge|le|sa|eb|ap)(?=[\d+-])/;
 
 function isDateParameter(resourceType: string, code: string): boolean {
   return code === '_lastUpdated' || searchParameter(resourceType, code)?.type === 'date';
+}
+
+/**
+ * `subject:Patient=23` means `subject=Patient/23` (R4 search §3.1.1.4.9); @medplum/core's parser drops the type and
+ * would match a Group/23 too.
+ */
+function typedReference(resourceType: string, code: string, modifier: string): boolean {
+  return /^[A-Z][A-Za-z]+$/.test(modifier) && isResourceType(modifier) && searchParameter(resourceType, code)?.type === 'reference';
 }
 
 /** The filter of one date parameter, prefix split off the (first) value as @medplum/core does for other types. */
@@ -30,6 +38,11 @@ export function parseFhirSearch(resourceType: string, query: Query): SearchReque
     const colon = key.indexOf(':');
     const code = colon < 0 ? key : key.slice(0, colon);
     const modifier = colon < 0 ? '' : key.slice(colon + 1);
+    if (!key.includes('.') && typedReference(resourceType, code, modifier)) {
+      const typed = ([] as string[]).concat(raw ?? []).map((v) => v.split(',').map((id) => (id.includes('/') ? id : `${modifier}/${id}`)).join(','));
+      rest[code] = ([] as string[]).concat(rest[code] ?? [], typed);
+      continue;
+    }
     // `:missing` is handled alike for every type; anything else on a date goes to the filter builder, which knows it.
     if (modifier === 'missing' || key.includes('.') || code.startsWith('_has') || !isDateParameter(resourceType, code)) {
       rest[key] = raw;

@@ -35,6 +35,18 @@ describe.each(ALL_DATABASES)('reference search and includes on %s', (kind) => {
   it('matches a bare id among several target types', async () => {
     expect(await h.ids('Observation?subject=g1')).toEqual(['o3']);
   });
+  it('takes the target type as a modifier (subject:Patient=id) and matches that type only', async () => {
+    await h.put({ resourceType: 'Group', id: 'p1', type: 'person', actual: true }, { resourceType: 'Observation', id: 'o-group-p1', status: 'final', code: { text: 'ALT' }, subject: { reference: 'Group/p1' } });
+    try {
+      expect(sorted(await h.ids('Observation?subject=p1'))).toEqual(['o-group-p1', 'o1']);
+      expect(await h.ids('Observation?subject:Patient=p1')).toEqual(['o1']);
+      expect(await h.ids('Observation?subject:Group=p1')).toEqual(['o-group-p1']);
+      expect(sorted(await h.ids('Observation?subject:Patient=p1,p2'))).toEqual(['o1', 'o2']);
+    } finally {
+      await h.remove('Observation', 'o-group-p1');
+      await h.remove('Group', 'p1');
+    }
+  });
   it('does not match another type with the same id', async () => {
     expect(await h.ids('Observation?subject=Group/p1')).toEqual([]);
   });
