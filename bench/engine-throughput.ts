@@ -15,6 +15,7 @@ import autocannon from 'autocannon';
 import amqp from 'amqplib';
 import knexFactory, { Knex } from 'knex';
 import { openDatabase } from '../engine/db';
+import { cpuSeconds, removeQueues } from './product-process';
 
 const ROOT = path.join(__dirname, '..', '..');
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 15);
@@ -36,25 +37,6 @@ destinations:
 interface Figures {
   offered: string; accepted: number; perSecond: number; p50: number; p99: number; sentP50: number; sentP99: number; acceptP99: number;
   cpu: Record<string, number>;
-}
-
-/**
- * CPU seconds used so far by the engine, PostgreSQL, RabbitMQ and this process (the load generator), from /proc:
- * on a shared 2-core machine the per-message CPU cost is the figure that other load does not distort.
- */
-function cpuSeconds(enginePid: number): Record<string, number> {
-  const out: Record<string, number> = {};
-  if (!fs.existsSync('/proc/self/stat')) return out;
-  for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-    let stat: string;
-    try { stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8'); } catch { continue; }
-    const close = stat.lastIndexOf(')');
-    const comm = stat.slice(stat.indexOf('(') + 1, close);
-    const f = stat.slice(close + 2).split(' ');
-    const who = Number(pid) === enginePid ? 'engine' : Number(pid) === process.pid ? 'loadgen' : comm.startsWith('postgres') ? 'postgres' : comm.startsWith('beam') ? 'rabbitmq' : undefined;
-    if (who) out[who] = (out[who] ?? 0) + (Number(f[11]) + Number(f[12])) / 100;
-  }
-  return out;
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -138,16 +120,6 @@ async function stack(name: string, env: Record<string, string>, openDb: () => Kn
   }
 }
 
-/** Quorum queues left behind by every run would pile up in the broker (memory, start-up time). */
-async function removeQueues(main: string): Promise<void> {
-  const conn = await amqp.connect(AMQP);
-  const ch = await conn.createChannel();
-  const names = [main, ...[0, 1, 2, 3].map((p) => `${main}.p${p}`), `${main}.dlq`, ...Array.from({ length: 12 }, (_, i) => `${main}.retry.${i + 1}`)];
-  for (const q of names) await ch.deleteQueue(q);
-  await ch.deleteExchange(`${main}.retry`);
-  await conn.close();
-}
-
 async function rawRabbit(count = 50000): Promise<number> {
   const conn = await amqp.connect(AMQP);
   const ch = await conn.createConfirmChannel();
@@ -198,7 +170,7 @@ async function main(): Promise<void> {
     } finally {
       await admin.raw(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
       await admin.destroy();
-      await removeQueues(`${prefix}${prefix}.ch.bench.write-row`);
+      await removeQueues(AMQP, [`${prefix}${prefix}.ch.bench.write-row`]);
     }
   }
   if (STACKS.includes('raw')) {

@@ -3,8 +3,9 @@
  * (`npx tsx bench/hl7v2-parse.ts`; BENCH_MS=… per case). Three readings of ours: parse (segments and raw fields,
  * what every mapping pays), parse + reading every component of every field unescaped (what a full decode costs),
  * and parse + map to FHIR. hl7-standard is `new HL7(text); transform()`, which splits every field up front.
+ * bench/clinical-channels.ts prints the same table for its message mix through compareParsers.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeMessage } from '../adapters/mllp/hl7-charset';
 import { hl7v2ToBundle, parseHl7 } from '../mappings/hl7v2';
@@ -12,14 +13,19 @@ import { hl7v2ToBundle, parseHl7 } from '../mappings/hl7v2';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const HL7 = require('hl7-standard') as new (raw: string) => { transform(): void };
 
-const fixtures = join(__dirname, '../test/fixtures/hl7v2');
+// From bench/ under tsx, from dist/bench/ when built.
+const fixtures = [join(__dirname, '..'), join(__dirname, '../..')].map((root) => join(root, 'test/fixtures/hl7v2')).find((dir) => existsSync(dir))!;
 const read = (name: string): string => decodeMessage(readFileSync(join(fixtures, name)), 'auto').text;
-const oru = read('oru-cbc-utf8.hl7');
-const cases: Array<[string, string]> = [
-  ['ORU^R01 血常规, 13 OBX (1.9 KB)', oru],
-  ['ADT^A04 (0.9 KB)', read('adt-a04-utf8.hl7')],
-  ['ORU^R01, 100 OBX (13 KB)', oru.replace(/(OBX[^\r]*\r)/, (obx: string) => obx.repeat(100)).replace(/NTE[^\r]*\r/, '')],
-];
+
+/** The fixed cases this benchmark has always measured: [label, message text]. */
+export function standardCases(): Array<[string, string]> {
+  const oru = read('oru-cbc-utf8.hl7');
+  return [
+    ['ORU^R01 血常规, 13 OBX (1.9 KB)', oru],
+    ['ADT^A04 (0.9 KB)', read('adt-a04-utf8.hl7')],
+    ['ORU^R01, 100 OBX (13 KB)', oru.replace(/(OBX[^\r]*\r)/, (obx: string) => obx.repeat(100)).replace(/NTE[^\r]*\r/, '')],
+  ];
+}
 
 function readEverything(text: string): number {
   let chars = 0;
@@ -33,8 +39,7 @@ function readEverything(text: string): number {
   return chars;
 }
 
-function rate(run: () => unknown): number {
-  const ms = Number(process.env.BENCH_MS ?? 1500);
+function rate(run: () => unknown, ms: number): number {
   for (let i = 0; i < 200; i++) run();
   let n = 0;
   const start = process.hrtime.bigint();
@@ -49,12 +54,20 @@ function rate(run: () => unknown): number {
 }
 
 const fmt = (n: number): string => Math.round(n).toLocaleString('en-US').padStart(10);
-console.log(`node ${process.version}, ${new Date().toISOString()}`);
-console.log(`${'message'.padEnd(34)}${'hl7-standard'.padStart(14)}${'parse'.padStart(12)}${'every field'.padStart(14)}${'parse+map'.padStart(12)}  msg/s; parse ÷ hl7-standard`);
-for (const [name, text] of cases) {
-  const library = rate(() => new HL7(text).transform());
-  const parse = rate(() => parseHl7(text));
-  const full = rate(() => readEverything(text));
-  const mapped = rate(() => hl7v2ToBundle(parseHl7(text)));
-  console.log(`${name.padEnd(34)}${fmt(library)}    ${fmt(parse)}  ${fmt(full)}  ${fmt(mapped)}  ×${(parse / library).toFixed(0)} (every field ×${(full / library).toFixed(0)})`);
+
+/** Measures and prints, per case, messages/s of hl7-standard, our parse, parse + every field, parse + map. */
+export function compareParsers(cases: Array<[string, string]>, ms = Number(process.env.BENCH_MS ?? 1500)): void {
+  console.log(`${'message'.padEnd(34)}${'hl7-standard'.padStart(14)}${'parse'.padStart(12)}${'every field'.padStart(14)}${'parse+map'.padStart(12)}  msg/s; parse ÷ hl7-standard`);
+  for (const [name, text] of cases) {
+    const library = rate(() => new HL7(text).transform(), ms);
+    const parse = rate(() => parseHl7(text), ms);
+    const full = rate(() => readEverything(text), ms);
+    const mapped = rate(() => hl7v2ToBundle(parseHl7(text)), ms);
+    console.log(`${name.padEnd(34)}${fmt(library)}    ${fmt(parse)}  ${fmt(full)}  ${fmt(mapped)}  ×${(parse / library).toFixed(0)} (every field ×${(full / library).toFixed(0)})`);
+  }
+}
+
+if (require.main === module) {
+  console.log(`node ${process.version}, ${new Date().toISOString()}`);
+  compareParsers(standardCases());
 }
