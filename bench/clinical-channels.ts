@@ -1,8 +1,8 @@
 /**
  * Clinical channels benchmark (issue 5): 60% ORU^R01 with 5 OBX, 30% ADT^A04/A08, 10% ORM^O01 over 4 MLLP
- * connections (two to lis-results, one to his-patients-adt, one to his-orders-v2) into the real product — dist/main.js,
- * production profile with a privacy key, PostgreSQL (a fresh database) + RabbitMQ (its own prefix), FHIR store
- * mounted — at offered rates and at max. Per message: first byte → ACK at the sender, and first byte → FHIR commit,
+ * connections (two from the LIS to lis-results, two from the HIS to his-patients-adt, which takes ADT and ORM) into
+ * the real product — dist/main.js, production profile with a privacy key, PostgreSQL (a fresh database) + RabbitMQ
+ * (its own prefix), FHIR store mounted — at offered rates and at max. Per message: first byte → ACK at the sender, and first byte → FHIR commit,
  * whose end is the fhir-store stage's updated_at: the destination records it after its transaction committed (an
  * upper bound by the few ms of that status write). Resources written are the new rows of fhir_history (every
  * version, creates and updates). CPU per message per process from /proc. Then, in the same run, the parse-only
@@ -32,7 +32,7 @@ const PATIENTS = Number(process.env.BENCH_PATIENTS ?? 5000);
 const PG_ADMIN = process.env.LINGSHU_BENCH_PG ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const AMQP = process.env.LINGSHU_BENCH_AMQP ?? 'amqp://guest:guest@127.0.0.1:5672';
 const CPU_PROF = process.env.BENCH_CPU_PROF;
-const CHANNELS = { ORU: 'lis-results', ADT: 'his-patients-adt', ORM: 'his-orders-v2' } as const;
+const CHANNELS = ['lis-results', 'his-patients-adt'];
 
 function percentile(sorted: number[], p: number): number {
   if (!sorted.length) return NaN;
@@ -63,7 +63,7 @@ async function commits(db: Knex, sinceMs: number, timeoutMs = 900_000): Promise<
 
 interface Row { offered: string; load: LoadResult; commits: Commit[]; resources: Record<string, number>; cpu: Record<string, number> }
 
-async function measure(db: Knex, enginePid: number, ports: Record<keyof typeof CHANNELS, number>, offered: number | 'max', seconds: number): Promise<Row> {
+async function measure(db: Knex, enginePid: number, ports: { lis: number; his: number }, offered: number | 'max', seconds: number): Promise<Row> {
   const before = await historyCounts(db);
   const cpu0 = cpuSeconds(enginePid);
   const since = Date.now() - 5;
@@ -107,15 +107,14 @@ async function main(): Promise<void> {
   await admin.raw(`CREATE DATABASE ${dbName}`);
   const pgUrl = Object.assign(new URL(PG_ADMIN), { pathname: `/${dbName}` }).toString();
   const prefix = `benchclin${process.pid}`;
-  const ports = { ORU: await freePort(), ADT: await freePort(), ORM: await freePort() };
+  const ports = { lis: await freePort(), his: await freePort() };
   const channelsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'lingshu-bench-clinical-'));
   const env = {
     LINGSHU_DB: pgUrl, LINGSHU_BUS: AMQP, LINGSHU_PROFILE: 'production', LINGSHU_RABBITMQ__PREFIX: prefix, LINGSHU_CHANNELS_DIR: channelsDir,
     // Production as a hospital runs it: ID numbers, phones and addresses encrypted in the store.
     LINGSHU_PRIVACY__KEY: randomBytes(32).toString('base64'),
-    LINGSHU_HOSPITAL__CHANNELS__LIS_RESULTS__ENABLED: 'true', LINGSHU_HOSPITAL__CHANNELS__LIS_RESULTS__PORT: String(ports.ORU),
-    LINGSHU_HOSPITAL__CHANNELS__HIS_PATIENTS_ADT__ENABLED: 'true', LINGSHU_HOSPITAL__CHANNELS__HIS_PATIENTS_ADT__PORT: String(ports.ADT),
-    LINGSHU_HOSPITAL__CHANNELS__HIS_ORDERS_V2__ENABLED: 'true', LINGSHU_HOSPITAL__CHANNELS__HIS_ORDERS_V2__PORT: String(ports.ORM),
+    LINGSHU_HOSPITAL__CHANNELS__LIS_RESULTS__ENABLED: 'true', LINGSHU_HOSPITAL__CHANNELS__LIS_RESULTS__PORT: String(ports.lis),
+    LINGSHU_HOSPITAL__CHANNELS__HIS_PATIENTS_ADT__ENABLED: 'true', LINGSHU_HOSPITAL__CHANNELS__HIS_PATIENTS_ADT__PORT: String(ports.his),
   };
   const child = await startProduct(env, await freePort(), CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF}`] : []);
   const db = openDatabase(pgUrl);
@@ -128,7 +127,7 @@ async function main(): Promise<void> {
     await db.destroy();
     await admin.raw(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
     await admin.destroy();
-    await removeQueues(AMQP, Object.values(CHANNELS).map((c) => `${prefix}${prefix}.ch.${c}.fhir-store`), [`${prefix}fhir`]);
+    await removeQueues(AMQP, CHANNELS.map((c) => `${prefix}${prefix}.ch.${c}.fhir-store`), [`${prefix}fhir`]);
     fs.rmSync(channelsDir, { recursive: true, force: true });
   }
   console.log(`\nParse only, same run (load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}):`);

@@ -49,7 +49,8 @@ function msa(ack: Buffer): { code: string; controlId: string } {
 }
 
 export interface LoadOptions {
-  ports: Record<MixKind, number>;
+  /** lis-results (ORU) and his-patients-adt (ADT and ORM: the HIS sends both on its HL7 v2 interface). */
+  ports: { lis: number; his: number };
   /** Messages per second over all connections, or 'max'. */
   offered: number | 'max';
   seconds: number;
@@ -58,7 +59,7 @@ export interface LoadOptions {
   run: string;
 }
 
-/** Two connections for the LIS (ORU), one for the HIS ADT feed, one for the HIS orders: the four. */
+/** The four connections: two from the LIS (ORU), two from the HIS (ADT and ORM on the same connections). */
 export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   const sent: Sent[] = [];
   let lastAck = 0;
@@ -74,8 +75,9 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
     lastAck = performance.timeOrigin + now;
     pump();
   };
-  const lis = [await open(o.ports.ORU, onAck), await open(o.ports.ORU, onAck)];
-  const byKind: Record<MixKind, Connection[]> = { ORU: lis, ADT: [await open(o.ports.ADT, onAck)], ORM: [await open(o.ports.ORM, onAck)] };
+  const lis = [await open(o.ports.lis, onAck), await open(o.ports.lis, onAck)];
+  const his = [await open(o.ports.his, onAck), await open(o.ports.his, onAck)];
+  const byKind: Record<MixKind, Connection[]> = { ORU: lis, ADT: his, ORM: his };
   const turn: Record<MixKind, number> = { ORU: 0, ADT: 0, ORM: 0 };
   const start = performance.now();
   const end = start + o.seconds * 1000;
@@ -106,7 +108,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   const ticker = setInterval(() => pump(), 1);
   await new Promise((r) => setTimeout(r, o.seconds * 1000));
   clearInterval(ticker);
-  const all = [...lis, ...byKind.ADT, ...byKind.ORM];
+  const all = [...lis, ...his];
   const until = Date.now() + 120_000;
   while (all.some((c) => c.waiting.length) && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
   const unanswered = all.reduce((n, c) => n + c.waiting.length, 0);
