@@ -195,4 +195,19 @@ for (const kind of ['sqlite', 'postgres'] as const) describe(`dictionary sync fr
     for (const type of TYPES) expect(await versionsOf(type)).toBe(before[type]);
     expect((await running.store.counts()).filter((c) => DICTIONARY_CHANNELS.includes(c.channelId)).map((c) => c.error)).toEqual([0, 0]);
   }, 3 * WAIT);
+
+  it('fails a row the mapping refuses alone, naming its field, and writes the rows beside it', async () => {
+    const deps = { hospital: withCrons(EVERY_SECOND, NEVER), db: engineDb, bus: engineBus, fhir: () => fhir!.repository };
+    await running.engine.deploy(hisChargeItems(deps));
+    expect((await change('his/dictionary/charge-items/250301001', { price: '六十元' })).status).toBe(200);
+    expect((await change('his/dictionary/charge-items/250302001', { price: '45.00' })).status).toBe(200);
+    await eventually(async () => {
+      const c = await byCode<ChargeItemDefinition>('ChargeItemDefinition', CHARGE_CODE_SYSTEM, '250302001');
+      return fenOf(c.propertyGroup![0].priceComponent![0].amount) === 4500;
+    }, WAIT);
+    const [refused] = await eventually(async () => (await running.store.search({ channel: 'his-charge-items', correlationId: 'his-charge-items:250301001', status: 'error' })).messages, WAIT);
+    expect(JSON.stringify(await running.store.get(refused.id))).toContain('row.price');
+    const kept = await byCode<ChargeItemDefinition>('ChargeItemDefinition', CHARGE_CODE_SYSTEM, '250301001');
+    expect([kept.meta?.versionId, fenOf(kept.propertyGroup![0].priceComponent![0].amount)]).toEqual(['1', 6000]);
+  }, 3 * WAIT);
 });
