@@ -1,19 +1,11 @@
 import type { Appointment, Bundle, ChargeItem, OperationOutcome, Patient, ServiceRequest, Slot } from '@medplum/fhirtypes';
-import { adapterRegistry } from '../../adapters/registry';
-import { hospitalChannels } from '../../channels/hospital-channels';
-import { hospitalConfig, type HospitalConfig } from '../../channels/hospital-config';
-import { hospitalOperations } from '../../channels/hospital-operations';
-import { loadConfig } from '../../engine/config/config';
-import { RunningServer, startServer } from '../../engine/server';
 import { CHARGE_CODE_SYSTEM, CHARGE_STATUS } from '../../fhir-resources/billing/billing-vocabulary';
-import { startSecurity } from '../../fhir-resources/auth/security-module';
-import { FhirModule, startFhirModule } from '../../fhir-resources/fhir-module';
 import { MEDTECH_BOOKING_SYSTEM, MEDTECH_SLOT_SYSTEM, SLOT_REMAINING_EXTENSION } from '../../fhir-resources/profiles/booking-vocabulary';
 import { medtechBookingPeer, MedtechBookingPeer } from '../../simulators/medtech-booking/medtech-booking-peer';
 import { startSimulatorHost, SimulatorHost } from '../../simulators/host';
-import { createTestDatabase, TestDatabase } from '../support/databases';
 import { freePort } from '../support/engine-process';
 import { eventually } from '../support/engine-server';
+import { startHospitalEngine, type HospitalEngine } from '../support/hospital-engine';
 
 /**
  * Booking after payment end to end: the simulated 医技预约 platform over HTTP, a real engine running the
@@ -26,9 +18,7 @@ const CT = '210300101';
 interface PlatformBookingView { id: string; orderNo: string; slotId: string; status: string; cancelReason?: string }
 
 for (const kind of ['sqlite', 'postgres'] as const) describe(`booking a paid medtech order on the 医技预约 platform (${kind})`, () => {
-  let database: TestDatabase;
-  let running: RunningServer;
-  let fhir: FhirModule | undefined;
+  let h: HospitalEngine;
   let simulators: SimulatorHost;
   let peer: MedtechBookingPeer;
   let base: string;
@@ -37,54 +27,33 @@ for (const kind of ['sqlite', 'postgres'] as const) describe(`booking a paid med
   const patients: Record<'li' | 'wang', string> = { li: '', wang: '' };
 
   beforeAll(async () => {
-    database = await createTestDatabase(kind);
     const port = await freePort();
     peer = medtechBookingPeer({ port: 0, token: TOKEN, seedDays: 2, notifyUrl: `http://127.0.0.1:${port}/channels/medtech-booking/notify` });
     simulators = await startSimulatorHost([peer], { port: 0 });
     sim = `http://127.0.0.1:${simulators.port}/_sim/medtech-booking`;
-    const config = loadConfig({
-      LINGSHU_PORT: String(port), LINGSHU_DB: database.url, LINGSHU_BUS: '', LINGSHU_CHANNELS_DIR: '/nonexistent', LINGSHU_PROFILE: 'demo',
+    h = await startHospitalEngine({
+      db: kind, port,
+      hospital: (defaults) => ({
+        ...defaults,
+        channels: {
+          ...defaults.channels,
+          medtechBooking: { enabled: true, url: peer.url, token: TOKEN, timeoutMs: 2000 },
+          medtechSlots: { enabled: true, cron: '*/2 * * * * *' },
+        },
+      }),
     });
-    const defaults = hospitalConfig(config);
-    const hospital: HospitalConfig = {
-      ...defaults,
-      channels: {
-        ...defaults.channels,
-        medtechBooking: { enabled: true, url: peer.url, token: TOKEN, timeoutMs: 2000 },
-        medtechSlots: { enabled: true, cron: '*/2 * * * * *' },
-      },
-    };
-    const repository = () => fhir!.repository;
-    running = await startServer({
-      config,
-      registry: adapterRegistry({ fhir: repository }),
-      channels: (db, bus) => hospitalChannels({ hospital, db, bus, fhir: repository }),
-      mount: async (app, { db, bus }) => {
-        const security = await startSecurity(config, db);
-        app.use('/auth', security.authRoutes);
-        fhir = await startFhirModule({ db, bus, security, operations: hospitalOperations(hospital) });
-        app.use('/fhir', fhir.router);
-        return { stop: async () => { security.stop(); await fhir!.stop(); } };
-      },
-    });
-    base = `http://127.0.0.1:${running.port}`;
-    const repo = fhir!.repository;
+    base = h.base;
+    const repo = h.store();
     for (const [key, name] of [['li', '李梅'], ['wang', '王五']] as const) {
       patients[key] = (await repo.create<Patient>({ resourceType: 'Patient', name: [{ text: name }], gender: 'female' })).resource.id!;
-      tokens[key] = await token({ role: 'patient', subject: `Patient/${patients[key]}` });
+      tokens[key] = await h.token('patient', `Patient/${patients[key]}`);
     }
   });
 
   afterAll(async () => {
     await simulators?.stop();
-    await running?.stop();
-    await database?.drop();
+    await h?.stop();
   });
-
-  async function token(body: object): Promise<string> {
-    const res = await fetch(`${base}/auth/demo/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-    return ((await res.json()) as { access_token: string }).access_token;
-  }
 
   async function fhirCall<T>(as: string, path: string, body?: object): Promise<{ status: number; body: T }> {
     const res = await fetch(`${base}/fhir/${path}`, {
@@ -105,7 +74,7 @@ for (const kind of ['sqlite', 'postgres'] as const) describe(`booking a paid med
 
   /** A lab / exam order of the patient with one charge line in the given state. */
   async function order(patient: string, item: string, charge: string): Promise<string> {
-    const repo = fhir!.repository;
+    const repo = h.store();
     const code = { coding: [{ system: CHARGE_CODE_SYSTEM, code: item }] };
     const sr = (await repo.create<ServiceRequest>({ resourceType: 'ServiceRequest', status: 'active', intent: 'order', subject: { reference: `Patient/${patient}` }, code })).resource;
     await repo.create<ChargeItem>({ resourceType: 'ChargeItem', status: charge as ChargeItem['status'], code, subject: { reference: `Patient/${patient}` }, service: [{ reference: `ServiceRequest/${sr.id}` }] });
@@ -140,7 +109,7 @@ for (const kind of ['sqlite', 'postgres'] as const) describe(`booking a paid med
 
   describe('once the 号源 are in the store', () => {
     // The sync has done its part; stopped, it neither refreshes what the operations write nor takes a failure meant for them.
-    beforeAll(() => running.engine.undeploy('medtech-slots'));
+    beforeAll(() => h.engine.undeploy('medtech-slots'));
 
     it('books a paid order: the Appointment is booked for the patient and the platform shows the booking', async () => {
       const sr = await order(patients.li, DR, CHARGE_STATUS.paid);

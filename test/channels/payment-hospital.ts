@@ -1,35 +1,22 @@
 import type { ChargeItem, MedicationRequest, Organization, Patient, Resource, ServiceRequest } from '@medplum/fhirtypes';
-import { adapterRegistry } from '../../adapters/registry';
 import { demoGateways, demoPaymentKeys, type DemoPaymentKeys } from '../../channels/demo-payment-keys';
-import { hospitalChannels } from '../../channels/hospital-channels';
-import { hospitalConfig, type HospitalConfig } from '../../channels/hospital-config';
-import { hospitalOperations } from '../../channels/hospital-operations';
-import { loadConfig } from '../../engine/config/config';
-import { RunningServer, startServer } from '../../engine/server';
-import { startSecurity } from '../../fhir-resources/auth/security-module';
+import type { HospitalConfig } from '../../channels/hospital-config';
 import { CHARGE_CODE_SYSTEM, CHARGE_STATUS, PRESCRIPTION_NO_SYSTEM, UNIT_PRICE_EXTENSION } from '../../fhir-resources/billing/billing-vocabulary';
 import { money } from '../../fhir-resources/billing/money';
-import { FhirModule, startFhirModule } from '../../fhir-resources/fhir-module';
 import type { Repository } from '../../fhir-resources/store/repository';
 import { alipayPeer, AlipayPeer } from '../../simulators/alipay/alipay-peer';
 import { wechatPayPeer, WechatPayPeer } from '../../simulators/wechatpay/wechatpay-peer';
-import { brokerCleanup } from '../support/broker-cleanup';
-import { createTestDatabase, RABBIT_URL, TestDatabase, uniqueName } from '../support/databases';
-import { freePort } from '../support/engine-process';
+import type { TestDatabase } from '../support/databases';
+import { startHospitalEngine, type HospitalEngine } from '../support/hospital-engine';
 
 /**
  * A hospital with online payment for tests: a real engine (its own database, bus prefix and port) with the FHIR
  * store, security (demo token issuer) and the payment channels, against the WeChat Pay and Alipay simulators on
  * free ports with keys made for the run.
  */
-export interface PaymentHospital {
-  base: string;
+export interface PaymentHospital extends HospitalEngine {
   wechat: WechatPayPeer;
   alipay: AlipayPeer;
-  store: () => Repository;
-  hospital: HospitalConfig;
-  token(role: string, subject?: string): Promise<string>;
-  stop(): Promise<void>;
 }
 
 export interface PaymentHospitalOptions {
@@ -43,9 +30,6 @@ export interface PaymentHospitalOptions {
 
 export async function startPaymentHospital(o: PaymentHospitalOptions): Promise<PaymentHospital> {
   const keys: DemoPaymentKeys = await demoPaymentKeys();
-  const database = await createTestDatabase(o.db);
-  const prefix = uniqueName('lsp');
-  const http = await freePort();
   const w = keys.wechatpay;
   const a = keys.alipay;
   const wechat = wechatPayPeer({
@@ -55,35 +39,20 @@ export async function startPaymentHospital(o: PaymentHospitalOptions): Promise<P
   const alipay = alipayPeer({ port: 0, appId: a.appId, pid: a.pid, appPublicKey: a.app.publicKey, alipayPrivateKey: a.alipay.privateKey });
   const wechatPort = (await wechat.start()).api;
   const alipayPort = Object.values(await alipay.start())[0];
-  const config = loadConfig({
-    LINGSHU_PORT: String(http), LINGSHU_DB: database.url, LINGSHU_BUS: o.amqp ? RABBIT_URL : '', LINGSHU_CHANNELS_DIR: '/nonexistent',
-    LINGSHU_PROFILE: 'demo', LINGSHU_RABBITMQ__PREFIX: prefix, LINGSHU_ENGINE__DISPATCH_SWEEP_MS: '500',
-  });
-  const base = `http://127.0.0.1:${http}`;
-  const configured = hospitalConfig(config);
-  let hospital: HospitalConfig = {
-    ...configured,
-    payments: {
-      ...configured.payments, enabled: true, notifyBaseUrl: base,
-      query: { cron: '* * * * * *', afterSeconds: o.queryAfterSeconds ?? 2 },
-      gateways: demoGateways(keys, { LINGSHU_SIM_WECHATPAY_PORT: String(wechatPort), LINGSHU_SIM_ALIPAY_PORT: String(alipayPort) }),
-    },
-  };
-  if (o.adjust) hospital = o.adjust(hospital, { http });
-  let fhir: FhirModule | undefined;
-  const store = () => fhir!.repository;
-  let running: RunningServer;
+  let engine: HospitalEngine;
   try {
-    running = await startServer({
-      config,
-      registry: adapterRegistry({ fhir: store }),
-      channels: (db, bus) => hospitalChannels({ hospital, db, bus, fhir: store }),
-      mount: async (app, { db, bus }) => {
-        const security = await startSecurity(config, db);
-        app.use('/auth', security.authRoutes);
-        fhir = await startFhirModule({ db, bus, security, operations: hospitalOperations(hospital) });
-        app.use('/fhir', fhir.router);
-        return { stop: async () => { security.stop(); await fhir!.stop(); } };
+    engine = await startHospitalEngine({
+      db: o.db, amqp: o.amqp,
+      hospital: (configured, ports) => {
+        const hospital: HospitalConfig = {
+          ...configured,
+          payments: {
+            ...configured.payments, enabled: true, notifyBaseUrl: `http://127.0.0.1:${ports.http}`,
+            query: { cron: '* * * * * *', afterSeconds: o.queryAfterSeconds ?? 2 },
+            gateways: demoGateways(keys, { LINGSHU_SIM_WECHATPAY_PORT: String(wechatPort), LINGSHU_SIM_ALIPAY_PORT: String(alipayPort) }),
+          },
+        };
+        return o.adjust ? o.adjust(hospital, ports) : hospital;
       },
     });
   } catch (err) {
@@ -92,18 +61,11 @@ export async function startPaymentHospital(o: PaymentHospitalOptions): Promise<P
     throw err;
   }
   return {
-    base, wechat, alipay, store, hospital,
-    async token(role, subject) {
-      const res = await fetch(`${base}/auth/demo/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ role, subject }) });
-      return ((await res.json()) as { access_token: string }).access_token;
-    },
+    ...engine, wechat, alipay,
     async stop() {
       await wechat.stop();
       await alipay.stop();
-      const removeBrokerObjects = brokerCleanup(running.bus, RABBIT_URL, prefix);
-      await running.stop();
-      await removeBrokerObjects();
-      await database.drop();
+      await engine.stop();
     },
   };
 }
