@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import { z } from 'zod';
 import type { DestinationConnector, OutboundMessage } from '../../engine/channel/channel';
 import { isUniqueViolation } from '../../engine/db';
-import { foreignDatabaseSchema, openForeignDatabase } from './foreign-database';
+import { foreignDatabaseSchema, foreignDatabaseUrl, openForeignDatabase } from './foreign-database';
 
 export const statementWriterSchema = foreignDatabaseSchema.extend({
   /**
@@ -11,6 +11,8 @@ export const statementWriterSchema = foreignDatabaseSchema.extend({
    * content (the transformer shapes the row; this writer only moves it).
    */
   statement: z.string().min(1),
+  /** How long the statement may take (a row locked by the HIS, a database that stopped answering) before it is cancelled. */
+  timeoutMs: z.number().int().min(1).default(30_000),
 }).strict();
 
 export type StatementWriterOptions = z.input<typeof statementWriterSchema>;
@@ -32,6 +34,29 @@ function bindingsOf(m: OutboundMessage): Record<string, unknown> {
   return values;
 }
 
+/** Where the statement went, for the error text: host and database only, since the URL may carry a password. */
+function whereOf(o: { url?: string; urlEnv?: string }): string {
+  try {
+    const u = new URL(foreignDatabaseUrl(o));
+    return `${u.protocol}//${u.host}${u.pathname}`;
+  } catch {
+    return 'the foreign database';
+  }
+}
+
+/**
+ * The failure in words an operator can act on. The driver's own text is kept; the SQL that knex puts in front of it
+ * is not, since it carries the bound values (patient names, ID numbers) into the recorded error.
+ */
+function writeFailure(err: unknown, where: string, timeoutMs: number): Error {
+  const e = err as { name?: string; code?: string; message?: string };
+  if (e.name === 'KnexTimeoutError') return new Error(`${where}: no answer within ${timeoutMs} ms (${e.message?.includes('acquiring') ? 'no connection' : 'statement cancelled'})`);
+  if (e.code === 'ECONNREFUSED') return new Error(`${where}: connection refused (ECONNREFUSED)`);
+  const text = e.message ?? String(err);
+  const cut = text.lastIndexOf(' - ');
+  return new Error(`${where}: ${cut >= 0 ? text.slice(cut + 3) : text}${e.code ? ` (${e.code})` : ''}`);
+}
+
 /**
  * Writes to a foreign database (the HIS's interface tables) with one configured statement per message.
  * table-writer covers rows in Lingshu's own database; this is its counterpart for someone else's schema.
@@ -42,6 +67,7 @@ export function statementWriter(options: StatementWriterOptions): DestinationCon
   const o = statementWriterSchema.parse(options);
   const names = [...new Set([...o.statement.matchAll(NAMED)].map((x) => x[1]))];
   let db: Knex | undefined;
+  const where = whereOf(o);
   return {
     type: 'database-writer',
     async start() {
@@ -53,11 +79,11 @@ export function statementWriter(options: StatementWriterOptions): DestinationCon
       const missing = names.filter((n) => values[n] === undefined);
       if (missing.length) throw new Error(`message content has no field ${missing.join(', ')} for the statement`);
       try {
-        await db.raw(o.statement, Object.fromEntries(names.map((n) => [n, values[n] as Knex.Value])));
+        await db.raw(o.statement, Object.fromEntries(names.map((n) => [n, values[n] as Knex.Value]))).timeout(o.timeoutMs, { cancel: true });
         return { response: 'statement executed' };
       } catch (err) {
         if (isUniqueViolation(err)) return { response: `message ${m.messageId} already written (unique key)` };
-        throw err;
+        throw writeFailure(err, where, o.timeoutMs);
       }
     },
     async stop() {
