@@ -43,23 +43,36 @@ export function activityDefinition(row: HisChargeItemRow): ActivityDefinition {
   };
 }
 
-/** What it costs: one base price component per unit, Money in 分 (money.ts). */
-export function chargeItemDefinition(row: HisChargeItemRow): ChargeItemDefinition {
-  const fen = fenOfYuan(row.price);
-  // The row schema admits only amounts fenOfYuan reads; a failure here is a programming error, not bad input.
-  if (fen === undefined) throw new Error(`price ${row.price} is not an amount`);
-  const venue = departmentContext(row);
+/** A price as the HIS keeps it: 元 text for one unit of the item. */
+export interface ItemPrice {
+  code: string;
+  name: string;
+  price: string;
+  unit: string;
+  active: boolean;
+}
+
+/** What an item costs: one base price component per unit, Money in 分 (money.ts). */
+export function priceDefinition(p: ItemPrice): ChargeItemDefinition {
+  const fen = fenOfYuan(p.price);
+  // The row schemas admit only amounts fenOfYuan reads; a failure here is a programming error, not bad input.
+  if (fen === undefined) throw new Error(`price ${p.price} is not an amount`);
   return {
     resourceType: 'ChargeItemDefinition',
-    url: chargeItemDefinitionUrl(row.code),
-    identifier: [{ system: CHARGE_CODE_SYSTEM, value: row.code }],
-    title: row.name,
-    derivedFromUri: [activityDefinitionUrl(row.code)],
-    status: row.status === 'active' ? 'active' : 'retired',
-    ...(venue ? { useContext: venue } : {}),
-    code: chargeItemCode(row.code, row.name),
-    propertyGroup: [{ priceComponent: [{ type: 'base', code: { text: row.unit }, amount: money(fen) }] }],
+    url: chargeItemDefinitionUrl(p.code),
+    identifier: [{ system: CHARGE_CODE_SYSTEM, value: p.code }],
+    title: p.name,
+    status: p.active ? 'active' : 'retired',
+    code: chargeItemCode(p.code, p.name),
+    propertyGroup: [{ priceComponent: [{ type: 'base', code: { text: p.unit }, amount: money(fen) }] }],
   };
+}
+
+/** A catalogue item's price, pointing back at its ActivityDefinition, with its 执行科室. */
+export function chargeItemDefinition(row: HisChargeItemRow): ChargeItemDefinition {
+  const { resourceType, url, identifier, title, status, ...rest } = priceDefinition({ ...row, active: row.status === 'active' });
+  const venue = departmentContext(row);
+  return { resourceType, url, identifier, title, derivedFromUri: [activityDefinitionUrl(row.code)], status, ...(venue ? { useContext: venue } : {}), ...rest };
 }
 
 /** Both resources of one catalogue row, each a conditional update on the 收费项目 code. */

@@ -2,11 +2,11 @@ import type { Bundle, OperationOutcome } from '@medplum/fhirtypes';
 import { zodOutcome } from '../medtech-booking/zod-outcome';
 import { chargeItemEntries } from './charge-item';
 import { dictionaryMessageSchema } from './dictionary-rows';
-import { drugDatabaseEntry, drugEntries, hisDrugEntry } from './drug';
+import { drugDatabaseEntry, drugEntries, hisDrugEntries } from './drug';
 
 /**
  * One dictionary row → a transaction of conditional updates: ActivityDefinition + ChargeItemDefinition for a 收费项目,
- * Medication + MedicationKnowledge for a drug. A stopped or withdrawn row is written as retired / inactive, never
+ * Medication + MedicationKnowledge for a drug (and a ChargeItemDefinition for a HIS drug with a price). A stopped or withdrawn row is written as retired / inactive, never
  * deleted: orders and charges made while it was in use still point at it.
  */
 export function dictionaryRowToBundle(content: string): Bundle | OperationOutcome {
@@ -20,7 +20,7 @@ export function dictionaryRowToBundle(content: string): Bundle | OperationOutcom
   if (!parsed.success) return zodOutcome(parsed.error.issues);
   const m = parsed.data;
   const entry = m.feed === 'his-charge-items' ? chargeItemEntries(m.row)
-    : m.feed === 'his-drugs' ? drugEntries(hisDrugEntry(m.row))
+    : m.feed === 'his-drugs' ? hisDrugEntries(m.row)
       : drugEntries(drugDatabaseEntry(m.row));
   return { resourceType: 'Bundle', type: 'transaction', entry };
 }

@@ -1,5 +1,6 @@
 import type { BundleEntry, DocumentReference, Medication, MedicationKnowledge, Organization, Quantity } from '@medplum/fhirtypes';
 import { conditionalUpdate, identifierToken } from '../hl7v3/transaction-entries';
+import { priceDefinition } from './charge-item';
 import type { DrugDatabaseRow, HisDrugRow } from './dictionary-rows';
 import { APPROVAL_NUMBER_SYSTEM, CHARGE_CODE_SYSTEM, DRUG_DATABASE_CODE_SYSTEM, DRUG_SPECIFICATION_EXTENSION } from './dictionary-vocabulary';
 
@@ -122,4 +123,12 @@ export function medicationKnowledge(d: DrugEntry): MedicationKnowledge {
 export function drugEntries(d: DrugEntry): BundleEntry[] {
   const token = identifierToken(d.system, d.code);
   return [conditionalUpdate(medication(d), `identifier=${token}`), conditionalUpdate(medicationKnowledge(d), `code=${token}`)];
+}
+
+/** A HIS drug is a 收费项目 too: with its price it also gets a ChargeItemDefinition, per pack, as drug orders are charged. */
+export function hisDrugEntries(row: HisDrugRow): BundleEntry[] {
+  const entries = drugEntries(hisDrugEntry(row));
+  if (!row.price) return entries;
+  const price = priceDefinition({ code: row.code, name: row.name, price: row.price, unit: row.unit, active: row.status === 'active' });
+  return [...entries, conditionalUpdate(price, `identifier=${identifierToken(CHARGE_CODE_SYSTEM, row.code)}`)];
 }

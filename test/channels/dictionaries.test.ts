@@ -29,7 +29,7 @@ const EVERY_SECOND = '* * * * * *';
 const WAIT = 60_000;
 const TYPES: ResourceType[] = ['ActivityDefinition', 'ChargeItemDefinition', 'Medication', 'MedicationKnowledge'];
 
-for (const kind of ['sqlite', 'postgres'] as const) describe(`dictionary sync from the HIS and a drug database (${kind})`, () => {
+for (const kind of ['sqlite', 'postgres', 'mysql'] as const) describe(`dictionary sync from the HIS and a drug database (${kind})`, () => {
   let database: TestDatabase;
   let running: RunningServer;
   let fhir: FhirModule | undefined;
@@ -116,7 +116,8 @@ for (const kind of ['sqlite', 'postgres'] as const) describe(`dictionary sync fr
 
   it('puts the whole catalogue and both drug dictionaries into the store on the first run', async () => {
     const total = his.dictionary.chargeItems.size;
-    await eventually(async () => (await stored('ChargeItemDefinition')).length === total, WAIT);
+    // HIS drugs are priced 收费项目 too.
+    await eventually(async () => (await stored('ChargeItemDefinition')).length === total + his.dictionary.drugs.size, WAIT);
     await eventually(async () => (await stored('MedicationKnowledge')).length === his.dictionary.drugs.size + drugs.drugs.size, WAIT);
     expect(await stored('ActivityDefinition')).toHaveLength(total);
     expect(await stored('Medication')).toHaveLength(his.dictionary.drugs.size + drugs.drugs.size);

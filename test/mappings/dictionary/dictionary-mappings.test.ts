@@ -13,7 +13,7 @@ describe('dictionary rows → FHIR', () => {
   it.each([
     ['his-charge-item-blood-routine', 'a HIS 收费项目 to its ActivityDefinition and ChargeItemDefinition, linked by canonical URL'],
     ['his-charge-item-special-stopped', 'a stopped 特殊项目 to retired resources flagged special'],
-    ['his-drug-metformin', 'a HIS drug to Medication and MedicationKnowledge under its 收费项目 code'],
+    ['his-drug-metformin', 'a HIS drug to Medication and MedicationKnowledge under its 收费项目 code, and its price per pack'],
     ['drug-database-amoxicillin', 'a drug database record to Medication and MedicationKnowledge with the package insert'],
     ['drug-database-withdrawn', 'a withdrawn drug database record to inactive resources'],
   ])('maps %s: %s', (name) => {
