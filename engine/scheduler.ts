@@ -268,9 +268,12 @@ export class Scheduler {
    */
   private startHeartbeat(entry: Entry, lease: Lease, meta: object): () => void {
     let lost = false;
+    let busy = false;
     const timer = setInterval(() => {
       const next = Math.min(Date.now() + entry.leaseMs, lease.started + entry.maxRunMs);
-      if (lost || next <= lease.until) return;
+      // One renewal at a time: a second one sent with the same token would find it moved and think the lease lost.
+      if (lost || busy || next <= lease.until) return;
+      busy = true;
       lease.renewing = this.db(LOCKS).where({ schedule: entry.name, owner: this.nodeId, locked_until: lease.until })
         .update({ locked_until: next })
         .then((updated: number) => {
@@ -279,7 +282,8 @@ export class Scheduler {
             lost = true;
             this.log.warn('schedule lease lost while the job was running; another node may run the next fire', meta);
           }
-        }, (err: unknown) => this.log.warn('schedule lease renewal failed; trying again', { ...meta, error: err }));
+        }, (err: unknown) => this.log.warn('schedule lease renewal failed; trying again', { ...meta, error: err }))
+        .finally(() => { busy = false; });
     }, Math.max(100, Math.floor(entry.leaseMs / 3)));
     timer.unref();
     return () => clearInterval(timer);
