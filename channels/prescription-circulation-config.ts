@@ -36,6 +36,12 @@ export const prescriptionCirculationSchema = z.object({
     pollCron: z.string().min(1),
     validDays: z.number().int().min(1).max(30),
   }),
+  /** When to ask the API pharmacies (GET /prescriptions/<rxNo>) about prescriptions whose callback may be lost. */
+  pharmacyPollCron: z.string().min(1).default('0 */5 * * * *'),
+  /** Days a prescription sent to an API pharmacy stays valid from 开方时间 (at the platform: platform.validDays). */
+  pharmacyValidDays: z.number().int().min(1).max(30).default(3),
+  /** When to look for prescriptions not picked up within their validity (expired: undone, refund requested). */
+  expiryCron: z.string().min(1).default('0 */10 * * * *'),
   /** Pharmacy code (Organization.identifier) → how it is reached. Each becomes an Organization at start. */
   pharmacies: z.record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/, 'letters, digits, - and _'), pharmacySchema),
 }).superRefine((c, ctx) => {

@@ -4,18 +4,24 @@ import { CirculationTaskWriter, circulationTaskDestination, isCirculationWrite, 
 import { PharmacyClient } from '../adapters/circulation/pharmacy-client';
 import { pharmacyCallbackSource, type PharmacyCallbackMessage } from '../adapters/circulation/pharmacy-callback-source';
 import { pharmacyKey } from '../adapters/circulation/pharmacy-signature';
+import { circulationExpiry, overdueCirculations } from '../adapters/circulation/circulation-expiry';
+import { pharmacyStatusPoller } from '../adapters/circulation/pharmacy-status-poller';
 import { platformStatusPoller } from '../adapters/circulation/platform-status-poller';
 import { PrescriptionPlatformClient } from '../adapters/circulation/prescription-platform-client';
 import type { FhirEventMessage } from '../adapters/fhir/fhir-events-source';
 import { fhirEventsSource } from '../adapters/fhir/fhir-events-source';
 import { withSeededResources } from '../adapters/fhir/seeded-resources';
 import { channel, type ChannelDefinition, type ChannelMessage, type Filter } from '../engine/channel/channel';
-import { TASK_CODE, TASK_CODE_SYSTEM } from '../fhir-resources/billing/billing-vocabulary';
+import { PRESCRIPTION_NO_SYSTEM, TASK_CODE, TASK_CODE_SYSTEM } from '../fhir-resources/billing/billing-vocabulary';
+import { requestExpiryRefund } from '../fhir-resources/operations/refund/expiry-refund';
 import { circulationOrder, pharmacyCodeOf, type CirculationOrder, type PharmacyRoute } from '../mappings/circulation/circulation-order';
 import { applyCirculationEvent, circulatedNumbers, prescriptionState, taskOutput } from '../mappings/circulation/circulation-transitions';
-import { pharmacyCallbackEvent, platformStatusEvent, type PharmacyCallback, type PlatformStatus } from '../mappings/circulation/peer-reports';
+import {
+  pharmacyCallbackEvent, pharmacyStatusEvent, platformStatusEvent, type PharmacyCallback, type PharmacyStatus, type PlatformStatus,
+} from '../mappings/circulation/peer-reports';
 import { pharmacyOrganizations } from '../mappings/circulation/pharmacy-organizations';
 import type { ChannelDeps } from './channel-deps';
+import { paymentSetup } from './payment-setup';
 
 const eventOf = (message: ChannelMessage): FhirEventMessage => JSON.parse(message.content) as FhirEventMessage;
 
@@ -24,6 +30,14 @@ const eventOf = (message: ChannelMessage): FhirEventMessage => JSON.parse(messag
  * away: retries stretch to about a day (2 s doubling to 10 min) before a message waits in the dead-letter queue.
  */
 const PERSISTENT = { maxAttempts: 150, initialDelayMs: 2000, maxDelayMs: 600_000 };
+
+/** Where the circulation's Tasks wait on a peer; failed: another prescription of the Task was refused, this one may be out. */
+const IN_FLIGHT = { code: `${TASK_CODE_SYSTEM}|${TASK_CODE.circulation}`, status: 'in-progress,failed' };
+
+/** The expiry's writes cancel the Task for the outbound channel to act on, so they are not the circulation channels' own. */
+const EXPIRY_WRITE = 'circulation-expiry:';
+
+const DAY_MS = 86_400_000;
 
 const circulationTask: Filter = {
   name: 'circulation-task',
@@ -109,8 +123,67 @@ export function prescriptionCirculation(deps: ChannelDeps): ChannelDefinition[] 
     destinations: [{ name: 'task', connector: circulationTaskDestination(writer), queue: PERSISTENT, orderBy: (m) => (JSON.parse(m.content) as TaskEventWrite).rxNo }],
   });
 
+  const expiry = channel({
+    id: 'prescription-circulation-expiry',
+    description: '处方流转: prescriptions not picked up within their validity → expired, undone at the peer, refund requested (awaits approval)',
+    source: overdueCirculations({
+      cron: settings.expiryCron,
+      repository: fhir,
+      inFlight: { ...IN_FLIGHT, status: 'in-progress' },
+      overdue: (task, prescriptions, owner, now) => {
+        const days = routes[pharmacyCodeOf(owner) ?? ''] === 'platform' ? settings.platform.validDays : settings.pharmacyValidDays;
+        return circulatedNumbers(task).filter((rxNo) => {
+          if (!['circulated', 'approved', 'awaiting-pickup'].includes(prescriptionState(task, rxNo))) return false;
+          // Validity runs from 开方时间, as the platform counts it (platform-upload.ts); the payment's time without one.
+          const written = prescriptions.filter((r) => r.groupIdentifier?.system === PRESCRIPTION_NO_SYSTEM && r.groupIdentifier.value === rxNo)
+            .map((r) => r.authoredOn).filter((t): t is string => Boolean(t)).sort()[0] ?? task.authoredOn;
+          return Boolean(written) && Date.parse(written!) + days * DAY_MS < now;
+        });
+      },
+    }),
+    destinations: [{
+      name: 'task',
+      connector: circulationExpiry({
+        repository: fhir,
+        writer,
+        prefix: EXPIRY_WRITE,
+        expiredOf: (task, rxNos) => rxNos.filter((rxNo) => prescriptionState(task, rxNo) === 'expired'),
+        refund: (repo, task, rxNos) => requestExpiryRefund(repo, { gateways: paymentSetup(hospital).gateways }, task, rxNos),
+      }),
+      queue: PERSISTENT,
+      orderBy: (m) => (JSON.parse(m.content) as { task: string }).task,
+    }],
+  });
+  const channels = [out, callbacks, expiry];
+
+  if (apis.length) {
+    channels.push(channel({
+      id: 'pharmacy-status',
+      description: 'Pharmacy order status (GET /prescriptions/<rxNo>), polled for the Tasks in flight: makes up lost callbacks',
+      source: pharmacyStatusPoller({
+        cron: settings.pharmacyPollCron,
+        repository: fhir,
+        pharmacies: Object.fromEntries(apis.map((a) => [a.code, () => ({ url: a.url, appId: a.appId, key: a.keyOf(), timeoutMs: settings.timeoutMs })])),
+        inFlight: IN_FLIGHT,
+        pharmacyOf: (owner) => { const code = pharmacyCodeOf(owner); return code && routes[code] === 'api' ? code : undefined; },
+        waitingAtPharmacy: (task) => circulatedNumbers(task).filter((rxNo) => ['circulated', 'approved', 'awaiting-pickup', 'delivering'].includes(prescriptionState(task, rxNo))),
+        isNews: (task, status) => {
+          const event = pharmacyStatusEvent(status);
+          return Boolean(event && applyCirculationEvent(task, event, []).task);
+        },
+      }),
+      transformer: (m): TaskEventWrite => {
+        const status = JSON.parse(m.content) as PharmacyStatus;
+        const event = pharmacyStatusEvent(status);
+        if (!event) throw new Error(`${status.task}: the pharmacy's answer reports nothing new`);
+        return { task: status.task, event };
+      },
+      destinations: [{ name: 'task', connector: circulationTaskDestination(writer), queue: PERSISTENT, orderBy: (m) => (JSON.parse(m.content) as TaskEventWrite).task }],
+    }));
+  }
+
   const viaPlatform = Object.values(routes).includes('platform');
-  if (!viaPlatform) return [out, callbacks];
+  if (!viaPlatform) return channels;
   const polls = channel({
     id: 'prescription-platform-status',
     description: '处方流转平台 审方 (rxChkInfoQuery) and 取药 (rxSetlInfoQuery), polled for the Tasks in flight',
@@ -119,7 +192,7 @@ export function prescriptionCirculation(deps: ChannelDeps): ChannelDefinition[] 
       repository: fhir,
       platform,
       // failed: another prescription of the Task was refused, this one may still be at the platform.
-      inFlight: { code: `${TASK_CODE_SYSTEM}|${TASK_CODE.circulation}`, status: 'in-progress,failed' },
+      inFlight: IN_FLIGHT,
       waitingAtPlatform: (task) => circulatedNumbers(task)
         .filter((rxNo) => ['circulated', 'approved', 'awaiting-pickup'].includes(prescriptionState(task, rxNo)))
         .flatMap((rxNo) => { const hiRxno = taskOutput(task, 'hi-rxno', rxNo); return hiRxno ? [{ rxNo, hiRxno }] : []; }),
@@ -136,5 +209,5 @@ export function prescriptionCirculation(deps: ChannelDeps): ChannelDefinition[] 
     },
     destinations: [{ name: 'task', connector: circulationTaskDestination(writer), queue: PERSISTENT, orderBy: (m) => (JSON.parse(m.content) as TaskEventWrite).task }],
   });
-  return [out, callbacks, polls];
+  return [...channels, polls];
 }

@@ -6,12 +6,16 @@ import { CIRCULATION_RX_NO_SYSTEM } from '../../fhir-resources/billing/billing-v
 import type { Repository } from '../../fhir-resources/store/repository';
 import type { CirculationEvent } from '../../mappings/circulation/circulation-transitions';
 
-/** What a circulation event is about: the Task by reference, or (a pharmacy callback) by the rxNo sent and the caller's appId. */
+/**
+ * What a circulation event is about: the Task by reference, or (a pharmacy callback) by the rxNo sent and the caller's
+ * appId. `more` are further events applied in the same write (expiry withdraws all of a Task's prescriptions at once).
+ */
 export interface TaskEventWrite {
   task?: string;
   rxNo?: string;
   appId?: string;
   event: CirculationEvent;
+  more?: CirculationEvent[];
 }
 
 export type CirculationTransition = (task: Task, event: CirculationEvent, prescriptions: MedicationRequest[]) => { task?: Task; dispenses: MedicationDispense[] };
@@ -47,8 +51,12 @@ const missing = (err: unknown) => err instanceof OperationOutcomeError && (isGon
 export class CirculationTaskWriter {
   constructor(private readonly o: CirculationTaskWriterOptions) {}
 
-  async apply(write: TaskEventWrite, correlationId: string): Promise<string> {
-    const repo = this.o.repository().withContext({ correlationId: `${CIRCULATION_WRITE}${correlationId}` });
+  /**
+   * `prefix`: the circulation channels' own prefix unless the write is a decision the outbound channel must act on
+   * (expiry cancels the Task, and the undo at the peer follows from that change like a refund's).
+   */
+  async apply(write: TaskEventWrite, correlationId: string, prefix = CIRCULATION_WRITE): Promise<string> {
+    const repo = this.o.repository().withContext({ correlationId: `${prefix}${correlationId}` });
     for (let attempt = 1; ; attempt++) {
       let task: Task;
       try {
@@ -71,7 +79,13 @@ export class CirculationTaskWriter {
           if (!missing(err)) throw err;
         }
       }
-      const { task: next, dispenses } = this.o.transition(task, write.event, prescriptions);
+      let next: Task | undefined;
+      const dispenses: MedicationDispense[] = [];
+      for (const event of [write.event, ...(write.more ?? [])]) {
+        const result = this.o.transition(next ?? task, event, prescriptions);
+        next = result.task ?? next;
+        dispenses.push(...result.dispenses);
+      }
       if (!next && !dispenses.length) return `Task/${task.id}: ${write.event.kind} changes nothing (already recorded)`;
       try {
         await repo.transaction(async (tx) => {

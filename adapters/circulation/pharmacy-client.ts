@@ -17,11 +17,13 @@ export class PharmacyRefusal extends Error {
   }
 }
 
-/** An order as the pharmacy reports it back. */
+/** An order as the pharmacy reports it back (the GET answer carries its history and, once 核销, the redemption). */
 export interface PharmacyOrderView {
   orderId?: string;
   rxNo?: string;
   status?: string;
+  history?: { status?: string; at?: string; note?: string }[];
+  redemption?: { redeemedAt?: string; pharmacy?: string; drugs?: { code?: string; name?: string; quantity?: number; unit?: string; traceCode?: string; lot?: string }[] };
 }
 
 /**
@@ -30,9 +32,11 @@ export interface PharmacyOrderView {
  */
 export class PharmacyClient {
   private readonly peer: HttpPeer;
+  private readonly reader: HttpPeer;
 
   constructor(private readonly o: PharmacyClientOptions) {
     this.peer = new HttpPeer({ url: o.url, method: 'POST', timeoutMs: o.timeoutMs });
+    this.reader = new HttpPeer({ url: o.url, method: 'GET', timeoutMs: o.timeoutMs });
   }
 
   /** POST /prescriptions; the same rxNo with the same content answers the order already there. */
@@ -45,15 +49,23 @@ export class PharmacyClient {
     return this.post(`/prescriptions/${encodeURIComponent(rxNo)}/cancel`, { reason });
   }
 
-  async close(): Promise<void> {
-    await this.peer.close();
+  /** GET /prescriptions/<rxNo>: where the order stands (signed over an empty body); 404 when the pharmacy has none. */
+  status(rxNo: string): Promise<PharmacyOrderView> {
+    return this.call(this.reader, `/prescriptions/${encodeURIComponent(rxNo)}`);
   }
 
-  private async post(path: string, payload: object): Promise<PharmacyOrderView> {
-    const body = JSON.stringify(payload);
+  async close(): Promise<void> {
+    await Promise.all([this.peer.close(), this.reader.close()]);
+  }
+
+  private post(path: string, payload: object): Promise<PharmacyOrderView> {
+    return this.call(this.peer, path, JSON.stringify(payload));
+  }
+
+  private async call(peer: HttpPeer, path: string, body?: string): Promise<PharmacyOrderView> {
     try {
-      const reply = await this.peer.exchange(body, { 'content-type': 'application/json; charset=utf-8', ...pharmacySignedHeaders(this.o.key, this.o.appId, body) },
-        (r) => JSON.parse(r.body), `${this.o.url.replace(/\/$/, '')}${path}`);
+      const headers = { ...(body === undefined ? {} : { 'content-type': 'application/json; charset=utf-8' }), ...pharmacySignedHeaders(this.o.key, this.o.appId, body ?? '') };
+      const reply = await peer.exchange(body, headers, (r) => JSON.parse(r.body), `${this.o.url.replace(/\/$/, '')}${path}`);
       return ((JSON.parse(reply.body) as { data?: PharmacyOrderView }).data ?? {});
     } catch (err) {
       if (!(err instanceof HttpClientError) || err.reply.status === 401) throw err;

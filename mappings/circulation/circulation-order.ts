@@ -43,6 +43,12 @@ function pickupCodeOf(task: Task, invoice: Invoice | undefined): string | undefi
   return input?.valueString ?? input?.valueIdentifier?.value ?? input?.valueCode;
 }
 
+/** 送药上门: a Task input `delivery` = delivery asks the pharmacy to deliver; otherwise the patient picks up. */
+function deliveryOf(task: Task): 'pickup' | 'delivery' {
+  const input = task.input?.find((i) => i.type?.text === 'delivery' || i.type?.coding?.some((c) => c.code === 'delivery'));
+  return input?.valueCode === 'delivery' ? 'delivery' : 'pickup';
+}
+
 export function circulationOrder(input: CirculationOrderInput): CirculationOrder {
   const { task, referenced } = input;
   const ref = `Task/${task.id}`;
@@ -70,6 +76,6 @@ export function circulationOrder(input: CirculationOrderInput): CirculationOrder
   const invoice = byReference<Invoice>(referenced, task.focus?.reference, 'Invoice');
   const pickupCode = pickupCodeOf(task, invoice);
   if (!pickupCode) throw new CirculationMappingError(`${ref}: no 取药码 (Invoice identifier ${PICKUP_CODE_SYSTEM} or Task.input pickupCode); the pharmacy cannot hand the drugs over without it`);
-  const orders = groups.map((g) => ({ rxNo: g.rxNo, order: pharmacyOrder({ prescriptions: g.requests, patient, pickupCode }) }));
+  const orders = groups.map((g) => ({ rxNo: g.rxNo, order: pharmacyOrder({ prescriptions: g.requests, patient, pickupCode, delivery: deliveryOf(task) }) }));
   return { action: 'circulate', task: ref, pharmacy, via, prescriptions: orders };
 }

@@ -33,6 +33,10 @@ export type CirculationEvent = { rxNo: string; at: string } & (
   | { kind: 'rejected'; note: string }
   /** 备药完成: the drugs wait at the counter. */
   | { kind: 'awaiting-pickup' }
+  /** 配送中: a delivery order left the pharmacy with the courier. */
+  | { kind: 'delivering' }
+  /** Not picked up within its validity: the hospital withdraws it (and undoes it at the peer, refunds the patient). */
+  | { kind: 'expired'; note: string }
   | { kind: 'picked-up'; pharmacy?: string; drugs: DispensedDrug[] }
   | { kind: 'cancelled'; note?: string }
   /** The undo was refused (already dispensed): said in a note, the state stays. */
@@ -50,9 +54,9 @@ export interface TransitionResult {
  * the least advanced of its prescriptions, so it is done only when all of them are.
  */
 const RANK: Record<CirculationStatus, number> = {
-  'pending-review': 0, circulated: 1, approved: 2, delivering: 3, 'awaiting-pickup': 3, rejected: 4, expired: 4, 'picked-up': 5, cancelled: 6,
+  'pending-review': 0, circulated: 1, approved: 2, 'awaiting-pickup': 3, delivering: 4, rejected: 5, expired: 5, 'picked-up': 6, cancelled: 7,
 };
-const TERMINAL = 4;
+const TERMINAL = 5;
 
 type OutputCode = keyof PeerNumbers | 'rx-status';
 
@@ -114,14 +118,15 @@ function numbersOf(task: Task, prescriptions: MedicationRequest[]): string[] {
 
 /**
  * The Task's status and businessStatus from its prescriptions' states (README.md beside billing-vocabulary.ts has
- * the table): in-progress while at the peer, rejected on 审方驳回, completed at 核销. A Task the refund workflow
- * cancelled, or whose upload was refused (failed), keeps that status: the peers' news is recorded, the decision stays.
+ * the table): in-progress while at the peer, rejected on 审方驳回, completed at 核销, cancelled once expired. A Task the
+ * refund workflow cancelled, or whose upload was refused (failed), keeps that status: the peers' news is recorded, the
+ * decision stays.
  */
 function settled(task: Task, numbers: string[], at: string): Task {
   const states = numbers.map((n) => prescriptionState(task, n)).sort((a, b) => RANK[a] - RANK[b]);
   const least = states[0] ?? 'pending-review';
   const started = states.some((st) => st !== 'pending-review');
-  const wanted: Task['status'] = least === 'pending-review' ? (started ? 'in-progress' : task.status) : least === 'picked-up' ? 'completed' : least === 'cancelled' ? 'cancelled' : least === 'rejected' ? 'rejected' : 'in-progress';
+  const wanted: Task['status'] = least === 'pending-review' ? (started ? 'in-progress' : task.status) : least === 'picked-up' ? 'completed' : least === 'cancelled' || least === 'expired' ? 'cancelled' : least === 'rejected' ? 'rejected' : 'in-progress';
   const keep = (task.status === 'cancelled' || task.status === 'failed') && wanted !== 'completed';
   const status = keep ? task.status : wanted;
   if (status === task.status && businessStatusOf(task) === least) return task;
@@ -150,6 +155,7 @@ export function applyCirculationEvent(task: Task, event: CirculationEvent, presc
       break;
     case 'approved':
     case 'awaiting-pickup':
+    case 'delivering':
       if (rank >= TERMINAL || rank >= RANK[event.kind]) break;
       move(event.kind);
       if (event.kind === 'approved' && event.note) next = noted(next, `审方意见（处方 ${rxNo}）：${event.note}`, at);
@@ -166,8 +172,14 @@ export function applyCirculationEvent(task: Task, event: CirculationEvent, presc
       dispenses = pickupDispenses(task, event, ofThis);
       break;
     }
+    case 'expired':
+      if (rank >= TERMINAL || current === 'pending-review' || current === 'delivering') break;
+      move('expired');
+      next = { ...noted(next, `处方 ${rxNo} ${event.note}`, at), statusReason: { text: event.note } };
+      break;
     case 'cancelled':
-      if (current === 'cancelled' || current === 'picked-up') break;
+      // An expired prescription stays expired: the undo that follows is what expiry asked for.
+      if (current === 'cancelled' || current === 'picked-up' || current === 'expired') break;
       move('cancelled');
       if (event.note) next = noted(next, event.note, at);
       break;

@@ -24,15 +24,52 @@ export function pharmacyCallbackEvent(callback: PharmacyCallback): CirculationEv
     case 'accepted': return { kind: 'approved', rxNo, at };
     case 'rejected': return { kind: 'rejected', rxNo, at, note: callback.reason || '药房拒绝接收' };
     case 'dispensed': return { kind: 'awaiting-pickup', rxNo, at };
+    case 'delivering': return { kind: 'delivering', rxNo, at };
     case 'cancelled': return { kind: 'cancelled', rxNo, at, ...(callback.reason ? { note: `药房取消：${callback.reason}` } : {}) };
-    case 'redeemed': {
-      const drugs: DispensedDrug[] = (callback.drugs ?? []).filter((d) => d?.code).map((d) => ({
-        code: String(d.code), quantity: Number(d.quantity) || 0,
-        ...(d.name ? { name: d.name } : {}), ...(d.unit ? { unit: d.unit } : {}), ...(d.traceCode ? { traceCode: d.traceCode } : {}), ...(d.lot ? { lot: d.lot } : {}),
-      }));
-      return { kind: 'picked-up', rxNo, at: callback.redeemedAt ?? at, ...(callback.pharmacy ? { pharmacy: callback.pharmacy } : {}), drugs };
-    }
+    case 'redeemed':
+      return { kind: 'picked-up', rxNo, at: callback.redeemedAt ?? at, ...(callback.pharmacy ? { pharmacy: callback.pharmacy } : {}), drugs: dispensedDrugs(callback.drugs) };
     default: throw new CirculationMappingError(`pharmacy callback for ${callback.rxNo}: unknown event "${String(callback.event)}"`);
+  }
+}
+
+function dispensedDrugs(drugs: PharmacyCallback['drugs']): DispensedDrug[] {
+  return (drugs ?? []).filter((d) => d?.code).map((d) => ({
+    code: String(d.code), quantity: Number(d.quantity) || 0,
+    ...(d.name ? { name: d.name } : {}), ...(d.unit ? { unit: d.unit } : {}), ...(d.traceCode ? { traceCode: d.traceCode } : {}), ...(d.lot ? { lot: d.lot } : {}),
+  }));
+}
+
+/** What one poll of a pharmacy learnt about a prescription: its GET /api/prescriptions/<rxNo> answer. */
+export interface PharmacyStatus {
+  task: string;
+  rxNo: string;
+  polledAt: string;
+  order: {
+    status?: string;
+    history?: { status?: string; at?: string; note?: string }[];
+    redemption?: { redeemedAt?: string; pharmacy?: string; drugs?: PharmacyCallback['drugs'] };
+  };
+}
+
+/**
+ * The pharmacy's order status as the event its callback would have carried (the poll makes up a lost callback):
+ * received says nothing new; the time is that of the status in the order's history, else when the poll asked.
+ */
+export function pharmacyStatusEvent(status: PharmacyStatus): CirculationEvent | undefined {
+  const { rxNo, order } = status;
+  const entry = [...(order.history ?? [])].reverse().find((h) => h.status === order.status);
+  const at = entry?.at ?? status.polledAt;
+  switch (order.status) {
+    case 'accepted': return { kind: 'approved', rxNo, at };
+    case 'rejected': return { kind: 'rejected', rxNo, at, note: entry?.note || '药房拒绝接收' };
+    case 'dispensed': return { kind: 'awaiting-pickup', rxNo, at };
+    case 'delivering': return { kind: 'delivering', rxNo, at };
+    case 'cancelled': return { kind: 'cancelled', rxNo, at, ...(entry?.note ? { note: `药房取消：${entry.note}` } : {}) };
+    case 'picked_up': {
+      const r = order.redemption ?? {};
+      return { kind: 'picked-up', rxNo, at: r.redeemedAt ?? at, ...(r.pharmacy ? { pharmacy: r.pharmacy } : {}), drugs: dispensedDrugs(r.drugs) };
+    }
+    default: return undefined;
   }
 }
 

@@ -28,8 +28,13 @@ export interface PharmacyOrder {
   patient: { id?: string; name: string; phone?: string };
   drugs: RxDrug[];
   delivery: 'pickup' | 'delivery';
-  /** received → accepted | rejected → dispensed (备药完成) → picked_up (核销); cancelled while not dispensed. */
-  status: 'received' | 'accepted' | 'rejected' | 'dispensed' | 'picked_up' | 'cancelled';
+  /**
+   * received → accepted | rejected → dispensed (备药完成) → picked_up (核销); cancelled while not dispensed. A delivery
+   * order goes out with the courier (delivering, 配送中) from accepted or dispensed, and its 签收 is the 核销.
+   */
+  status: 'received' | 'accepted' | 'rejected' | 'dispensed' | 'delivering' | 'picked_up' | 'cancelled';
+  /** The 核销 as the callback reported it (drugs with 追溯码 and lot), answered on GET too so a lost callback can be made up. */
+  redemption?: { redeemedAt: string; pharmacy: string; drugs: (RxDrug & { traceCode: string; lot: string })[] };
   receivedAt: string;
   history: { status: string; at: string; note?: string }[];
   /** What went into the first request, so that a resend with other content is caught. */
@@ -38,7 +43,8 @@ export interface PharmacyOrder {
 
 /** Which statuses each pharmacist action may start from. */
 const MOVES: Record<string, PharmacyOrder['status'][]> = {
-  accepted: ['received'], rejected: ['received'], dispensed: ['accepted'], picked_up: ['accepted', 'dispensed'], cancelled: ['received', 'accepted'],
+  accepted: ['received'], rejected: ['received'], dispensed: ['accepted'], delivering: ['accepted', 'dispensed'],
+  picked_up: ['accepted', 'dispensed', 'delivering'], cancelled: ['received', 'accepted'],
 };
 
 /**
@@ -46,8 +52,9 @@ const MOVES: Record<string, PharmacyOrder['status'][]> = {
  * /api/prescriptions {rxNo, pickupCode, patient, drugs[], delivery}, GET /api/prescriptions/<rxNo>, POST
  * /api/prescriptions/<rxNo>/cancel (before dispensing, for refunds); or, chosen by `api`, over SOAP with the same
  * three operations and the same signature (pharmacy-soap.ts). The pharmacist's side is on the control routes:
- * accept, reject, dispense and 核销 (pickup with the code the patient shows); each change is POSTed, signed, to the
- * callback URL — the 核销 one with the drugs' 追溯码 and lots.
+ * accept, reject, dispense, dispatch (a delivery order leaves with the courier) and 核销 (pickup with the code the
+ * patient shows); each change is POSTed, signed, to the callback URL — the 核销 one with the drugs' 追溯码 and lots —
+ * unless callbacks are switched off (POST /_sim/pharmacy/callbacks/off), as when the pharmacy's notifier is down.
  */
 export class PharmacyPeer extends JsonApiPeer {
   readonly name = 'pharmacy';
@@ -55,6 +62,8 @@ export class PharmacyPeer extends JsonApiPeer {
   readonly orders = new Map<string, PharmacyOrder>();
   private seq = 0;
   private readonly soapRouter = express.Router();
+  /** Off: changes happen but nobody is told (the hospital must ask with GET /api/prescriptions/<rxNo>). */
+  callbacksOn = true;
 
   constructor(private readonly options: PharmacyPeerOptions) {
     super(options);
@@ -121,17 +130,27 @@ export class PharmacyPeer extends JsonApiPeer {
   }
 
   protected override status(): Record<string, unknown> {
-    return { apiUrl: this.offers.json ? `${this.url}/api` : null, wsdl: this.offers.soap ? this.wsdlUrl : null, callbackUrl: this.options.callbackUrl ?? null, appIds: Object.keys(this.options.apps) };
+    return {
+      apiUrl: this.offers.json ? `${this.url}/api` : null, wsdl: this.offers.soap ? this.wsdlUrl : null, callbackUrl: this.options.callbackUrl ?? null,
+      callbacks: this.callbacksOn ? 'on' : 'off', appIds: Object.keys(this.options.apps),
+    };
   }
 
   protected override controlRoutes(r: Router): void {
+    for (const onOff of ['on', 'off'] as const) {
+      r.post(`/callbacks/${onOff}`, (_req, res) => {
+        this.callbacksOn = onOff === 'on';
+        res.json({ callbacks: onOff });
+      });
+    }
     r.get('/prescriptions', (_req, res) => res.json([...this.orders.values()].map((o) => ({ ...this.view(o), pickupCode: o.pickupCode }))));
-    for (const action of ['accept', 'reject', 'dispense'] as const) {
-      const to = ({ accept: 'accepted', reject: 'rejected', dispense: 'dispensed' } as const)[action];
+    for (const action of ['accept', 'reject', 'dispense', 'dispatch'] as const) {
+      const to = ({ accept: 'accepted', reject: 'rejected', dispense: 'dispensed', dispatch: 'delivering' } as const)[action];
       r.post(`/prescriptions/:rxNo/${action}`, async (req, res) => {
         const order = this.orders.get(req.params.rxNo);
         if (!order) return void res.status(404).json({ error: `no prescription ${req.params.rxNo}` });
         if (!MOVES[to].includes(order.status)) return void res.status(409).json({ error: `${order.status} cannot become ${to}` });
+        if (to === 'delivering' && order.delivery !== 'delivery') return void res.status(409).json({ error: `${order.rxNo} is picked up at the counter, not delivered` });
         const note = typeof req.body?.reason === 'string' ? req.body.reason : action === 'reject' ? '药品缺货' : undefined;
         this.move(order, to, note);
         res.json({ order: this.view(order), callback: await this.notify(order, { event: to, reason: note }) });
@@ -146,7 +165,8 @@ export class PharmacyPeer extends JsonApiPeer {
       this.move(order, 'picked_up');
       const at = new Date().toISOString();
       const drugs = order.drugs.map((d, n) => ({ ...d, traceCode: `8${Date.now().toString().slice(-10)}${String(n).padStart(2, '0')}0000000`, lot: `L${at.slice(0, 10).replace(/-/g, '')}` }));
-      res.json({ order: this.view(order), callback: await this.notify(order, { event: 'redeemed', pickupCode: order.pickupCode, redeemedAt: at, pharmacy: this.options.pharmacyName ?? '星湖大药房(模拟)', drugs }) });
+      order.redemption = { redeemedAt: at, pharmacy: this.options.pharmacyName ?? '星湖大药房(模拟)', drugs };
+      res.json({ order: this.view(order), callback: await this.notify(order, { event: 'redeemed', pickupCode: order.pickupCode, ...order.redemption }) });
     });
   }
 
@@ -198,6 +218,7 @@ export class PharmacyPeer extends JsonApiPeer {
 
   private async notify(order: PharmacyOrder, event: Record<string, unknown>): Promise<unknown> {
     if (!this.options.callbackUrl) return { sent: false, reason: 'no callbackUrl configured' };
+    if (!this.callbacksOn) return { sent: false, reason: 'callbacks switched off' };
     const body = JSON.stringify({ ...event, rxNo: order.rxNo, orderId: order.orderId, status: order.status, at: new Date().toISOString() });
     return this.post(this.options.callbackUrl, JSON.parse(body), pharmacyHeaders(this.options.apps[order.appId] ?? '', order.appId, body), body);
   }

@@ -29,7 +29,13 @@ const APP_ID = 'lingshu-demo';
 const KEY = 'circulation-test-key';
 const FIXMEDINS = 'H33010600001';
 
-for (const stack of [{ name: 'SQLite + in-process bus', db: 'sqlite' as const, amqp: false }, { name: 'PostgreSQL + RabbitMQ', db: 'postgres' as const, amqp: true }]) {
+const STACKS = [
+  { name: 'SQLite + in-process bus', db: 'sqlite' as const, amqp: false },
+  { name: 'PostgreSQL + RabbitMQ', db: 'postgres' as const, amqp: true },
+  { name: 'MariaDB + in-process bus', db: 'mysql' as const, amqp: false },
+];
+
+for (const stack of STACKS) {
   describe(`prescription circulation on ${stack.name}`, () => {
     const prefix = uniqueName('lsc');
     let database: TestDatabase;
@@ -71,7 +77,7 @@ for (const stack of [{ name: 'SQLite + in-process bus', db: 'sqlite' as const, a
       const pickupCode = String(600000 + seq);
       const { resource: patient } = await repo().create<Patient>({ resourceType: 'Patient', name: [{ text: '张三' }], gender: 'male', telecom: [{ system: 'phone', value: '13800138000' }] });
       const drug = (code: string, name: string, quantity: number, number = rxNo): MedicationRequest => ({
-        resourceType: 'MedicationRequest', status: 'active', intent: 'order', subject: { reference: `Patient/${patient.id}` }, authoredOn: '2026-11-26T01:58:00Z',
+        resourceType: 'MedicationRequest', status: 'active', intent: 'order', subject: { reference: `Patient/${patient.id}` }, authoredOn: options.authoredOn ?? new Date().toISOString(),
         groupIdentifier: { system: PRESCRIPTION_NO_SYSTEM, value: number },
         medicationCodeableConcept: { coding: [{ system: 'http://lingshu.health/sid/nhsa-drug', code }], text: name },
         dosageInstruction: [{ text: '口服，一日3次' }], dispenseRequest: { quantity: { value: quantity, unit: '盒' } },
