@@ -46,7 +46,8 @@ describe('circulating a prescription once it is paid through WeChat Pay', () => 
           LINGSHU_SIM_PRESCRIPTION_PLATFORM_PORT: new URL(platform.url).port, LINGSHU_SIM_PHARMACY_PORT: new URL(pharmacy.url).port,
           LINGSHU_SIM_PHARMACY_APP_ID: APP_ID, LINGSHU_SIM_PHARMACY_SECRET: KEY,
         }).channels.prescriptionCirculation;
-        return { ...hospital, channels: { ...hospital.channels, prescriptionCirculation: demo } };
+        // Expiry looks every second, so that a prescription written four days ago expires as soon as it is circulated.
+        return { ...hospital, channels: { ...hospital.channels, prescriptionCirculation: { ...demo, expiryCron: '* * * * * *' } } };
       },
     });
     patient = (await h.store().create<Patient>({ resourceType: 'Patient', name: [{ text: '王芳' }], gender: 'female', telecom: [{ system: 'phone', value: '13900139000' }] })).resource;
@@ -69,13 +70,13 @@ describe('circulating a prescription once it is paid through WeChat Pay', () => 
   }
 
   /** A prescription of two drugs with their charges, as the HIS orders channel writes them. */
-  async function prescription(): Promise<{ rxNo: string; drugs: MedicationRequest[] }> {
+  async function prescription(authoredOn = new Date().toISOString()): Promise<{ rxNo: string; drugs: MedicationRequest[] }> {
     const rxNo = `CFPAY${++seq}${Date.now() % 100000}`;
     const subject = { reference: `Patient/${patient.id}` };
     const drugs: MedicationRequest[] = [];
     for (const [code, text, fen] of [['XJ01CAA040A001010100483', '阿莫西林胶囊', 1250], ['XN02BAA0020101010500', '布洛芬缓释胶囊', 2880]] as const) {
       const drug = (await h.store().create<MedicationRequest>({
-        resourceType: 'MedicationRequest', status: 'active', intent: 'order', subject, authoredOn: new Date().toISOString(),
+        resourceType: 'MedicationRequest', status: 'active', intent: 'order', subject, authoredOn,
         groupIdentifier: { system: PRESCRIPTION_NO_SYSTEM, value: rxNo }, medicationCodeableConcept: { coding: [{ code }], text },
         dosageInstruction: [{ text: '口服，一日三次' }], dispenseRequest: { quantity: { value: 1, unit: '盒' } },
       })).resource;
@@ -150,5 +151,38 @@ describe('circulating a prescription once it is paid through WeChat Pay', () => 
     expect(approved.status).toBe(200);
     await reaches(task.id!, 'cancelled', 'cancelled');
     expect([...platform.state.rx.values()].find((r) => r.hospRxno === rxNo)?.status).toBe('revoked');
+  });
+
+  it('expires a paid prescription not picked up within its validity, cancels it at the pharmacy and asks for its refund, which waits for the operator', async () => {
+    // Written four days ago: past the 3 days the pharmacy keeps it (pharmacyValidDays).
+    const { rxNo, drugs } = await prescription(new Date(Date.now() - 4 * 86_400_000).toISOString());
+    const invoice = await payAt('XH-DYF', drugs);
+    const task = await circulationTask(invoice);
+    await reaches(task.id!, 'cancelled', 'expired');
+    await eventually(async () => (pharmacy.orders.get(rxNo)?.status === 'cancelled' ? true : undefined), 30_000);
+
+    const refund = await eventually(async () => {
+      const found = await h.store().search(parseSearchRequest('Task', { focus: `Invoice/${invoice.id}`, code: `${TASK_CODE_SYSTEM}|refund` }));
+      return found.resources[0] as Task | undefined;
+    }, 30_000);
+    expect(refund.status).toBe('requested');
+    expect(refund.businessStatus?.coding?.[0].code).toBe('awaiting-approval');
+    const items = refund.input?.filter((i) => i.valueReference).map((i) => i.valueReference!.reference);
+    expect(items).toEqual(invoice.lineItem!.map((l) => l.chargeItemReference!.reference!));
+    expect(refund.input?.find((i) => i.valueString)?.valueString).toBe('处方超过有效期未取药，系统自动申请退费');
+
+    const approved = await fhir(`Task/$approve-refund`, { resourceType: 'Parameters', parameter: [{ name: 'task', valueReference: { reference: `Task/${refund.id}` } }] }, operatorToken);
+    expect(approved.status).toBe(200);
+    const outRefundNo = refund.identifier![0].value!;
+    expect(h.wechat.state.refunds.has(outRefundNo)).toBe(true);
+    await h.wechat.settleRefund(outRefundNo, 'SUCCESS', 1);
+    const refunded = await eventually(async () => {
+      const t = await h.store().read<Task>('Task', refund.id!);
+      return t.status === 'completed' ? t : undefined;
+    }, 30_000);
+    expect(refunded.status).toBe('completed');
+    // Only one refund: the expiry's later runs find nothing left to ask for.
+    const all = await h.store().search(parseSearchRequest('Task', { focus: `Invoice/${invoice.id}`, code: `${TASK_CODE_SYSTEM}|refund` }));
+    expect(all.resources).toHaveLength(1);
   });
 });

@@ -69,7 +69,7 @@ for (const stack of STACKS) {
     const messages = async (channel: string) => (await running.store.search({ channel, limit: 500 })).messages;
 
     /** A paid prescription of two drugs and the Task the payment workflow makes for it, owned by the pharmacy `code`. */
-    async function paidPrescription(code: string | undefined, options: { split?: boolean; rxNo?: string; quantity?: number } = {}): Promise<{ taskId: string; rxNo: string; rxNo2: string; pickupCode: string; requests: string[] }> {
+    async function paidPrescription(code: string | undefined, options: { split?: boolean; rxNo?: string; quantity?: number; authoredOn?: string; delivery?: boolean } = {}): Promise<{ taskId: string; rxNo: string; rxNo2: string; pickupCode: string; requests: string[] }> {
       seq++;
       const rxNo = options.rxNo ?? `CF2026112600${String(seq).padStart(2, '0')}${Date.now() % 1000}`;
       // With split, the second drug is on a second prescription paid in the same Invoice.
@@ -95,7 +95,7 @@ for (const stack of STACKS) {
         businessStatus: { coding: [{ system: TASK_BUSINESS_STATUS_SYSTEM, code: 'pending-review', display: '待审方' }], text: '待审方' },
         focus: { reference: `Invoice/${invoice.id}` }, basedOn: requests.map((id) => ({ reference: `MedicationRequest/${id}` })),
         for: { reference: `Patient/${patient.id}` }, ...(code ? { owner: { reference: `Organization/${await pharmacyId(code)}` } } : {}),
-        input: [{ type: { text: 'pickupCode' }, valueString: pickupCode }],
+        input: [{ type: { text: 'pickupCode' }, valueString: pickupCode }, ...(options.delivery ? [{ type: { text: 'delivery' }, valueCode: 'delivery' }] : [])],
       });
       return { taskId: created.id!, rxNo, rxNo2, pickupCode, requests };
     }
@@ -104,6 +104,23 @@ for (const stack of STACKS) {
     const cancel = async (id: string) => {
       const current = await task(id);
       await repo().withContext({ correlationId: `refund-${id}` }).update<Task>({ ...current, status: 'cancelled', statusReason: { text: '患者申请退费' } });
+    };
+
+    /** Four days ago: past the 3 days a prescription stays valid (the demo's platform.validDays and pharmacyValidDays). */
+    const longAgo = () => new Date(Date.now() - 4 * 86_400_000).toISOString();
+    const versions = async (id: string) => (await repo().history('Task', id)).entries.length;
+    const polledFor = (rxNo: string) => pharmacy.received.filter((r) => r.method === 'GET' && r.path === `/api/prescriptions/${rxNo}`).length;
+    const callback = (payload: object) => {
+      const body = JSON.stringify(payload);
+      return fetch(`${base}/channels/pharmacy-callback`, { method: 'POST', body, headers: { 'content-type': 'application/json', ...pharmacySignedHeaders(KEY, APP_ID, body) } });
+    };
+    const answerOf = async (res: Response) => {
+      const { messageId } = (await res.json()) as { messageId: string };
+      const stored = await eventually(async () => {
+        const m = await running.store.get(messageId);
+        return m?.status === 'sent' ? m : undefined;
+      });
+      return stored.stages.find((st) => st.name === 'task')?.response;
     };
 
     const platformRx = (rxNo: string) => platform.state.rx.get([...platform.state.rx.values()].find((r) => r.hospRxno === rxNo)?.hiRxno ?? '');
@@ -125,7 +142,9 @@ for (const stack of STACKS) {
         LINGSHU_SIM_PRESCRIPTION_PLATFORM_FIXMEDINS_CODES: FIXMEDINS, LINGSHU_SIM_PHARMACY_APP_ID: APP_ID, LINGSHU_SIM_PHARMACY_SECRET: KEY,
       }).channels.prescriptionCirculation;
       // Only this interface, polled every second so that the test does not wait for the demo's schedule.
-      const hospital = { ...site, channels: { ...site.channels, prescriptionCirculation: { ...demo, platform: { ...demo.platform, pollCron: '* * * * * *' } } } };
+      const hospital = { ...site, channels: { ...site.channels, prescriptionCirculation: {
+        ...demo, platform: { ...demo.platform, pollCron: '* * * * * *' }, pharmacyPollCron: '* * * * * *', expiryCron: '* * * * * *',
+      } } };
       running = await startServer({
         config,
         registry: adapterRegistry({ fhir: repo }),
@@ -303,6 +322,85 @@ for (const stack of STACKS) {
       const failed = await reaches(taskId, 'failed', 'pending-review');
       expect(failed.note?.at(-1)?.text).toContain('RX_CONFLICT');
       expect(pharmacy.orders.get(rxNo)!.drugs[0].quantity).toBe(2);
+    });
+
+    it('makes up lost pharmacy callbacks by asking the pharmacy, completing the Task with its MedicationDispenses', async () => {
+      const { taskId, rxNo, pickupCode, requests } = await paidPrescription('XH-DYF');
+      await reaches(taskId, 'in-progress', 'circulated');
+      expect((await control('/pharmacy/callbacks/off')).body).toEqual({ callbacks: 'off' });
+      try {
+        const accepted = await control<{ callback: { sent: boolean } }>(`/pharmacy/prescriptions/${rxNo}/accept`);
+        expect(accepted.body.callback).toMatchObject({ sent: false });
+        await reaches(taskId, 'in-progress', 'approved');
+        await control(`/pharmacy/prescriptions/${rxNo}/dispense`);
+        await reaches(taskId, 'in-progress', 'awaiting-pickup');
+        await control(`/pharmacy/prescriptions/${rxNo}/pickup`, { pickupCode });
+      } finally {
+        await control('/pharmacy/callbacks/on');
+      }
+      const done = await reaches(taskId, 'completed', 'picked-up');
+      const dispenses = await eventually(async () => ((await dispensesOf(taskId)).length === 2 ? dispensesOf(taskId) : undefined));
+      const redeemed = pharmacy.orders.get(rxNo)!.redemption!;
+      expect(dispenses.map((d) => [d.authorizingPrescription?.[0].reference, d.identifier?.find((i) => i.system === DRUG_TRACE_CODE_SYSTEM)?.value]).sort())
+        .toEqual(requests.map((id, n) => [`MedicationRequest/${id}`, redeemed.drugs[n].traceCode]).sort());
+      expect(pharmacy.sent.filter((s) => JSON.stringify(s.body).includes(rxNo))).toEqual([]);
+
+      // The callback, delivered late after all, finds the 核销 already recorded.
+      const late = await callback({ event: 'redeemed', rxNo, orderId: pharmacy.orders.get(rxNo)!.orderId, status: 'picked_up', at: new Date().toISOString(), pickupCode, ...redeemed });
+      expect(late.status).toBe(202);
+      expect(await answerOf(late)).toContain('changes nothing');
+      expect((await task(taskId)).meta?.versionId).toBe(done.meta?.versionId);
+      expect(await dispensesOf(taskId)).toHaveLength(2);
+    });
+
+    it('changes the Task once when the callback and then the poll report the same acceptance', async () => {
+      const { taskId, rxNo } = await paidPrescription('XH-DYF');
+      await reaches(taskId, 'in-progress', 'circulated');
+      const before = await versions(taskId);
+      await control(`/pharmacy/prescriptions/${rxNo}/accept`);
+      await reaches(taskId, 'in-progress', 'approved');
+      // Two more polls of this prescription, each answering accepted.
+      const asked = polledFor(rxNo);
+      await eventually(async () => (polledFor(rxNo) >= asked + 2 ? true : undefined), 30_000);
+      expect(state(await task(taskId))).toEqual(['in-progress', 'approved']);
+      expect(await versions(taskId)).toBe(before + 1);
+    });
+
+    it('shows a delivery order the pharmacy dispatched as delivering, and completes it at 签收', async () => {
+      const { taskId, rxNo, pickupCode } = await paidPrescription('XH-DYF', { delivery: true });
+      await reaches(taskId, 'in-progress', 'circulated');
+      expect(pharmacy.orders.get(rxNo)!.delivery).toBe('delivery');
+      await control(`/pharmacy/prescriptions/${rxNo}/accept`);
+      await control(`/pharmacy/prescriptions/${rxNo}/dispense`);
+      await reaches(taskId, 'in-progress', 'awaiting-pickup');
+      expect((await control(`/pharmacy/prescriptions/${rxNo}/dispatch`)).status).toBe(200);
+      const delivering = await reaches(taskId, 'in-progress', 'delivering');
+      expect(delivering.businessStatus?.text).toBe('配送中');
+      await control(`/pharmacy/prescriptions/${rxNo}/pickup`, { pickupCode });
+      await reaches(taskId, 'completed', 'picked-up');
+    });
+
+    it('refuses to dispatch an order the patient picks up at the counter', async () => {
+      const { taskId, rxNo } = await paidPrescription('XH-DYF');
+      await reaches(taskId, 'in-progress', 'circulated');
+      await control(`/pharmacy/prescriptions/${rxNo}/accept`);
+      expect((await control(`/pharmacy/prescriptions/${rxNo}/dispatch`)).status).toBe(409);
+    });
+
+    it('expires a prescription not picked up at the pharmacy within its validity, cancelling it there', async () => {
+      const { taskId, rxNo } = await paidPrescription('XH-DYF', { authoredOn: longAgo() });
+      const expired = await reaches(taskId, 'cancelled', 'expired');
+      expect(expired.businessStatus?.text).toBe('已过期');
+      expect(expired.statusReason?.text).toContain('超过有效期');
+      await eventually(async () => (pharmacy.orders.get(rxNo)?.status === 'cancelled' ? true : undefined), 30_000);
+      expect(state(await task(taskId))).toEqual(['cancelled', 'expired']);
+    });
+
+    it('expires a prescription not picked up at a campus pharmacy within its validity, undoing it at the platform', async () => {
+      const { taskId, rxNo } = await paidPrescription('BY-MZYF', { authoredOn: longAgo() });
+      await reaches(taskId, 'cancelled', 'expired');
+      await eventually(async () => (platformRx(rxNo)?.status === 'revoked' ? true : undefined), 30_000);
+      expect(platformRx(rxNo)!.undo?.reason).toBe('已过期：超过有效期未取药，撤销流转并申请退费');
     });
 
     it('leaves a Task without a pharmacy alone (the drugs are handed over at the hospital counter)', async () => {

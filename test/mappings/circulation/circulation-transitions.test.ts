@@ -93,6 +93,28 @@ describe('circulation events on the Task', () => {
     expect(apply(undone, { kind: 'cancelled', rxNo: RX, at: AT }).task).toBeUndefined();
   });
 
+  it('shows a delivery order out with the courier as delivering, which a late 备药完成 does not move back', () => {
+    const out = after(circulated, { kind: 'approved', rxNo: RX, at: AT }, { kind: 'delivering', rxNo: RX, at: AT });
+    expect(state(out)).toEqual(['in-progress', 'delivering']);
+    expect(apply(out, { kind: 'awaiting-pickup', rxNo: RX, at: AT }).task).toBeUndefined();
+    expect(state(apply(out, pickedUp).task)).toEqual(['completed', 'picked-up']);
+  });
+
+  it('cancels an expired Task with businessStatus expired, which the undo that follows leaves expired', () => {
+    const expired = after(circulated, { kind: 'expired', rxNo: RX, at: AT, note: '已过期：超过有效期未取药' });
+    expect(state(expired)).toEqual(['cancelled', 'expired']);
+    expect(expired.statusReason?.text).toBe('已过期：超过有效期未取药');
+    expect(apply(expired, { kind: 'cancelled', rxNo: RX, at: AT }).task).toBeUndefined();
+    expect(apply(expired, { kind: 'expired', rxNo: RX, at: AT, note: '已过期' }).task).toBeUndefined();
+  });
+
+  it('does not expire a prescription already with the courier or not yet at the peer', () => {
+    const note = '已过期';
+    expect(apply(paidPrescription().task, { kind: 'expired', rxNo: RX, at: AT, note }).task).toBeUndefined();
+    const out = after(circulated, { kind: 'delivering', rxNo: RX, at: AT });
+    expect(apply(out, { kind: 'expired', rxNo: RX, at: AT, note }).task).toBeUndefined();
+  });
+
   it('shows the least advanced prescription of a Task, and dispenses each prescription at its own 核销', () => {
     const { task } = paidPrescription();
     const [first, second] = prescriptions();

@@ -1,4 +1,4 @@
-import { pharmacyCallbackEvent, platformStatusEvent } from '../../../mappings/circulation/peer-reports';
+import { pharmacyCallbackEvent, pharmacyStatusEvent, platformStatusEvent } from '../../../mappings/circulation/peer-reports';
 import { CirculationMappingError } from '../../../mappings/circulation/prescription-content';
 import { json } from './circulation-fixtures';
 
@@ -12,6 +12,27 @@ describe('what the peers report, as circulation events', () => {
     expect(pharmacyCallbackEvent({ event: 'accepted', rxNo: 'CF1', at })).toEqual({ kind: 'approved', rxNo: 'CF1', at });
     expect(pharmacyCallbackEvent({ event: 'rejected', rxNo: 'CF1', at, reason: '药品缺货' })).toEqual({ kind: 'rejected', rxNo: 'CF1', at, note: '药品缺货' });
     expect(pharmacyCallbackEvent({ event: 'dispensed', rxNo: 'CF1', at })).toEqual({ kind: 'awaiting-pickup', rxNo: 'CF1', at });
+    expect(pharmacyCallbackEvent({ event: 'delivering', rxNo: 'CF1', at })).toEqual({ kind: 'delivering', rxNo: 'CF1', at });
+  });
+
+  it('reads a pharmacy order status as the event its callback would carry, at the time in its history', () => {
+    const polledAt = '2026-11-26T09:00:00.000Z';
+    const history = [{ status: 'received', at: '2026-11-26T03:00:00.000Z' }, { status: 'accepted', at: '2026-11-26T03:10:00.000Z' }];
+    const poll = (order: object) => pharmacyStatusEvent({ task: 'Task/t1', rxNo: 'CF1', polledAt, order });
+    expect(poll({ status: 'received', history: history.slice(0, 1) })).toBeUndefined();
+    expect(poll({ status: 'accepted', history })).toEqual({ kind: 'approved', rxNo: 'CF1', at: '2026-11-26T03:10:00.000Z' });
+    expect(poll({ status: 'rejected', history: [...history.slice(0, 1), { status: 'rejected', at: '2026-11-26T03:20:00.000Z', note: '药品缺货' }] }))
+      .toEqual({ kind: 'rejected', rxNo: 'CF1', at: '2026-11-26T03:20:00.000Z', note: '药品缺货' });
+    expect(poll({ status: 'dispensed' })).toEqual({ kind: 'awaiting-pickup', rxNo: 'CF1', at: polledAt });
+    expect(poll({ status: 'delivering' })).toEqual({ kind: 'delivering', rxNo: 'CF1', at: polledAt });
+    expect(poll({ status: 'cancelled', history: [{ status: 'cancelled', at: polledAt, note: '缺货' }] })).toEqual({ kind: 'cancelled', rxNo: 'CF1', at: polledAt, note: '药房取消：缺货' });
+  });
+
+  it('reads a picked-up order with its redemption as the 核销 callback reads', () => {
+    const callback = json<{ redeemedAt: string; pharmacy: string; drugs: object[] }>('pharmacy-callback-redeemed.json');
+    const order = { status: 'picked_up', redemption: { redeemedAt: callback.redeemedAt, pharmacy: callback.pharmacy, drugs: callback.drugs } };
+    expect(pharmacyStatusEvent({ task: 'Task/t1', rxNo: (callback as unknown as { rxNo: string }).rxNo, polledAt: '2026-11-27T00:00:00.000Z', order }))
+      .toEqual(json('out-pharmacy-callback-redeemed.event.json'));
   });
 
   it('refuses a callback event it does not know, naming it', () => {

@@ -58,6 +58,34 @@ describe('pharmacy simulator', () => {
     expect((await api('/prescriptions/RX20261125001')).body.data.status).toBe('picked_up');
   });
 
+  it('keeps its callbacks while switched off, answering the 核销 on GET instead', async () => {
+    await api('/prescriptions', rx('RX20261125009'));
+    const before = lingshu.received('/pharmacy-events').length;
+    await request(control).post('/_sim/pharmacy/callbacks/off').expect(200);
+    try {
+      const accepted = await request(control).post('/_sim/pharmacy/prescriptions/RX20261125009/accept').expect(200);
+      expect(accepted.body.callback).toEqual({ sent: false, reason: 'callbacks switched off' });
+      await request(control).post('/_sim/pharmacy/prescriptions/RX20261125009/pickup').send({ pickupCode: '604218' }).expect(200);
+    } finally {
+      await request(control).post('/_sim/pharmacy/callbacks/on').expect(200);
+    }
+    expect(lingshu.received('/pharmacy-events')).toHaveLength(before);
+    const { data } = (await api('/prescriptions/RX20261125009')).body;
+    expect(data.status).toBe('picked_up');
+    expect(data.redemption.drugs).toEqual([expect.objectContaining({ code: 'X-A10BA02', traceCode: expect.stringMatching(/^8\d{19}$/), lot: expect.stringMatching(/^L\d{8}$/) })]);
+  });
+
+  it('dispatches a delivery order (配送中) and reports it, but not an order picked up at the counter', async () => {
+    await api('/prescriptions', { ...rx('RX20261125010'), delivery: 'delivery' });
+    await api('/prescriptions', rx('RX20261125011'));
+    for (const no of ['RX20261125010', 'RX20261125011']) await request(control).post(`/_sim/pharmacy/prescriptions/${no}/accept`).expect(200);
+    await request(control).post('/_sim/pharmacy/prescriptions/RX20261125011/dispatch').expect(409);
+    const { body } = await request(control).post('/_sim/pharmacy/prescriptions/RX20261125010/dispatch').expect(200);
+    expect(body.order.status).toBe('delivering');
+    expect(JSON.parse(lingshu.received('/pharmacy-events').at(-1)!.body)).toMatchObject({ event: 'delivering', rxNo: 'RX20261125010' });
+    await request(control).post('/_sim/pharmacy/prescriptions/RX20261125010/pickup').send({ pickupCode: '604218' }).expect(200);
+  });
+
   it('refuses a request signed with another key, a prescription without drugs, and a resend with other content', async () => {
     expect(await api('/prescriptions', rx('RX20261125002'), 'wrong-secret')).toMatchObject({ status: 401, body: { code: 'SIGN_ERROR' } });
     expect(await api('/prescriptions', { ...rx('RX20261125002'), drugs: [] })).toMatchObject({ status: 400, body: { code: 'PARAM_ERROR' } });
