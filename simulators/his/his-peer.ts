@@ -60,7 +60,8 @@ const KEEP_RECEIVED = 200;
  * patients, priced orders and receipts in memory; it pushes registrations and new priced 处方 / 申请单 to Lingshu's
  * 互联互通 endpoints, and can be told to fail its next calls (no answer, HTTP 500 with a SOAP fault, a truncated
  * envelope). Its HL7 v2 interface sends ADT^A04 / A08 and ORM^O01 over MLLP (POST /adt, /orm; GET /hl7v2 lists what
- * was sent and the ACK each got).
+ * was sent and the ACK each got). Its 收费项目 and 药品 dictionaries are a read-only JSON view at /api/dictionary on
+ * the same port (his-dictionary.ts), changed through the control routes under /dictionary.
  */
 export class HisPeer implements SimulatedPeer {
   readonly name = 'his';
