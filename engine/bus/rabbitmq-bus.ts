@@ -135,9 +135,8 @@ export class RabbitMqBus implements Bus {
 
   async subscribe(queue: string, handler: Handler, options: SubscribeOptions): Promise<Subscription> {
     await this.ensureQueue(queue);
-    for (let level = 1; level <= delayLevel(options.retry, options.retry.maxAttempts - 1); level++) {
-      await this.ensureDelayLevel(queue, level);
-    }
+    // Delay queues are declared when a message first needs one (retry below): most queues never retry, and each
+    // level is a quorum queue — a hospital's channels declared up front came to hundreds a 2-core broker chokes on.
     const sub = new RabbitSubscription(this, queue, this.names(queue), handler, options);
     this.subs.add(sub);
     this.conn.addHook(sub.hook);

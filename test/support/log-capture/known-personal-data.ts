@@ -114,6 +114,8 @@ function namesInSource(text: string, out: Set<string>): void {
   for (const line of text.split('\n')) {
     // `name: '…'` is a person only in a record that also carries a person's attributes (not 血常规, not 桃源院区).
     if (!/idCard|birthDate|gender|\bsex\b|pinyin|phone|idNumber|family|given/.test(line)) continue;
+    // Catalogue rows (charge items, drugs) carry a pinyin code too, but also a price or a specification.
+    if (/\bprice\b|\bspec\b|approvalNo|manufacturer|precautions/.test(line)) continue;
     for (const m of line.matchAll(new RegExp(`(?:name|text)['"]?\\s*:\\s*${literal}`, 'gu'))) addName(out, m[1]);
   }
   namesInHl7(text, out);
