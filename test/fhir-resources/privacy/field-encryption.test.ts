@@ -44,7 +44,8 @@ describe.each(cases)('field encryption on %s with %s', (kind, cipher) => {
       ...(await Promise.all(['token', 'string', 'reference', 'uri'].map((t) => fx.db(`fhir_idx_${t}`).select('*')))),
     ]);
     expect(dump).toContain('韦');
-    for (const secret of [ID_NUMBER, PHONE, LINE, '民族大道', '1234']) expect(dump).not.toContain(secret);
+    // Whole values and a masked tail: a bare '1234' also turns up by chance in the hex of the keyed hashes.
+    for (const secret of [ID_NUMBER, PHONE, LINE, '民族大道', '*1234']) expect(dump).not.toContain(secret);
     expect(FieldCipher.isEncrypted(JSON.parse((await fx.db('fhir_resources').where({ id: 'PX' }).first()).content).identifier[0].value)).toBe(true);
   });
 
