@@ -1,6 +1,7 @@
 import { drugDatabaseFeed, hisDictionaryFeed } from '../adapters/dictionary/dictionary-clients';
 import { dictionarySyncSource } from '../adapters/dictionary/dictionary-sync-source';
-import { fhirTransactionOfChanges } from '../adapters/fhir/unchanged-entries';
+import { fhirTransaction } from '../adapters/fhir/fhir-transaction-destination';
+import { dropUnchanged } from '../adapters/fhir/unchanged-entries';
 import { channel, type ChannelDefinition } from '../engine/channel/channel';
 import { dictionaryRowToBundle } from '../mappings/dictionary/dictionary-message';
 import type { ChannelDeps } from './channel-deps';
@@ -22,7 +23,7 @@ export function hisChargeItems({ hospital, fhir, db }: ChannelDeps): ChannelDefi
       incrementalCron: c.incrementalCron, fullCron: c.fullCron,
     }),
     transformer: jsonMapping(dictionaryRowToBundle),
-    destinations: [{ name: 'fhir-store', connector: fhirTransactionOfChanges(fhir) }],
+    destinations: [{ name: 'fhir-store', connector: fhirTransaction(fhir, { prepare: dropUnchanged }) }],
   });
 }
 
@@ -37,6 +38,6 @@ export function drugDatabase({ hospital, fhir, db }: ChannelDeps): ChannelDefini
       incrementalCron: c.incrementalCron, fullCron: c.fullCron,
     }),
     transformer: jsonMapping(dictionaryRowToBundle),
-    destinations: [{ name: 'fhir-store', connector: fhirTransactionOfChanges(fhir) }],
+    destinations: [{ name: 'fhir-store', connector: fhirTransaction(fhir, { prepare: dropUnchanged }) }],
   });
 }

@@ -1,9 +1,9 @@
-import { parseSearchRequest } from '@medplum/core';
 import type { MedicationRequest, Organization, Task } from '@medplum/fhirtypes';
 import type { DestinationConnector, OutboundMessage, SourceConnector, SourceContext } from '../../engine/channel/channel';
 import type { Repository } from '../../fhir-resources/store/repository';
 import type { CirculationEvent } from '../../mappings/circulation/circulation-transitions';
 import type { CirculationTaskWriter } from './circulation-task-writer';
+import { tasksInFlight } from './tasks-in-flight';
 
 /** The Task whose prescriptions `rxNos` passed their validity (found by the expiry run). */
 export interface ExpiredCirculation {
@@ -21,7 +21,6 @@ export interface OverdueCirculationsOptions {
   overdue: (task: Task, prescriptions: MedicationRequest[], owner: Organization | undefined, now: number) => string[];
 }
 
-const PAGE = 100;
 
 /** On the schedule, each Task in flight with a prescription past its validity becomes a message. */
 export function overdueCirculations(o: OverdueCirculationsOptions): SourceConnector {
@@ -31,27 +30,16 @@ export function overdueCirculations(o: OverdueCirculationsOptions): SourceConnec
       ctx.schedule(o.cron, async () => {
         if (!ctx.accepting()) return;
         const repo = o.repository();
-        const owners = new Map<string, Organization | undefined>();
-        let cursor: string | undefined;
-        do {
-          const page = await repo.search({ ...parseSearchRequest('Task', { ...o.inFlight, _count: String(PAGE) }), ...(cursor ? { cursor } : {}) });
-          for (const task of page.resources as Task[]) {
-            const owner = task.owner?.reference ?? '';
-            if (!owners.has(owner)) {
-              const [type, id] = owner.split('/');
-              owners.set(owner, type === 'Organization' && id ? await repo.read<Organization>('Organization', id).catch(() => undefined) : undefined);
-            }
-            const prescriptions: MedicationRequest[] = [];
-            for (const b of task.basedOn ?? []) {
-              const [type, id] = (b.reference ?? '').split('/');
-              if (type === 'MedicationRequest' && id) prescriptions.push(...await repo.read<MedicationRequest>('MedicationRequest', id).then((r) => [r], () => []));
-            }
-            const rxNos = o.overdue(task, prescriptions, owners.get(owner), Date.now());
-            const expired: ExpiredCirculation = { task: `Task/${task.id}`, rxNos, at: new Date().toISOString() };
-            if (rxNos.length) await ctx.accept({ content: JSON.stringify(expired), contentType: 'application/json' });
+        for await (const { task, owner } of tasksInFlight(repo, o.inFlight)) {
+          const prescriptions: MedicationRequest[] = [];
+          for (const b of task.basedOn ?? []) {
+            const [type, id] = (b.reference ?? '').split('/');
+            if (type === 'MedicationRequest' && id) prescriptions.push(...await repo.read<MedicationRequest>('MedicationRequest', id).then((r) => [r], () => []));
           }
-          cursor = page.next;
-        } while (cursor);
+          const rxNos = o.overdue(task, prescriptions, owner, Date.now());
+          const expired: ExpiredCirculation = { task: `Task/${task.id}`, rxNos, at: new Date().toISOString() };
+          if (rxNos.length) await ctx.accept({ content: JSON.stringify(expired), contentType: 'application/json' });
+        }
       });
     },
     async stop() {

@@ -1,9 +1,9 @@
-import { parseSearchRequest } from '@medplum/core';
 import type { Organization, Task } from '@medplum/fhirtypes';
 import type { SourceConnector, SourceContext } from '../../engine/channel/channel';
 import { childLogger } from '../../engine/logger';
 import type { Repository } from '../../fhir-resources/store/repository';
 import type { PharmacyStatus } from '../../mappings/circulation/peer-reports';
+import { tasksInFlight } from './tasks-in-flight';
 import { PharmacyClient, PharmacyRefusal, type PharmacyClientOptions } from './pharmacy-client';
 
 export interface PharmacyStatusPollerOptions {
@@ -21,7 +21,6 @@ export interface PharmacyStatusPollerOptions {
   isNews: (task: Task, status: PharmacyStatus) => boolean;
 }
 
-const PAGE = 100;
 
 /**
  * A pharmacy's callback can be lost (its notifier down, our endpoint away longer than it retries): on the schedule,
@@ -44,34 +43,21 @@ export function pharmacyStatusPoller(o: PharmacyStatusPollerOptions): SourceConn
       };
       ctx.schedule(o.cron, async () => {
         if (!ctx.accepting()) return;
-        const repo = o.repository();
-        const owners = new Map<string, string | undefined>();
-        let cursor: string | undefined;
-        do {
-          const page = await repo.search({ ...parseSearchRequest('Task', { ...o.inFlight, _count: String(PAGE) }), ...(cursor ? { cursor } : {}) });
-          for (const task of page.resources as Task[]) {
-            const owner = task.owner?.reference ?? '';
-            if (!owners.has(owner)) {
-              const [type, id] = owner.split('/');
-              const org = type === 'Organization' && id ? await repo.read<Organization>('Organization', id).catch(() => undefined) : undefined;
-              owners.set(owner, o.pharmacyOf(org));
-            }
-            const code = owners.get(owner);
-            const pharmacy = code ? client(code) : undefined;
-            if (!pharmacy) continue;
-            for (const rxNo of o.waitingAtPharmacy(task)) {
-              try {
-                const order = await pharmacy.status(rxNo);
-                const status: PharmacyStatus = { task: `Task/${task.id}`, rxNo, polledAt: new Date().toISOString(), order };
-                if (o.isNews(task, status)) await ctx.accept({ content: JSON.stringify(status), contentType: 'application/json' });
-              } catch (err) {
-                if (!(err instanceof PharmacyRefusal)) throw err;
-                log.warn('pharmacy cannot answer for a circulated prescription', { task: `Task/${task.id}`, pharmacy: code, rxNo, error: err.message });
-              }
+        for await (const { task, owner } of tasksInFlight(o.repository(), o.inFlight)) {
+          const code = o.pharmacyOf(owner);
+          const pharmacy = code ? client(code) : undefined;
+          if (!pharmacy) continue;
+          for (const rxNo of o.waitingAtPharmacy(task)) {
+            try {
+              const order = await pharmacy.status(rxNo);
+              const status: PharmacyStatus = { task: `Task/${task.id}`, rxNo, polledAt: new Date().toISOString(), order };
+              if (o.isNews(task, status)) await ctx.accept({ content: JSON.stringify(status), contentType: 'application/json' });
+            } catch (err) {
+              if (!(err instanceof PharmacyRefusal)) throw err;
+              log.warn('pharmacy cannot answer for a circulated prescription', { task: `Task/${task.id}`, pharmacy: code, rxNo, error: err.message });
             }
           }
-          cursor = page.next;
-        } while (cursor);
+        }
       });
     },
     async stop() {

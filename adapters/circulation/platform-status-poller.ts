@@ -1,9 +1,9 @@
-import { parseSearchRequest } from '@medplum/core';
 import type { Task } from '@medplum/fhirtypes';
 import type { SourceConnector, SourceContext } from '../../engine/channel/channel';
 import { childLogger } from '../../engine/logger';
 import type { Repository } from '../../fhir-resources/store/repository';
 import type { PlatformStatus } from '../../mappings/circulation/peer-reports';
+import { tasksInFlight } from './tasks-in-flight';
 import { PlatformRefusal, PrescriptionPlatformClient, type PrescriptionPlatformOptions } from './prescription-platform-client';
 
 export interface PlatformStatusPollerOptions {
@@ -18,7 +18,6 @@ export interface PlatformStatusPollerOptions {
   isNews: (task: Task, status: PlatformStatus) => boolean;
 }
 
-const PAGE = 100;
 
 /**
  * The platform tells nobody when a pharmacist reviews or a pharmacy dispenses; the hospital asks. On the schedule,
@@ -35,24 +34,19 @@ export function platformStatusPoller(o: PlatformStatusPollerOptions): SourceConn
       const log = childLogger({ component: 'platform-status-poller', channel: ctx.channelId });
       ctx.schedule(o.cron, async () => {
         if (!ctx.accepting()) return;
-        let cursor: string | undefined;
-        do {
-          const page = await o.repository().search({ ...parseSearchRequest('Task', { ...o.inFlight, _count: String(PAGE) }), ...(cursor ? { cursor } : {}) });
-          for (const task of page.resources as Task[]) {
-            for (const { rxNo, hiRxno } of o.waitingAtPlatform(task)) {
-              try {
-                const review = await platform.call('rxChkInfoQuery', { hi_rxno: hiRxno });
-                const settlement = review.rx_chk_stas_codg === '1' ? await platform.call('rxSetlInfoQuery', { hi_rxno: hiRxno }) : undefined;
-                const status: PlatformStatus = { task: `Task/${task.id}`, rxNo, hiRxno, polledAt: new Date().toISOString(), review, ...(settlement ? { settlement } : {}) };
-                if (o.isNews(task, status)) await ctx.accept({ content: JSON.stringify(status), contentType: 'application/json' });
-              } catch (err) {
-                if (!(err instanceof PlatformRefusal)) throw err;
-                log.warn('platform cannot answer for a circulated prescription', { task: `Task/${task.id}`, hiRxno, error: err.message });
-              }
+        for await (const { task } of tasksInFlight(o.repository(), o.inFlight)) {
+          for (const { rxNo, hiRxno } of o.waitingAtPlatform(task)) {
+            try {
+              const review = await platform.call('rxChkInfoQuery', { hi_rxno: hiRxno });
+              const settlement = review.rx_chk_stas_codg === '1' ? await platform.call('rxSetlInfoQuery', { hi_rxno: hiRxno }) : undefined;
+              const status: PlatformStatus = { task: `Task/${task.id}`, rxNo, hiRxno, polledAt: new Date().toISOString(), review, ...(settlement ? { settlement } : {}) };
+              if (o.isNews(task, status)) await ctx.accept({ content: JSON.stringify(status), contentType: 'application/json' });
+            } catch (err) {
+              if (!(err instanceof PlatformRefusal)) throw err;
+              log.warn('platform cannot answer for a circulated prescription', { task: `Task/${task.id}`, hiRxno, error: err.message });
             }
           }
-          cursor = page.next;
-        } while (cursor);
+        }
       });
     },
     async stop() {
