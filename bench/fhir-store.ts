@@ -6,6 +6,11 @@
  *
  *   npm run bench:fhir                                 (BENCH_SECONDS=10 per measurement)
  *   BENCH_DBS=sqlite  BENCH_OBSERVATIONS=20000        smaller or single-database runs
+ *   BENCH_ONLY=read,search                            only these measurements (read, search, crud, raw)
+ *   BENCH_KEEP=/tmp/fhir-bench                         keep the loaded databases there and reuse them on the next run
+ *
+ * Each line also gives the product's CPU per request (user + system of dist/main.js over the measurement, from
+ * /proc), which stays comparable when other work shares the cores; the database's CPU is not included.
  */
 import { ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -21,6 +26,8 @@ const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const PATIENTS = Number(process.env.BENCH_PATIENTS ?? 1000);
 const OBSERVATIONS = Number(process.env.BENCH_OBSERVATIONS ?? 100_000);
 const DBS = (process.env.BENCH_DBS ?? 'sqlite,postgres').split(',');
+const ONLY = new Set((process.env.BENCH_ONLY ?? 'read,search,crud,raw').split(','));
+const KEEP = process.env.BENCH_KEEP;
 const PG_ADMIN = process.env.LINGSHU_BENCH_PG ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const CODES = ['718-7', '789-8', '6690-2', '777-3', '2345-7', '2160-0', '1742-6', '1920-8', '2823-3', '2951-2'];
 /** Set once the product is up: every request carries the demo issuer's admin token, as a real client would. */
@@ -29,7 +36,7 @@ const FHIR_JSON = (): Record<string, string> => ({ 'content-type': 'application/
 
 const AUTH_GET = (): Record<string, string> => ({ ...AUTH });
 
-interface Figures { name: string; rps: number; p50: number; p99: number; errors: number }
+interface Figures { name: string; rps: number; p50: number; p99: number; errors: number; cpuMs?: number; load: number }
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -150,12 +157,27 @@ function pick<T>(list: T[]): T {
   return list[Math.floor(Math.random() * list.length)];
 }
 
-async function measure(name: string, opts: autocannon.Options): Promise<Figures> {
+/** User + system CPU of a process so far, in ms (Linux /proc; undefined elsewhere). */
+function cpuMsOf(pid: number | undefined): number | undefined {
+  try {
+    const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    // utime and stime are fields 14 and 15 of stat, here 12 and 13 after the command name.
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  } catch {
+    return undefined;
+  }
+}
+
+async function measure(name: string, opts: autocannon.Options, server?: ChildProcess): Promise<Figures> {
+  const load = os.loadavg()[0];
+  const cpuBefore = cpuMsOf(server?.pid);
   const r = await autocannon({ connections: CONNECTIONS, duration: SECONDS, ...opts });
   // Requests still in flight when autocannon stops are finished by the server meanwhile, not in the next measurement.
   await new Promise((resolve) => setTimeout(resolve, 1000));
+  const cpuAfter = cpuMsOf(server?.pid);
   const errors = r.non2xx + r.errors + r.timeouts;
-  return { name, rps: Math.round(r.requests.average), p50: r.latency.p50, p99: r.latency.p99, errors };
+  const cpuMs = cpuBefore !== undefined && cpuAfter !== undefined && r.requests.total > 0 ? (cpuAfter - cpuBefore) / r.requests.total : undefined;
+  return { name, rps: Math.round(r.requests.average), p50: r.latency.p50, p99: r.latency.p99, errors, cpuMs, load };
 }
 
 /**
@@ -212,57 +234,46 @@ function crudMix(base: string): autocannon.Options {
 }
 
 async function benchDatabase(kind: string): Promise<Figures[]> {
-  let dbUrl: string;
-  let cleanup: () => Promise<void>;
-  if (kind === 'sqlite') {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lingshu-bench-'));
-    dbUrl = `sqlite:${path.join(dir, 'bench.db')}`;
-    cleanup = async () => fs.rmSync(dir, { recursive: true, force: true });
-  } else {
-    const name = `lingshu_bench_${process.pid}`;
-    const admin = knexFactory({ client: 'pg', connection: PG_ADMIN });
-    await admin.raw(`CREATE DATABASE ${name}`);
-    await admin.destroy();
-    const u = new URL(PG_ADMIN);
-    u.pathname = `/${name}`;
-    dbUrl = u.toString();
-    cleanup = async () => {
-      const a = knexFactory({ client: 'pg', connection: PG_ADMIN });
-      await a.raw(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await a.destroy();
-    };
-  }
+  const { dbUrl, cleanup, ids: kept, save } = await benchDatabaseOf(kind);
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   const product = await startProduct(dbUrl, port);
   const out: Figures[] = [];
   try {
     console.log(`${kind}:`);
-    const { patients, observations } = await load(base);
+    const { patients, observations } = kept ?? await load(base);
+    if (!kept) save({ patients, observations });
     if (kind === 'postgres') {
       // What autovacuum does a little later in production: fresh statistics after a bulk load, so the planner uses the indexes.
       const db = knexFactory({ client: 'pg', connection: dbUrl });
       await db.raw('ANALYZE');
       await db.destroy();
     }
-    out.push(await measure(`${kind} read by id`, {
-      url: base, requests: [{ method: 'GET', headers: AUTH_GET(), setupRequest: (req) => ({ ...req, path: `/fhir/Observation/${pick(observations)}` }) }],
-    }));
-    out.push(await measure(`${kind} search subject+code, _sort=-date, _count=20`, {
-      url: base,
-      requests: [{ method: 'GET', headers: AUTH_GET(), setupRequest: (req) => ({ ...req, path: `/fhir/Observation?subject=Patient/${pick(patients)}&code=http://loinc.org|${pick(CODES)}&_sort=-date&_count=20` }) }],
-    }));
-    out.push(await measure(`${kind} CRUD mix`, crudMix(base)));
+    if (ONLY.has('read')) {
+      out.push(await measure(`${kind} read by id`, {
+        url: base, requests: [{ method: 'GET', headers: AUTH_GET(), setupRequest: (req) => ({ ...req, path: `/fhir/Observation/${pick(observations)}` }) }],
+      }, product));
+    }
+    if (ONLY.has('search')) {
+      out.push(await measure(`${kind} search subject+code, _sort=-date, _count=20`, {
+        url: base,
+        requests: [{ method: 'GET', headers: AUTH_GET(), setupRequest: (req) => ({ ...req, path: `/fhir/Observation?subject=Patient/${pick(patients)}&code=http://loinc.org|${pick(CODES)}&_sort=-date&_count=20` }) }],
+      }, product));
+    }
+    // Creates and deletes its own resources, so a kept database stays as loaded.
+    if (ONLY.has('crud')) out.push(await measure(`${kind} CRUD mix`, crudMix(base), product));
     await stop(product);
-    const rawPort = await freePort();
-    const raw = await startRawServer(dbUrl, rawPort);
-    try {
-      out.push(await measure(`${kind} raw ceiling (express + SELECT by PK)`, {
-        url: `http://127.0.0.1:${rawPort}`,
-        requests: [{ method: 'GET', headers: AUTH_GET(), setupRequest: (req) => ({ ...req, path: `/raw/Observation/${pick(observations)}` }) }],
-      }));
-    } finally {
-      await stop(raw);
+    if (ONLY.has('raw')) {
+      const rawPort = await freePort();
+      const raw = await startRawServer(dbUrl, rawPort);
+      try {
+        out.push(await measure(`${kind} raw ceiling (express + SELECT by PK)`, {
+          url: `http://127.0.0.1:${rawPort}`,
+          requests: [{ method: 'GET', headers: AUTH_GET(), setupRequest: (req) => ({ ...req, path: `/raw/Observation/${pick(observations)}` }) }],
+        }, raw));
+      } finally {
+        await stop(raw);
+      }
     }
   } finally {
     await stop(product);
@@ -271,12 +282,57 @@ async function benchDatabase(kind: string): Promise<Figures[]> {
   return out;
 }
 
+interface Loaded { patients: string[]; observations: string[] }
+
+interface BenchDatabase {
+  dbUrl: string;
+  cleanup: () => Promise<void>;
+  /** The ids of a database kept from an earlier run of the same size (BENCH_KEEP). */
+  ids?: Loaded;
+  save: (ids: Loaded) => void;
+}
+
+/**
+ * A fresh database, or with BENCH_KEEP one kept from an earlier run of the same size (loading 100,000 Observations
+ * takes minutes; the measurements do not change what they read).
+ */
+async function benchDatabaseOf(kind: string): Promise<BenchDatabase> {
+  const tag = `${kind}_${PATIENTS}_${OBSERVATIONS}`;
+  const idsFile = KEEP ? path.join(KEEP, `${tag}.ids.json`) : undefined;
+  const ids = idsFile && fs.existsSync(idsFile) ? (JSON.parse(fs.readFileSync(idsFile, 'utf8')) as Loaded) : undefined;
+  const save = (loaded: Loaded): void => { if (idsFile) fs.writeFileSync(idsFile, JSON.stringify(loaded)); };
+  if (kind === 'sqlite') {
+    if (KEEP) {
+      fs.mkdirSync(KEEP, { recursive: true });
+      const file = path.join(KEEP, `${tag}.db`);
+      if (!ids) fs.rmSync(file, { force: true });
+      return { dbUrl: `sqlite:${file}`, cleanup: async () => {}, ids, save };
+    }
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lingshu-bench-'));
+    return { dbUrl: `sqlite:${path.join(dir, 'bench.db')}`, cleanup: async () => fs.rmSync(dir, { recursive: true, force: true }), ids, save };
+  }
+  const name = KEEP ? `lingshu_bench_keep_${PATIENTS}_${OBSERVATIONS}` : `lingshu_bench_${process.pid}`;
+  const admin = knexFactory({ client: 'pg', connection: PG_ADMIN });
+  if (KEEP && !ids) await admin.raw(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  if (!KEEP || !ids) await admin.raw(`CREATE DATABASE ${name}`);
+  await admin.destroy();
+  const u = new URL(PG_ADMIN);
+  u.pathname = `/${name}`;
+  const cleanup = async (): Promise<void> => {
+    if (KEEP) return;
+    const a = knexFactory({ client: 'pg', connection: PG_ADMIN });
+    await a.raw(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await a.destroy();
+  };
+  return { dbUrl: u.toString(), cleanup, ids, save };
+}
+
 async function main(): Promise<void> {
   console.log(`FHIR store benchmark: ${OBSERVATIONS} Observations over ${PATIENTS} Patients, ${CONNECTIONS} connections, ${SECONDS} s each, ${os.cpus().length} cores`);
   const all: Figures[] = [];
   for (const kind of DBS) all.push(...(await benchDatabase(kind)));
-  console.log('\n| measurement | req/s | p50 ms | p99 ms | errors |\n|---|---|---|---|---|');
-  for (const f of all) console.log(`| ${f.name} | ${f.rps} | ${f.p50} | ${f.p99} | ${f.errors} |`);
+  console.log('\n| measurement | req/s | p50 ms | p99 ms | errors | server CPU ms / request | load average at start |\n|---|---|---|---|---|---|---|');
+  for (const f of all) console.log(`| ${f.name} | ${f.rps} | ${f.p50} | ${f.p99} | ${f.errors} | ${f.cpuMs?.toFixed(2) ?? ''} | ${f.load.toFixed(1)} |`);
 }
 
 main().catch((err) => {

@@ -9,17 +9,60 @@ export type ChainHash = 'sha256' | 'sm3';
 
 export const GENESIS_HASH = '0'.repeat(64);
 
-/** JSON with object keys sorted at every level, so equal content always hashes alike. */
+/**
+ * JSON with object keys sorted at every level, so equal content always hashes alike: the text JSON.stringify gives
+ * for a copy with sorted keys, written directly (every read is audited, and the sorted copies were a fifth of an
+ * audit record's CPU).
+ */
 export function canonicalJson(value: unknown): string {
-  return JSON.stringify(sortKeys(value));
+  return write(value) ?? 'null';
 }
 
-function sortKeys(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(sortKeys);
-  if (value === null || typeof value !== 'object') return value;
-  const out: Record<string, unknown> = {};
-  for (const key of Object.keys(value as object).sort()) out[key] = sortKeys((value as Record<string, unknown>)[key]);
-  return out;
+/** undefined where JSON.stringify leaves the value out (undefined, functions, symbols). */
+function write(value: unknown): string | undefined {
+  // Objects are taken by their own keys, never by toJSON: the records are parsed JSON or built from plain data.
+  if (value === null || typeof value !== 'object') return JSON.stringify(value);
+  if (Array.isArray(value)) {
+    let out = '[';
+    for (let i = 0; i < value.length; i++) out += `${i ? ',' : ''}${write(value[i]) ?? 'null'}`;
+    return `${out}]`;
+  }
+  let out = '';
+  for (const key of sortedKeys(value)) {
+    const text = write((value as Record<string, unknown>)[key]);
+    if (text !== undefined) out += `${out ? ',' : ''}${quotedKey(key)}:${text}`;
+  }
+  return `{${out}}`;
+}
+
+const quoted = new Map<string, string>();
+
+/** Records share a few dozen key names: each is quoted once. */
+function quotedKey(key: string): string {
+  let q = quoted.get(key);
+  if (q === undefined) {
+    q = JSON.stringify(key);
+    if (quoted.size < 10_000) quoted.set(key, q);
+  }
+  return q;
+}
+
+const INDEX_KEY = /^(?:0|[1-9]\d{0,9})$/;
+
+function isIndexKey(key: string): boolean {
+  const c = key.charCodeAt(0);
+  return c >= 48 && c <= 57 && INDEX_KEY.test(key) && Number(key) < 4294967295;
+}
+
+/**
+ * Keys sorted, in the order an object built by inserting them sorted would list them: JavaScript lists array-index
+ * keys ("2", "10") first, in numeric order. Records chained before this serializer were hashed in that order.
+ */
+function sortedKeys(value: object): string[] {
+  const keys = Object.keys(value).sort();
+  if (!keys.some(isIndexKey)) return keys;
+  const index = keys.filter(isIndexKey).sort((a, b) => Number(a) - Number(b));
+  return [...index, ...keys.filter((k) => !index.includes(k))];
 }
 
 export function chainHash(algorithm: ChainHash, previous: string, content: string): string {

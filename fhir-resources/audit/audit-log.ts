@@ -2,6 +2,7 @@ import type { AuditEvent } from '@medplum/fhirtypes';
 import type { Knex } from 'knex';
 import { MigrationStep, runMigrations } from '../../engine/migrations';
 import { WriteBatcher } from '../../engine/write-batcher';
+import { preparedOn, sqliteConnectionOf } from '../store/prepared-statements';
 import { storeDialect } from '../store/store-dialect';
 import { auditColumns } from './audit-event';
 import { canonicalJson, chainHash, ChainHash, GENESIS_HASH } from './audit-chain';
@@ -60,6 +61,12 @@ export interface ChainCheck {
 
 interface HeadRow { seq: number; hash: string; prunedThrough: number; anchorHash: string }
 
+interface PendingRow { id: number; content: string }
+
+const AUDIT_COLUMNS = ['seq', 'recorded', 'action', 'outcome', 'subtype', 'agent', 'entity', 'patients', 'content', 'prev_hash', 'hash'] as const;
+
+type AuditRow = Record<(typeof AUDIT_COLUMNS)[number], string | number | null>;
+
 /**
  * The audit trail (等保 安全审计): AuditEvents in a hash-chained, append-only table.
  *
@@ -105,14 +112,43 @@ export class AuditLog {
 
   /** Pending records (oldest first), then `events`, onto the chain. */
   private async chain(trx: Knex.Transaction, events: AuditEvent[]): Promise<void> {
+    const sqlite = await sqliteConnectionOf(trx);
+    if (sqlite) return this.chainOnSqlite(sqlite, events);
     const head = await this.head(trx, true);
     // Read after taking the head lock, which orders sealers (on every node): what an earlier one chained is gone.
     // No row locks here: on MySQL they would be gap locks that stop writers inserting pending records meanwhile.
-    const pending: Array<{ id: number; content: string }> = await trx(PENDING_TABLE).select('id', 'content').orderBy('id');
+    const pending: PendingRow[] = await trx(PENDING_TABLE).select('id', 'content').orderBy('id');
+    const rows = this.chainedRows(head, pending, events);
+    if (rows.length === 0) return;
+    for (let i = 0; i < rows.length; i += 100) await trx(AUDIT_TABLE).insert(rows.slice(i, i + 100));
+    const ids = pending.map((p) => p.id);
+    for (let i = 0; i < ids.length; i += 500) await trx(PENDING_TABLE).whereIn('id', ids.slice(i, i + 500)).delete();
+    const last = rows[rows.length - 1];
+    await trx(HEAD_TABLE).where({ id: 1 }).update({ seq: last.seq, hash: last.hash });
+  }
+
+  /**
+   * `chain` on SQLite's one connection, inside the batch's transaction, with statements prepared once: every read
+   * is audited, and knex compiling a new multi-row INSERT per batch cost more than the rows themselves.
+   */
+  private chainOnSqlite(connection: Parameters<typeof preparedOn>[0], events: AuditEvent[]): void {
+    const sql = (text: string) => preparedOn(connection, text);
+    const [head] = sql(`select seq, hash from ${HEAD_TABLE} where id = 1`).all();
+    const pending = sql(`select id, content from ${PENDING_TABLE} order by id`).all() as unknown as PendingRow[];
+    const rows = this.chainedRows({ seq: Number(head.seq), hash: String(head.hash) }, pending, events);
+    if (rows.length === 0) return;
+    const insert = sql(`insert into ${AUDIT_TABLE} (${AUDIT_COLUMNS.join(', ')}) values (${AUDIT_COLUMNS.map(() => '?').join(', ')})`);
+    for (const row of rows) insert.run(...AUDIT_COLUMNS.map((c) => row[c]));
+    const remove = sql(`delete from ${PENDING_TABLE} where id = ?`);
+    for (const p of pending) remove.run(p.id);
+    const last = rows[rows.length - 1];
+    sql(`update ${HEAD_TABLE} set seq = ?, hash = ? where id = 1`).run(last.seq, last.hash);
+  }
+
+  private chainedRows(head: { seq: number; hash: string }, pending: PendingRow[], events: AuditEvent[]): AuditRow[] {
     const all = [...pending.map((p) => JSON.parse(p.content) as AuditEvent), ...events];
-    if (all.length === 0) return;
     let { seq, hash } = head;
-    const rows = all.map((event) => {
+    return all.map((event) => {
       seq += 1;
       const stored: AuditEvent = { ...event, id: String(seq) };
       const content = canonicalJson(stored);
@@ -120,10 +156,6 @@ export class AuditLog {
       hash = chainHash(this.algorithm, prev, content);
       return { seq, recorded: stored.recorded ?? new Date().toISOString(), ...auditColumns(stored), content, prev_hash: prev, hash };
     });
-    for (let i = 0; i < rows.length; i += 100) await trx(AUDIT_TABLE).insert(rows.slice(i, i + 100));
-    const ids = pending.map((p) => p.id);
-    for (let i = 0; i < ids.length; i += 500) await trx(PENDING_TABLE).whereIn('id', ids.slice(i, i + 500)).delete();
-    await trx(HEAD_TABLE).where({ id: 1 }).update({ seq, hash });
   }
 
   async read(id: string, q: Knex | Knex.Transaction = this.db): Promise<AuditEvent | undefined> {

@@ -10,6 +10,7 @@ import type {
   SearchResult, UpdateOptions, WriteResult,
 } from './repository';
 import { ContentCodec, plainJsonContent } from './content-codec';
+import { preparedRows } from './prepared-statements';
 import type { SearchIndex } from './search-index-port';
 import { StoreDialect, storeDialect } from './store-dialect';
 import { readHistory } from './store-history';
@@ -41,6 +42,8 @@ type Action = 'create' | 'update' | 'delete';
 const WRITE_ATTEMPTS = 3;
 
 const ID_PATTERN = /^[A-Za-z0-9\-.]{1,64}$/;
+
+const CURRENT_ROW_SQL = 'select version_id, last_updated, deleted, content from fhir_resources where resource_type = ? and id = ?';
 
 /**
  * The FHIR store on knex. Every write runs in one transaction that writes the resource row, its history row, its
@@ -108,7 +111,7 @@ export class KnexRepository implements Repository {
   }
 
   async read<T extends Resource>(resourceType: T['resourceType'], id: string): Promise<T> {
-    const row = await this.current(this.query(), resourceType, id, false);
+    const row = this.trx ? await this.current(this.trx, resourceType, id, false) : await this.currentOutsideTransaction(resourceType, id);
     if (!row) throw resourceNotFound(`${resourceType}/${id}`);
     if (row.deleted) throw resourceGone(`${resourceType}/${id}`);
     return this.codec.decode(row.content) as T;
@@ -246,6 +249,15 @@ export class KnexRepository implements Repository {
     }
     validateResourceForWrite(copy);
     return copy;
+  }
+
+  /** `current` through a prepared statement where the database has one (prepared-statements.ts): every read by id. */
+  private async currentOutsideTransaction(resourceType: string, id: string): Promise<CurrentRow | undefined> {
+    const rows = await preparedRows(this.db, 'lingshu_current_row', CURRENT_ROW_SQL, [resourceType, id]);
+    if (!rows) return this.current(this.db, resourceType, id, false);
+    const row = rows[0];
+    if (!row) return undefined;
+    return { versionId: Number(row.version_id), lastUpdated: row.last_updated as string, deleted: this.dialect.bool(row.deleted), content: row.content as string };
   }
 
   private async current(q: Knex | Knex.Transaction, resourceType: string, id: string, lock: boolean): Promise<CurrentRow | undefined> {

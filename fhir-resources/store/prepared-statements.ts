@@ -1,0 +1,108 @@
+import type { Knex } from 'knex';
+import { dialectOf } from '../../engine/db';
+
+/**
+ * The store's hottest statements (a read by id, the audit record every read writes) without knex's query builder:
+ * on SQLite a better-sqlite3 statement prepared once per connection (knex prepares every query anew, and compiling
+ * SQL was a tenth of a read's CPU), on PostgreSQL a named prepared statement (parsed and planned once per pooled
+ * connection). Other databases keep to knex.
+ */
+
+/** The part of better-sqlite3 used here (the package ships no types). */
+export interface SqliteStatement {
+  get(...params: unknown[]): Record<string, unknown> | undefined;
+  all(...params: unknown[]): Array<Record<string, unknown>>;
+  run(...params: unknown[]): { changes: number };
+}
+
+interface SqliteConnection {
+  prepare(sql: string): SqliteStatement;
+  pragma(text: string): unknown;
+  open: boolean;
+}
+
+interface PgConnection {
+  query(config: { name: string; text: string; values: unknown[] }): Promise<{ rows: Array<Record<string, unknown>> }>;
+}
+
+interface KnexClientInternals {
+  acquireConnection(): Promise<unknown>;
+  releaseConnection(connection: unknown): Promise<unknown>;
+  connectionSettings?: { filename?: string };
+  driver?: new (filename: string, options?: object) => SqliteConnection;
+}
+
+const statements = new WeakMap<object, Map<string, SqliteStatement>>();
+
+/** `sql` prepared on `connection`, once. */
+export function preparedOn(connection: SqliteConnection, sql: string): SqliteStatement {
+  let byText = statements.get(connection);
+  if (!byText) statements.set(connection, (byText = new Map()));
+  let statement = byText.get(sql);
+  if (!statement) byText.set(sql, (statement = connection.prepare(sql)));
+  return statement;
+}
+
+function clientOf(q: Knex | Knex.Transaction): KnexClientInternals {
+  return q.client as unknown as KnexClientInternals;
+}
+
+/**
+ * The better-sqlite3 connection a knex transaction holds, for statements that must run in it; undefined on other
+ * databases. knex's transaction client hands out its own connection and nobody else's.
+ */
+export async function sqliteConnectionOf(trx: Knex.Transaction): Promise<SqliteConnection | undefined> {
+  if (dialectOf(trx as unknown as Knex) !== 'sqlite') return undefined;
+  return (await clientOf(trx).acquireConnection()) as SqliteConnection;
+}
+
+const readers = new WeakMap<Knex, SqliteConnection | null>();
+
+/**
+ * A second connection to the SQLite file for reads outside transactions. knex has one connection to SQLite, which a
+ * write or an audit batch holds across awaits; under WAL a reader sees exactly what has committed, so reads need
+ * not queue behind writers (as on PostgreSQL). None for an in-memory database, which another connection cannot see.
+ */
+function sqliteReader(db: Knex): SqliteConnection | undefined {
+  const known = readers.get(db);
+  if (known !== undefined) return known?.open ? known : undefined;
+  const client = clientOf(db);
+  const file = client.connectionSettings?.filename;
+  let reader: SqliteConnection | null = null;
+  if (file && file !== ':memory:' && !file.startsWith('file::memory:') && client.driver) {
+    reader = new client.driver(file, { fileMustExist: true });
+    reader.pragma('busy_timeout = 5000');
+    reader.pragma('query_only = ON');
+  }
+  readers.set(db, reader);
+  return reader ?? undefined;
+}
+
+const pgTexts = new Map<string, string>();
+
+/**
+ * Rows of `sql` (positional `?` parameters) run outside any transaction, or undefined when this database has no
+ * prepared path (the caller then uses knex). `name` identifies the statement on PostgreSQL, one name per text.
+ */
+export async function preparedRows(db: Knex, name: string, sql: string, params: unknown[]): Promise<Array<Record<string, unknown>> | undefined> {
+  // A transaction's own reads must see its writes: they stay on its connection, through knex.
+  if ((db as Knex & { isTransaction?: boolean }).isTransaction) return undefined;
+  const dialect = dialectOf(db);
+  if (dialect === 'sqlite') {
+    const reader = sqliteReader(db);
+    return reader ? preparedOn(reader, sql).all(...params) : undefined;
+  }
+  if (dialect !== 'postgres') return undefined;
+  let text = pgTexts.get(sql);
+  if (text === undefined) {
+    let n = 0;
+    pgTexts.set(sql, (text = sql.replace(/\?/g, () => `$${++n}`)));
+  }
+  const client = clientOf(db);
+  const connection = (await client.acquireConnection()) as PgConnection;
+  try {
+    return (await connection.query({ name, text, values: params })).rows;
+  } finally {
+    await client.releaseConnection(connection);
+  }
+}
