@@ -17,6 +17,17 @@ export const MAX_INSTANT = '9999-12-31T23:59:59.999Z';
 export const NUMBER_FLOOR = -1e300;
 export const NUMBER_CEILING = 1e300;
 
+/** Each index table's own columns (after resource_type and resource_id), as extractIndexRows fills them. */
+export const INDEX_COLUMNS: Readonly<Record<IndexKind, readonly string[]>> = {
+  token: ['param', 'system', 'value', 'text', 'text_initials', 'text_pinyin'],
+  string: ['param', 'value_exact', 'value', 'initials', 'pinyin'],
+  reference: ['param', 'target_type', 'target_id', 'reference'],
+  date: ['param', 'low', 'high'],
+  number: ['param', 'low', 'high'],
+  quantity: ['param', 'value', 'system', 'code', 'unit'],
+  uri: ['param', 'value'],
+};
+
 export function emptyRows(): IndexRows {
   return { token: [], string: [], reference: [], date: [], number: [], quantity: [], uri: [] };
 }

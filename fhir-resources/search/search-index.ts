@@ -2,12 +2,12 @@ import type { Filter, SearchRequest } from '@medplum/core';
 import type { Resource } from '@medplum/fhirtypes';
 import type { Knex } from 'knex';
 import type { SearchOptions, SearchResult } from '../store/repository';
-import type { SearchIndex } from '../store/search-index-port';
+import type { IndexTableRows, SearchIndex } from '../store/search-index-port';
 import { ContentCodec, plainJsonContent } from '../store/content-codec';
 import type { IndexPrivacy } from './index-privacy';
 import { applyFilter } from './filter-conditions';
 import { loadIncluded } from './includes';
-import { extractIndexRows, IndexRows } from './index-rows';
+import { extractIndexRows, INDEX_COLUMNS } from './index-rows';
 import { shapeResource } from './result-shaping';
 import { SearchContext } from './search-context';
 import { IndexKind, INDEX_TABLES, migrateFhirSearch } from './search-migrations';
@@ -22,6 +22,9 @@ export const MAX_PAGE_SIZE = 1000;
 /** Rows per INSERT: well under SQLite's bound-variable limit for the widest table (11 columns). */
 const INSERT_BATCH = 200;
 const KINDS = Object.keys(INDEX_TABLES) as IndexKind[];
+/** An index table's columns, its owner's first. */
+const OWNED_COLUMNS = {} as Record<IndexKind, readonly string[]>;
+for (const kind of KINDS) OWNED_COLUMNS[kind] = ['resource_type', 'resource_id', ...INDEX_COLUMNS[kind]];
 
 /**
  * FHIR search over fhir_resources and the `fhir_idx_*` tables with plain knex, so the same SQL runs on SQLite,
@@ -36,6 +39,7 @@ export interface KnexSearchIndexOptions {
 }
 
 export class KnexSearchIndex implements SearchIndex {
+  readonly indexTables: readonly string[] = Object.values(INDEX_TABLES);
   private readonly codec: ContentCodec;
 
   constructor(private readonly options: KnexSearchIndexOptions = {}) {
@@ -51,6 +55,19 @@ export class KnexSearchIndex implements SearchIndex {
     await this.indexMany(trx, [resource], fresh);
   }
 
+  indexRows(resource: Resource): IndexTableRows[] {
+    if (!resource.id) throw new Error(`cannot index a ${resource.resourceType} without an id`);
+    const own = extractIndexRows(this.options.privacy ? this.options.privacy.forIndex(resource) : resource);
+    const tables: IndexTableRows[] = [];
+    for (const kind of KINDS) {
+      if (own[kind].length === 0) continue;
+      const columns = INDEX_COLUMNS[kind];
+      const values = own[kind].map((row) => [resource.resourceType, resource.id as string, ...columns.map((c) => row[c] ?? null)]);
+      tables.push({ table: INDEX_TABLES[kind], columns: OWNED_COLUMNS[kind], values });
+    }
+    return tables;
+  }
+
   /**
    * Replaces the index rows of many resources with a handful of statements (bulk loads, transaction Bundles).
    * `fresh`: first versions, which have no rows yet; skipping the seven DELETEs was a third of a create's statements.
@@ -62,17 +79,16 @@ export class KnexSearchIndex implements SearchIndex {
       byType.set(r.resourceType, [...(byType.get(r.resourceType) ?? []), r.id]);
     }
     if (!fresh) for (const [type, ids] of byType) await this.deleteRows(trx, type, ids);
-    const rows: IndexRows = { token: [], string: [], reference: [], date: [], number: [], quantity: [], uri: [] };
+    const tables = new Map<string, Array<Record<string, unknown>>>();
     for (const resource of resources) {
-      const own = extractIndexRows(this.options.privacy ? this.options.privacy.forIndex(resource) : resource);
-      for (const kind of KINDS) {
-        for (const row of own[kind]) rows[kind].push({ resource_type: resource.resourceType, resource_id: resource.id as string, ...row });
+      for (const { table, columns, values } of this.indexRows(resource)) {
+        const rows = tables.get(table) ?? [];
+        for (const v of values) rows.push(Object.fromEntries(columns.map((c, i) => [c, v[i]])));
+        tables.set(table, rows);
       }
     }
-    for (const kind of KINDS) {
-      for (let i = 0; i < rows[kind].length; i += INSERT_BATCH) {
-        await trx(INDEX_TABLES[kind]).insert(rows[kind].slice(i, i + INSERT_BATCH));
-      }
+    for (const [table, rows] of tables) {
+      for (let i = 0; i < rows.length; i += INSERT_BATCH) await trx(table).insert(rows.slice(i, i + INSERT_BATCH));
     }
   }
 

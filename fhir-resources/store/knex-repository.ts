@@ -14,6 +14,7 @@ import { preparedRows } from './prepared-statements';
 import type { SearchIndex } from './search-index-port';
 import { StoreDialect, storeDialect } from './store-dialect';
 import { readHistory } from './store-history';
+import { writeVersion } from './version-writer';
 import {
   concurrentWrite, invalidRequest, resourceGone, resourceNotFound, tooManyMatches, versionMismatch,
 } from './store-outcomes';
@@ -255,18 +256,25 @@ export class KnexRepository implements Repository {
   private async currentOutsideTransaction(resourceType: string, id: string): Promise<CurrentRow | undefined> {
     const rows = await preparedRows(this.db, 'lingshu_current_row', CURRENT_ROW_SQL, [resourceType, id]);
     if (!rows) return this.current(this.db, resourceType, id, false);
-    const row = rows[0];
-    if (!row) return undefined;
-    return { versionId: Number(row.version_id), lastUpdated: row.last_updated as string, deleted: this.dialect.bool(row.deleted), content: row.content as string };
+    return this.currentRow(rows[0]);
   }
 
   private async current(q: Knex | Knex.Transaction, resourceType: string, id: string, lock: boolean): Promise<CurrentRow | undefined> {
-    const query = q('fhir_resources').select('version_id', 'last_updated', 'deleted', 'content')
-      .where({ resource_type: resourceType, id });
-    // No .first(): Oracle's row-limit wrapper cannot carry FOR UPDATE; the primary key gives at most one row anyway.
-    const [row] = await (lock ? this.dialect.forUpdate(query) : query);
+    let row: Record<string, unknown> | undefined;
+    if (this.dialect.plainSql) {
+      const sql = lock && this.dialect.name !== 'sqlite' ? `${CURRENT_ROW_SQL} FOR UPDATE` : CURRENT_ROW_SQL;
+      [row] = this.dialect.rawRows(await q.raw(sql, [resourceType, id]));
+    } else {
+      const query = q('fhir_resources').select('version_id', 'last_updated', 'deleted', 'content').where({ resource_type: resourceType, id });
+      // No .first(): Oracle's row-limit wrapper cannot carry FOR UPDATE; the primary key gives at most one row anyway.
+      [row] = await (lock ? this.dialect.forUpdate(query) : query);
+    }
+    return this.currentRow(row);
+  }
+
+  private currentRow(row: Record<string, unknown> | undefined): CurrentRow | undefined {
     if (!row) return undefined;
-    return { versionId: Number(row.version_id), lastUpdated: row.last_updated, deleted: this.dialect.bool(row.deleted), content: row.content };
+    return { versionId: Number(row.version_id), lastUpdated: String(row.last_updated), deleted: this.dialect.bool(row.deleted), content: String(row.content) };
   }
 
   /**
@@ -289,9 +297,7 @@ export class KnexRepository implements Repository {
   }
 
   private async lockCondition(trx: Knex.Transaction, condition: string): Promise<void> {
-    const key = createHash('sha256').update(condition).digest('hex');
-    await trx('fhir_write_locks').insert({ lock_key: key });
-    await trx('fhir_write_locks').where({ lock_key: key }).del();
+    await this.dialect.lockUntilCommit(trx, createHash('sha256').update(condition).digest('hex'));
   }
 
   /** Writes version prev+1 of the resource: current row, history row, index rows and the outbox event. */
@@ -304,26 +310,22 @@ export class KnexRepository implements Repository {
     const id = resource.id as string;
     const deleted = action === 'delete';
     const stored = { ...resource, meta: { ...resource.meta, versionId: String(versionId), lastUpdated } } as T;
-    const row = { version_id: versionId, last_updated: lastUpdated, deleted, content: this.codec.encode(stored) };
-    if (prev) {
-      // Compare-and-set on the version read under the lock: a writer that slipped past it updates nothing.
-      const n = await trx('fhir_resources').where({ resource_type: resourceType, id, version_id: prev.versionId }).update(row);
-      if (n !== 1) throw concurrentWrite(`${resourceType}/${id}`);
-    } else {
-      await trx('fhir_resources').insert({ resource_type: resourceType, id, ...row });
-    }
-    await trx('fhir_history').insert({ resource_type: resourceType, id, ...row, method });
-    if (deleted) await this.searchIndex.unindex(trx, resourceType, id);
-    // No current row before: the resource never existed, so it has no index rows either.
-    else await this.searchIndex.index(trx, stored, prev === undefined);
-    await trx('fhir_outbox').insert({
-      resource_type: resourceType,
-      resource_id: id,
-      version_id: versionId,
-      action,
-      correlation_id: this.options.context?.correlationId?.slice(0, 128) ?? null,
-      created_at: Date.now(),
+    // A search index that hands over its rows has them written with the version; another one is called after it.
+    const rowsOf = this.searchIndex.indexRows?.bind(this.searchIndex);
+    const written = await writeVersion(trx, this.dialect, {
+      resourceType, id, versionId, lastUpdated, deleted, content: this.codec.encode(stored), method, action,
+      correlationId: this.options.context?.correlationId?.slice(0, 128) ?? null,
+      previous: prev?.versionId,
+      index: rowsOf && !deleted ? rowsOf(stored) : [],
+      // No current row before: the resource never existed, so it has no index rows either.
+      clearIndex: rowsOf && prev ? this.searchIndex.indexTables ?? [] : [],
     });
+    // Compare-and-set on the version read under the lock: a writer that slipped past it updates nothing.
+    if (!written) throw concurrentWrite(`${resourceType}/${id}`);
+    if (!rowsOf) {
+      if (deleted) await this.searchIndex.unindex(trx, resourceType, id);
+      else await this.searchIndex.index(trx, stored, prev === undefined);
+    }
     return stored;
   }
 }

@@ -3,6 +3,13 @@ import type { SearchRequest } from '@medplum/core';
 import type { Resource } from '@medplum/fhirtypes';
 import type { SearchOptions, SearchResult } from './repository';
 
+/** Rows of one index table for one resource, each row's values in `columns` order. */
+export interface IndexTableRows {
+  table: string;
+  columns: readonly string[];
+  values: Knex.Value[][];
+}
+
 /**
  * What the store needs from the search module (fhir-resources/search/search-index.ts implements it). The store calls
  * `index` / `unindex` inside the write's transaction, so index rows commit or roll back with the resource.
@@ -12,6 +19,14 @@ export interface SearchIndex {
   migrate(db: Knex): Promise<void>;
   /** Replaces every index row of this resource; `fresh`: it never had any (first version), nothing to remove. */
   index(trx: Knex.Transaction, resource: Resource, fresh?: boolean): Promise<void>;
+  /**
+   * The index rows of a resource, for the store to write with the statements that write the version (one round trip
+   * for the whole write instead of one per table); tables where the resource has no rows may be left out. With it
+   * the store writes and removes index rows itself, in `indexTables`; without it the store calls `index`/`unindex`.
+   */
+  indexRows?(resource: Resource): IndexTableRows[];
+  /** Every index table, where a replaced or deleted version's rows are removed from (with `indexRows`). */
+  readonly indexTables?: readonly string[];
   /** Removes every index row of this resource (on delete). */
   unindex(trx: Knex.Transaction, resourceType: string, id: string): Promise<void>;
   search(db: Knex | Knex.Transaction, request: SearchRequest, options?: SearchOptions): Promise<SearchResult>;

@@ -20,6 +20,18 @@ export interface StoreDialect {
   caseSensitive(column: Knex.ColumnBuilder): Knex.ColumnBuilder;
   /** Lock the row(s) the query selects until the transaction ends (no-op where writers are serialised anyway). */
   forUpdate<Q extends Knex.QueryBuilder>(query: Q): Q;
+  /**
+   * True where SQL text with `?` placeholders and unquoted lower-case names runs as it is (SQLite, PostgreSQL,
+   * MySQL/MariaDB), so the store's hot statements skip knex's query builder; SQL Server and Oracle keep it.
+   */
+  readonly plainSql: boolean;
+  /** The rows of a `knex.raw` SELECT, as each driver returns them. */
+  rawRows(result: unknown): Array<Record<string, unknown>>;
+  /**
+   * Holds the lock named `key` (64 hex digits) until the transaction ends: a second transaction asking for it waits
+   * until the first has committed, then sees what it wrote.
+   */
+  lockUntilCommit(trx: Knex.Transaction, key: string): Promise<void>;
   /** Lock the given outbox rows that no one else holds, skipping those another relay has locked. */
   lockUnpublishedOutboxRows(trx: Knex.Transaction, seqs: number[]): Promise<Array<Record<string, unknown>>>;
   isUniqueViolation(err: unknown): boolean;
@@ -28,6 +40,9 @@ export interface StoreDialect {
   /** Reads a boolean column as stored by this driver (true/false, 0/1, '0'/'1'). */
   bool(value: unknown): boolean;
 }
+
+/** First key of the store's two-key advisory locks ('LS'). */
+const ADVISORY_LOCK_SPACE = 0x4c53;
 
 const OUTBOX_COLUMNS = ['seq', 'resource_type', 'resource_id', 'version_id', 'action', 'correlation_id', 'created_at'];
 
@@ -42,6 +57,21 @@ export function storeDialect(db: Knex): StoreDialect {
     contentColumn: (t, column) => (name === 'mysql' ? t.text(column, 'longtext') : t.text(column)),
     caseSensitive: (column) => (name === 'mysql' ? column.collate('utf8mb4_bin') : column),
     forUpdate: (query) => (name === 'sqlite' ? query : (query.forUpdate() as typeof query)),
+    plainSql: name === 'sqlite' || name === 'postgres' || name === 'mysql',
+    rawRows: (result) => {
+      if (name === 'postgres') return (result as { rows: Array<Record<string, unknown>> }).rows;
+      if (name === 'mysql') return (result as [Array<Record<string, unknown>>])[0];
+      return result as Array<Record<string, unknown>>;
+    },
+    async lockUntilCommit(trx, key) {
+      // One statement instead of two; the two-key form's key space is apart from the one-key locks elsewhere.
+      if (name === 'postgres') return void await trx.raw('SELECT pg_advisory_xact_lock(?, ?)', [ADVISORY_LOCK_SPACE, Number.parseInt(key.slice(0, 8), 16) | 0]);
+      // The pool's only connection is held by the transaction: no other transaction runs until it ends.
+      if (name === 'sqlite') return;
+      // Elsewhere a row that lives only inside the transaction: a second writer inserting the same key waits on it.
+      await trx('fhir_write_locks').insert({ lock_key: key });
+      await trx('fhir_write_locks').where({ lock_key: key }).del();
+    },
     async lockUnpublishedOutboxRows(trx, seqs) {
       if (seqs.length === 0) return [];
       const cols = OUTBOX_COLUMNS.join(', ');

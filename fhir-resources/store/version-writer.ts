@@ -1,0 +1,165 @@
+import type { Knex } from 'knex';
+import type { IndexTableRows } from './search-index-port';
+import type { StoreDialect } from './store-dialect';
+
+/** One version of a resource as the store writes it: its rows in fhir_resources, fhir_history, the index, the outbox. */
+export interface VersionWrite {
+  resourceType: string;
+  id: string;
+  versionId: number;
+  lastUpdated: string;
+  deleted: boolean;
+  content: string;
+  method: string;
+  action: string;
+  correlationId: string | null;
+  /** The version read under the row lock: the current row is updated only while it still is that one. */
+  previous?: number;
+  /** This version's index rows (none on a delete). */
+  index: IndexTableRows[];
+  /** Index tables to remove the previous version's rows from first; none for a first version. */
+  clearIndex: readonly string[];
+}
+
+const VERSION_COLUMNS = ['resource_type', 'id', 'version_id', 'last_updated', 'deleted', 'content'];
+const OUTBOX_COLUMNS = ['resource_type', 'resource_id', 'version_id', 'action', 'correlation_id', 'created_at'];
+/**
+ * Bound values per statement, far below PostgreSQL's 65,535 and SQLite's 32,766: a resource with thousands of index
+ * rows (a large Questionnaire, ValueSet) is written in several statements.
+ */
+const MAX_BINDINGS = 20_000;
+
+interface Sql {
+  sql: string;
+  bindings: Knex.Value[];
+}
+
+/**
+ * Writes a version with as few round trips as the dialect allows, each statement's SQL text built once per shape and
+ * reused. PostgreSQL gets one statement: data-modifying CTEs write the current row, the history row (from the
+ * current row's RETURNING, so the content travels once), the index rows and the outbox row together; the
+ * compare-and-set on the current row gates the history and outbox rows, and all sub-statements see the same snapshot,
+ * so deleting the old index rows cannot touch the new ones. SQLite and MySQL/MariaDB, which have no data-modifying
+ * CTEs, run the same statements one by one as plain SQL; SQL Server and Oracle go through knex's builder, which knows
+ * their quoting and multi-row insert forms. Returns false when the compare-and-set found another version (a writer
+ * that got past the row lock), having written nothing that outlives the caller's rollback.
+ */
+export async function writeVersion(trx: Knex.Transaction, dialect: StoreDialect, w: VersionWrite): Promise<boolean> {
+  if (dialect.name === 'postgres') return writeInOneStatement(trx, w);
+  if (dialect.plainSql) return writeOneByOne(trx, dialect, w);
+  return writeWithBuilder(trx, w);
+}
+
+async function writeInOneStatement(trx: Knex.Transaction, w: VersionWrite): Promise<boolean> {
+  const parts: string[] = [];
+  const bindings: Knex.Value[] = [];
+  if (w.previous === undefined) {
+    parts.push(`v AS (${insertSql('fhir_resources', VERSION_COLUMNS, 1)} RETURNING ${VERSION_COLUMNS.join(', ')})`);
+    bindings.push(...versionBindings(w));
+  } else {
+    parts.push(`v AS (${UPDATE_CURRENT} RETURNING ${VERSION_COLUMNS.join(', ')})`);
+    bindings.push(...updateBindings(w, w.previous));
+  }
+  parts.push(`h AS (INSERT INTO fhir_history (${VERSION_COLUMNS.join(', ')}, method) SELECT ${VERSION_COLUMNS.join(', ')}, CAST(? AS varchar) FROM v)`);
+  bindings.push(w.method);
+  w.clearIndex.forEach((table, i) => {
+    parts.push(`d${i} AS (DELETE FROM ${table} WHERE resource_type = ? AND resource_id = ?)`);
+    bindings.push(w.resourceType, w.id);
+  });
+  // Index rows beyond the statement's binding budget (a huge resource) follow in statements of their own.
+  const later: Sql[] = [];
+  for (const chunk of indexChunks(w.index)) {
+    if (later.length === 0 && bindings.length + chunk.bindings.length + 3 <= MAX_BINDINGS) {
+      parts.push(`x${parts.length} AS (${chunk.sql})`);
+      bindings.push(...chunk.bindings);
+    } else {
+      later.push(chunk);
+    }
+  }
+  const outbox = `INSERT INTO fhir_outbox (${OUTBOX_COLUMNS.join(', ')}) SELECT resource_type, id, version_id, CAST(? AS varchar), CAST(? AS varchar), CAST(? AS bigint) FROM v`;
+  bindings.push(w.action, w.correlationId, Date.now());
+  const result = await trx.raw(`WITH ${parts.join(', ')} ${outbox}`, bindings) as { rowCount: number };
+  if (result.rowCount !== 1) return false;
+  for (const s of later) await trx.raw(s.sql, s.bindings);
+  return true;
+}
+
+async function writeOneByOne(trx: Knex.Transaction, dialect: StoreDialect, w: VersionWrite): Promise<boolean> {
+  if (w.previous === undefined) {
+    await trx.raw(insertSql('fhir_resources', VERSION_COLUMNS, 1), versionBindings(w));
+  } else {
+    const result = await trx.raw(UPDATE_CURRENT, updateBindings(w, w.previous));
+    if (changedRows(dialect, result) !== 1) return false;
+  }
+  await trx.raw(insertSql('fhir_history', [...VERSION_COLUMNS, 'method'], 1), [...versionBindings(w), w.method]);
+  for (const table of w.clearIndex) await trx.raw(`DELETE FROM ${table} WHERE resource_type = ? AND resource_id = ?`, [w.resourceType, w.id]);
+  for (const s of indexChunks(w.index)) await trx.raw(s.sql, s.bindings);
+  await trx.raw(insertSql('fhir_outbox', OUTBOX_COLUMNS, 1), outboxBindings(w));
+  return true;
+}
+
+async function writeWithBuilder(trx: Knex.Transaction, w: VersionWrite): Promise<boolean> {
+  const row = { version_id: w.versionId, last_updated: w.lastUpdated, deleted: w.deleted, content: w.content };
+  if (w.previous === undefined) {
+    await trx('fhir_resources').insert({ resource_type: w.resourceType, id: w.id, ...row });
+  } else {
+    const n = await trx('fhir_resources').where({ resource_type: w.resourceType, id: w.id, version_id: w.previous }).update(row);
+    if (n !== 1) return false;
+  }
+  await trx('fhir_history').insert({ resource_type: w.resourceType, id: w.id, ...row, method: w.method });
+  for (const table of w.clearIndex) await trx(table).where({ resource_type: w.resourceType, resource_id: w.id }).delete();
+  for (const { table, columns, values } of w.index) {
+    for (let i = 0; i < values.length; i += 200) {
+      await trx(table).insert(values.slice(i, i + 200).map((v) => Object.fromEntries(columns.map((c, j) => [c, v[j]]))));
+    }
+  }
+  const outbox = outboxBindings(w);
+  await trx('fhir_outbox').insert(Object.fromEntries(OUTBOX_COLUMNS.map((c, i) => [c, outbox[i]])));
+  return true;
+}
+
+const UPDATE_CURRENT = 'UPDATE fhir_resources SET version_id = ?, last_updated = ?, deleted = ?, content = ? WHERE resource_type = ? AND id = ? AND version_id = ?';
+
+function updateBindings(w: VersionWrite, previous: number): Knex.Value[] {
+  return [w.versionId, w.lastUpdated, w.deleted, w.content, w.resourceType, w.id, previous];
+}
+
+function outboxBindings(w: VersionWrite): Knex.Value[] {
+  return [w.resourceType, w.id, w.versionId, w.action, w.correlationId, Date.now()];
+}
+
+function versionBindings(w: VersionWrite): Knex.Value[] {
+  return [w.resourceType, w.id, w.versionId, w.lastUpdated, w.deleted, w.content];
+}
+
+/** Rows an UPDATE changed, from each driver's raw result. */
+function changedRows(dialect: StoreDialect, result: unknown): number {
+  if (dialect.name === 'mysql') return Number((result as [{ affectedRows: number }])[0].affectedRows);
+  return Number((result as { changes: number }).changes);
+}
+
+/** Multi-row INSERTs of the index rows, split so that none binds more than MAX_BINDINGS values. */
+function* indexChunks(index: IndexTableRows[]): Generator<Sql> {
+  for (const { table, columns, values } of index) {
+    const perStatement = Math.floor(MAX_BINDINGS / columns.length);
+    for (let i = 0; i < values.length; i += perStatement) {
+      const rows = values.slice(i, i + perStatement);
+      yield { sql: insertSql(table, columns, rows.length), bindings: rows.flat() };
+    }
+  }
+}
+
+const insertSqlCache = new Map<string, string>();
+
+/** `INSERT INTO table (columns) VALUES (?, …), …` for `rows` rows, built once per shape. */
+function insertSql(table: string, columns: readonly string[], rows: number): string {
+  const key = `${table}:${rows}`;
+  let sql = insertSqlCache.get(key);
+  if (sql === undefined) {
+    const row = `(${columns.map(() => '?').join(', ')})`;
+    sql = `INSERT INTO ${table} (${columns.join(', ')}) VALUES ${Array.from({ length: rows }, () => row).join(', ')}`;
+    // Shapes are bounded (7 tables × rows per resource), but a pathological resource must not grow this forever.
+    if (insertSqlCache.size < 2000) insertSqlCache.set(key, sql);
+  }
+  return sql;
+}
