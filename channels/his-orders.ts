@@ -1,7 +1,6 @@
 import type { Patient, ServiceRequest } from '@medplum/fhirtypes';
 import type { FhirEventMessage } from '../adapters/fhir/fhir-events-source';
 import { fhirEventsSource } from '../adapters/fhir/fhir-events-source';
-import { bundlePatientKey, fhirTransaction } from '../adapters/fhir/fhir-transaction-destination';
 import { identifierWriteBack, isWriteBack, type WriteBackEnvelope } from '../adapters/fhir/identifier-write-back';
 import { hipSource } from '../adapters/soap/hip-source';
 import { soapDestination } from '../adapters/soap/soap-destination';
@@ -11,6 +10,7 @@ import { acknowledgedOrderNumber, isOrderMadeInLingshu, orderForHis, serviceRequ
 import type { ChannelDeps } from './channel-deps';
 import { hl7v3Mapping } from './hl7v3-steps';
 import { outcomeText } from './outcome-text';
+import { patientStore } from './patient-store-destination';
 
 /**
  * HIS 医嘱 / 申请单 新增 and 更新 (POOR_IN200901UV / 200902UV) at `/channels/his-orders`: one ServiceRequest per
@@ -23,7 +23,7 @@ export function hisOrders({ hospital, fhir }: ChannelDeps): ChannelDefinition {
     source: hipSource({ device: hospital.device }),
     transformer: hl7v3Mapping({ empiRoot: hospital.empiRoot }),
     // A resent order must not undo a payment made in Lingshu (charge-item-resend.ts).
-    destinations: [{ name: 'fhir-store', connector: fhirTransaction(fhir, { prepare: keepPaymentState }), orderBy: bundlePatientKey }],
+    destinations: [patientStore(fhir, { prepare: keepPaymentState })],
   });
 }
 

@@ -1,10 +1,10 @@
-import { bundlePatientKey, fhirTransaction } from '../adapters/fhir/fhir-transaction-destination';
 import { mllpListener } from '../adapters/mllp/mllp-listener';
 import { hipSource } from '../adapters/soap/hip-source';
 import { channel, type ChannelDefinition } from '../engine/channel/channel';
 import type { ChannelDeps } from './channel-deps';
 import { hl7v2Mapping, hl7v2Reason, messageCode } from './hl7v2-steps';
 import { hl7v3Mapping } from './hl7v3-steps';
+import { patientStore } from './patient-store-destination';
 
 /**
  * HIS 个人信息注册 / 更新 / 合并 (PRPA_IN201311UV02, 201314UV02, 201304UV02), pushed by the HIS to the 互联互通
@@ -17,7 +17,7 @@ export function hisPatients({ hospital, fhir }: ChannelDeps): ChannelDefinition 
     description: 'HIS 个人信息注册/更新/合并 (HL7 v3, 互联互通 SOAP) into Patient',
     source: hipSource({ device: hospital.device, actions: ['PatientInfoRegister', 'PatientInfoUpdate', 'PatientInfoMerge'] }),
     transformer: hl7v3Mapping({ empiRoot: hospital.empiRoot }),
-    destinations: [{ name: 'fhir-store', connector: fhirTransaction(fhir), orderBy: bundlePatientKey }],
+    destinations: [patientStore(fhir)],
   });
 }
 
@@ -36,6 +36,6 @@ export function hisPatientsAdt(deps: ChannelDeps): ChannelDefinition {
     source: mllpListener({ port, charset: 'auto', ackTiming: 'after-processing' }, { reasonFor: hl7v2Reason(adtContext(deps)) }),
     filters: [messageCode('ADT', 'ORM')],
     transformer: hl7v2Mapping(adtContext(deps)),
-    destinations: [{ name: 'fhir-store', connector: fhirTransaction(deps.fhir), orderBy: bundlePatientKey }],
+    destinations: [patientStore(deps.fhir)],
   });
 }

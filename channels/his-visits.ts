@@ -1,8 +1,8 @@
-import { bundlePatientKey, fhirTransaction } from '../adapters/fhir/fhir-transaction-destination';
 import { hipSource } from '../adapters/soap/hip-source';
 import { channel, type ChannelDefinition } from '../engine/channel/channel';
 import type { ChannelDeps } from './channel-deps';
 import { hl7v3Mapping } from './hl7v3-steps';
+import { patientStore } from './patient-store-destination';
 
 /**
  * HIS 门诊挂号 (PRPA_IN400001UV) and 门诊预约 (PRPA_IN410001UV) at `/channels/his-visits`: the visit as an Encounter
@@ -15,6 +15,6 @@ export function hisVisits({ hospital, fhir }: ChannelDeps): ChannelDefinition {
     description: 'HIS 门诊挂号/预约 (HL7 v3, 互联互通 SOAP) into Encounter and Appointment',
     source: hipSource({ device: hospital.device }),
     transformer: hl7v3Mapping({ empiRoot: hospital.empiRoot }),
-    destinations: [{ name: 'fhir-store', connector: fhirTransaction(fhir), orderBy: bundlePatientKey }],
+    destinations: [patientStore(fhir)],
   });
 }

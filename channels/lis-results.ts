@@ -1,8 +1,8 @@
-import { bundlePatientKey, fhirTransaction } from '../adapters/fhir/fhir-transaction-destination';
 import { mllpListener } from '../adapters/mllp/mllp-listener';
 import { channel, type ChannelDefinition } from '../engine/channel/channel';
 import type { ChannelDeps } from './channel-deps';
 import { hl7v2Mapping, hl7v2Reason, messageCode } from './hl7v2-steps';
+import { patientStore } from './patient-store-destination';
 
 /**
  * LIS 检验结果: ORU^R01 over MLLP (GBK or UTF-8 as MSH-18 says) into DiagnosticReport + Observation, on the patient
@@ -17,6 +17,6 @@ export function lisResults(deps: ChannelDeps): ChannelDefinition {
     source: mllpListener({ port: deps.hospital.channels.lisResults.port, charset: 'auto', ackTiming: 'after-processing' }, { reasonFor: hl7v2Reason(context) }),
     filters: [messageCode('ORU')],
     transformer: hl7v2Mapping(context),
-    destinations: [{ name: 'fhir-store', connector: fhirTransaction(deps.fhir), orderBy: bundlePatientKey }],
+    destinations: [patientStore(deps.fhir)],
   });
 }

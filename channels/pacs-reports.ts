@@ -1,8 +1,8 @@
-import { bundlePatientKey, fhirTransaction } from '../adapters/fhir/fhir-transaction-destination';
 import { mllpListener } from '../adapters/mllp/mllp-listener';
 import { channel, type ChannelDefinition } from '../engine/channel/channel';
 import type { ChannelDeps } from './channel-deps';
 import { hl7v2Mapping, hl7v2Reason, messageCode } from './hl7v2-steps';
+import { patientStore } from './patient-store-destination';
 
 /**
  * PACS 检查报告: ORU^R01 over MLLP into an imaging DiagnosticReport; the findings and impression are its
@@ -16,6 +16,6 @@ export function pacsReports(deps: ChannelDeps): ChannelDefinition {
     source: mllpListener({ port: deps.hospital.channels.pacsReports.port, charset: 'auto', ackTiming: 'after-processing' }, { reasonFor: hl7v2Reason(context) }),
     filters: [messageCode('ORU')],
     transformer: hl7v2Mapping(context),
-    destinations: [{ name: 'fhir-store', connector: fhirTransaction(deps.fhir), orderBy: bundlePatientKey }],
+    destinations: [patientStore(deps.fhir)],
   });
 }

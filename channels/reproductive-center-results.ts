@@ -1,8 +1,8 @@
-import { bundlePatientKey, fhirTransaction } from '../adapters/fhir/fhir-transaction-destination';
 import { mllpListener } from '../adapters/mllp/mllp-listener';
 import { channel, type ChannelDefinition } from '../engine/channel/channel';
 import type { ChannelDeps } from './channel-deps';
 import { hl7v2Mapping, hl7v2Reason, messageCode } from './hl7v2-steps';
+import { patientStore } from './patient-store-destination';
 
 /**
  * 生殖中心 LIS, a second laboratory system with its own codes (性激素六项, AMH): ORU^R01 over MLLP. Its reports carry
@@ -18,6 +18,6 @@ export function reproductiveCenterResults(deps: ChannelDeps): ChannelDefinition 
     source: mllpListener({ port: settings.port, charset: 'auto', ackTiming: 'after-processing' }, { reasonFor: hl7v2Reason(context) }),
     filters: [messageCode('ORU')],
     transformer: hl7v2Mapping(context),
-    destinations: [{ name: 'fhir-store', connector: fhirTransaction(deps.fhir), orderBy: bundlePatientKey }],
+    destinations: [patientStore(deps.fhir)],
   });
 }

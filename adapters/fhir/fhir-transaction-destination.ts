@@ -4,6 +4,7 @@ import { z } from 'zod';
 import type { DestinationConnector, DestinationResponse, OutboundMessage } from '../../engine/channel/channel';
 import { executeBundle } from '../../fhir-resources/rest/bundle-executor';
 import type { Repository } from '../../fhir-resources/store/repository';
+import { BundleGroupCommit, type GroupCommitOptions } from './bundle-group-commit';
 
 export const fhirTransactionSchema = z.object({}).strict();
 
@@ -19,9 +20,14 @@ export interface FhirTransactionOptions {
    * (fhir-resources/billing/charge-item-resend.ts).
    */
   prepare?: (repo: Repository, bundle: Bundle) => Promise<Bundle>;
+  /** Concurrent messages written in shared transactions (bundle-group-commit.ts); `false` writes each alone. */
+  groupCommit?: GroupCommitOptions | false;
 }
 
+const GROUP_COMMIT: GroupCommitOptions = { maxMessages: 16, parallel: 2 };
+
 export function fhirTransaction(repository: () => Repository, options: FhirTransactionOptions = {}): DestinationConnector {
+  const groups = options.groupCommit === false ? undefined : new BundleGroupCommit(repository, options.groupCommit ?? GROUP_COMMIT);
   return {
     type: 'fhir-transaction',
     async send(message: OutboundMessage): Promise<DestinationResponse> {
@@ -34,9 +40,12 @@ export function fhirTransaction(repository: () => Repository, options: FhirTrans
       if (bundle?.resourceType !== 'Bundle') throw new Error(`expected a FHIR Bundle, got ${String((bundle as { resourceType?: unknown })?.resourceType ?? typeof bundle)}`);
       try {
         const prepare = options.prepare;
-        const result = prepare
-          ? await repository().transaction(async (trx) => executeBundle(trx, await prepare(trx, bundle), { correlationId: message.correlationId }))
-          : await executeBundle(repository(), bundle, { correlationId: message.correlationId });
+        const execution = { correlationId: message.correlationId };
+        // Inside a group's transaction `repo.transaction` runs in that transaction; alone it opens one.
+        const write = (repo: Repository) => (prepare
+          ? repo.transaction(async (trx) => executeBundle(trx, await prepare(trx, bundle), execution))
+          : executeBundle(repo, bundle, execution));
+        const result = groups ? await groups.submit(bundle, write) : await write(repository());
         const written = (result.entry ?? []).map((e) => `${e.response?.status ?? ''} ${e.response?.location ?? ''}`.trim());
         return { response: written.join('\n') };
       } catch (err) {
