@@ -5,6 +5,7 @@
  *
  *   npm run bench:engine            (BENCH_SECONDS=20 to run longer)
  *   BENCH_STACKS=b                  only some of a, b, raw
+ *   BENCH_RATE=250                  the fixed offered rate of the second run (default 500/s)
  *   BENCH_CPU_PROF=/tmp/prof        the engine writes a V8 CPU profile per stack there (node --cpu-prof)
  */
 import { ChildProcess, spawn } from 'node:child_process';
@@ -15,6 +16,7 @@ import autocannon from 'autocannon';
 import amqp from 'amqplib';
 import knexFactory, { Knex } from 'knex';
 import { openDatabase } from '../engine/db';
+import { backendSeconds } from './pg-backend-cpu';
 import { cpuSeconds, removeQueues } from './product-process';
 
 const ROOT = path.join(__dirname, '..', '..');
@@ -22,6 +24,7 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 15);
 const PG_ADMIN = process.env.LINGSHU_BENCH_PG ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const AMQP = process.env.LINGSHU_BENCH_AMQP ?? 'amqp://guest:guest@127.0.0.1:5672';
 const STACKS = (process.env.BENCH_STACKS ?? 'a,b,raw').split(',');
+const RATE = Number(process.env.BENCH_RATE ?? 500);
 const CPU_PROF = process.env.BENCH_CPU_PROF;
 const BODY = JSON.stringify({ resourceType: 'Observation', note: 'x'.repeat(1960) });
 const CHANNEL = `id: bench
@@ -35,7 +38,7 @@ destinations:
 `;
 
 interface Figures {
-  offered: string; accepted: number; perSecond: number; p50: number; p99: number; sentP50: number; sentP99: number; acceptP99: number;
+  offered: string; load: number; accepted: number; commitsPerMessage: number; perSecond: number; p50: number; p99: number; sentP50: number; sentP99: number; acceptP99: number;
   cpu: Record<string, number>;
 }
 
@@ -68,11 +71,24 @@ async function drain(db: Knex, expected: number, timeoutMs = 120000): Promise<vo
   throw new Error('messages not all delivered in time');
 }
 
-async function run(port: number, db: Knex, enginePid: number, offered: 'max' | number, seconds = SECONDS): Promise<Figures> {
+/** Committed transactions of the bench database so far (PostgreSQL), drain polls and cleanup included. */
+async function commits(db: Knex, database: string | undefined): Promise<number> {
+  if (!database) return 0;
+  const res = await db.raw('SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()');
+  return Number(res.rows[0].xact_commit);
+}
+
+function backendCpu(database: string | undefined): Record<string, number> {
+  return database ? { 'pg backends of the bench db': backendSeconds(database) } : {};
+}
+
+async function run(port: number, db: Knex, enginePid: number, offered: 'max' | number, seconds = SECONDS, database?: string): Promise<Figures> {
   await db('bench_out').delete();
   await db('lingshu_message_stages').delete();
   await db('lingshu_messages').delete();
-  const cpu0 = cpuSeconds(enginePid);
+  const load = os.loadavg()[0];
+  const commits0 = await commits(db, database);
+  const cpu0 = { ...cpuSeconds(enginePid), ...backendCpu(database) };
   const started = Date.now();
   const result = await autocannon({
     url: `http://127.0.0.1:${port}/channels/bench`, method: 'POST', headers: { 'content-type': 'application/json' }, body: BODY,
@@ -80,7 +96,10 @@ async function run(port: number, db: Knex, enginePid: number, offered: 'max' | n
   });
   const accepted = result['2xx'];
   await drain(db, accepted);
-  const cpu1 = cpuSeconds(enginePid);
+  const cpu1 = { ...cpuSeconds(enginePid), ...backendCpu(database) };
+  // PostgreSQL publishes its counters about once a second.
+  if (database) await new Promise((r) => setTimeout(r, 1500));
+  const commitsPerMessage = ((await commits(db, database)) - commits0) / Math.max(1, accepted);
   // received_at: the engine took the request; written_at: the destination's INSERT was issued; the stage's
   // updated_at: the row had committed and the engine recorded the stage as sent (the conservative end point).
   const rows: { written_at: string | number; received_at: string | number; sent_at: string | number }[] = await db('bench_out as o')
@@ -94,23 +113,23 @@ async function run(port: number, db: Knex, enginePid: number, offered: 'max' | n
   const cpu: Record<string, number> = {};
   for (const k of Object.keys(cpu1)) cpu[k] = ((cpu1[k] - (cpu0[k] ?? 0)) * 1000) / Math.max(1, accepted);
   return {
-    offered: offered === 'max' ? 'max' : `${offered}/s`, accepted, perSecond: Math.round(accepted / ((last - started) / 1000)),
+    offered: offered === 'max' ? 'max' : `${offered}/s`, load, accepted, commitsPerMessage, perSecond: Math.round(accepted / ((last - started) / 1000)),
     p50: percentile(lat, 50), p99: percentile(lat, 99), sentP50: percentile(sent, 50), sentP99: percentile(sent, 99), acceptP99: result.latency.p99, cpu,
   };
 }
 
-async function stack(name: string, env: Record<string, string>, openDb: () => Knex): Promise<Figures[]> {
+async function stack(name: string, env: Record<string, string>, openDb: () => Knex, database?: string): Promise<Figures[]> {
   const port = 18000 + Math.floor(Math.random() * 1000);
   const child = await startEngine(env, port);
   const db = openDb();
   try {
     // Warm-up, not counted: the first seconds of a fresh process are JIT compilation and pool growth.
     await run(port, db, child.pid!, 'max', 3);
-    const out = [await run(port, db, child.pid!, 'max'), await run(port, db, child.pid!, 500)];
+    const out = [await run(port, db, child.pid!, 'max', SECONDS, database), await run(port, db, child.pid!, RATE, SECONDS, database)];
     for (const f of out) {
       const cpu = Object.entries(f.cpu).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ');
-      console.log(`${name.padEnd(28)} offered ${f.offered.padEnd(6)} accepted ${String(f.accepted).padStart(7)}  ${String(f.perSecond).padStart(6)} msg/s delivered  accept→row p50 ${f.p50} ms p99 ${f.p99} ms  accept→sent recorded p50 ${f.sentP50} ms p99 ${f.sentP99} ms  (HTTP ack p99 ${f.acceptP99} ms)`);
-      if (cpu) console.log(`${''.padEnd(28)} CPU ms per message: ${cpu}`);
+      console.log(`${name.padEnd(28)} offered ${f.offered.padEnd(6)} accepted ${String(f.accepted).padStart(7)}  ${String(f.perSecond).padStart(6)} msg/s delivered  accept→row p50 ${f.p50} ms p99 ${f.p99} ms  accept→sent recorded p50 ${f.sentP50} ms p99 ${f.sentP99} ms  (HTTP ack p99 ${f.acceptP99} ms, load average ${f.load.toFixed(1)} at the start)`);
+      if (cpu) console.log(`${''.padEnd(28)} CPU ms per message: ${cpu}${f.commitsPerMessage ? `; PostgreSQL commits per message ${f.commitsPerMessage.toFixed(2)}` : ''}`);
     }
     return out;
   } finally {
@@ -166,7 +185,7 @@ async function main(): Promise<void> {
     const pgUrl = Object.assign(new URL(PG_ADMIN), { pathname: `/${dbName}` }).toString();
     const prefix = `bench${process.pid}`;
     try {
-      production = await stack('(b) PostgreSQL + RabbitMQ', { LINGSHU_DB: pgUrl, LINGSHU_BUS: AMQP, LINGSHU_CHANNELS_DIR: dir, LINGSHU_RABBITMQ__PREFIX: prefix }, () => openDatabase(pgUrl));
+      production = await stack('(b) PostgreSQL + RabbitMQ', { LINGSHU_DB: pgUrl, LINGSHU_BUS: AMQP, LINGSHU_CHANNELS_DIR: dir, LINGSHU_RABBITMQ__PREFIX: prefix }, () => openDatabase(pgUrl), dbName);
     } finally {
       await admin.raw(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
       await admin.destroy();

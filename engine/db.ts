@@ -82,6 +82,18 @@ export function openDatabase(url: string | undefined, options: { sqliteFile?: st
   throw new Error(`LINGSHU_DB: unsupported database scheme "${scheme}" (use postgres://, mysql://, mssql://, oracle:// or leave unset for SQLite)`);
 }
 
+/** Connections of the message store's own pool on a server database: two write pipelines and a few reads. */
+const MESSAGE_STORE_POOL = 4;
+
+/**
+ * The message store's handle. On a server database it gets its own small pool: its inserts are what a sender's
+ * acknowledgement waits for, and in the shared pool they queued behind the FHIR store's transactions under write
+ * load. SQLite keeps the one connection it has (one writer per file anyway).
+ */
+export function openMessageStoreDatabase(url: string | undefined, main: Knex): Knex {
+  return dialectOf(main) === 'sqlite' ? main : openDatabase(url, { pool: MESSAGE_STORE_POOL });
+}
+
 export function dialectOf(db: Knex): Dialect {
   const client = String(db.client.config.client);
   if (client.includes('sqlite')) return 'sqlite';

@@ -11,7 +11,7 @@ import type { ChannelDefinition } from './channel/channel';
 import type { ConnectorRegistry } from './channel/connector-registry';
 import { channelFromYaml, loadChannelDirectory } from './channel/yaml-channel-loader';
 import type { LingshuConfig } from './config/config';
-import { openDatabase } from './db';
+import { openDatabase, openMessageStoreDatabase } from './db';
 import { healthRoutes } from './http/health';
 import { opsApi } from './http/ops-api';
 import { childLogger } from './logger';
@@ -51,7 +51,8 @@ const log = childLogger({ component: 'server' });
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const { config, registry } = options;
   const db = openDatabase(config.db || undefined);
-  const store = new KnexMessageStore(db);
+  const storeDb = openMessageStoreDatabase(config.db || undefined, db);
+  const store = new KnexMessageStore(storeDb);
   await store.migrate();
   const bus: Bus = config.bus
     ? new RabbitMqBus(config.bus, { prefix: config.rabbitmq.prefix, partitions: config.rabbitmq.partitions, logger: (level, msg, meta) => log.log(level, msg, meta) })
@@ -147,6 +148,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       await engine.stop();
       await bus.close();
       await store.close();
+      if (storeDb !== db) await storeDb.destroy();
       await db.destroy();
     },
   };

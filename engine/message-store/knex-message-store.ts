@@ -3,7 +3,8 @@ import { Dialect, dialectOf } from '../db';
 import { runMigrations } from '../migrations';
 import { pruneMessages, upcomingDays } from './message-pruner';
 import { dayOf, ERRORS, isMissingPartition, LIMITS, MESSAGES, messageStoreMigrations, PgPartitions, STAGES } from './message-store-schema';
-import { applyWrites, WriteOp } from './message-writes';
+import { applyWrites, planWrites, WriteContext, WriteOp } from './message-writes';
+import { pgChangesStatement } from './pg-batch-statement';
 import {
   AttemptError, ChannelCounts, MessageQuery, MessageStatus, MessageStore, MessageSummary, NewMessage, PendingStage,
   PrunePolicy, PruneResult, StageStatus, StageUpdate, StoredMessage,
@@ -42,10 +43,19 @@ export class KnexMessageStore implements MessageStore {
   constructor(private readonly db: Knex, private readonly options: KnexMessageStoreOptions = {}) {
     this.dialect = dialectOf(db);
     if (this.dialect === 'postgres') this.partitions = new PgPartitions(db);
-    const ctx = { dialect: this.dialect, receivedAtOf: (id: string) => this.receivedAt.get(id), remember: (id: string, ra: number) => this.remember(id, ra) };
+    const ctx: WriteContext = {
+      dialect: this.dialect, receivedAtOf: (id) => this.receivedAt.get(id), remember: (id, ra) => this.remember(id, ra),
+      changesStatement: this.dialect === 'postgres' ? (plan, now) => pgChangesStatement(ctx, plan, now) : undefined,
+    };
     this.batcher = new WriteBatcher<WriteOp>(db, {
       maxBatch: options.flushMaxBatch ?? 1_000,
       apply: (trx, ops) => applyWrites(trx, ctx, ops),
+      // Changes to stored messages without new ones: one statement in autocommit on PostgreSQL.
+      single: ctx.changesStatement ? (ops) => {
+        if (ops.some((op) => op.kind === 'insert')) return undefined;
+        const statement = ctx.changesStatement!(planWrites(ops), Date.now());
+        return statement && ((q) => q.raw(...statement));
+      } : undefined,
       prepare: this.partitions ? (ops) => this.partitions!.ensure(insertDays(ops)) : undefined,
       committed: (ops) => {
         for (const op of ops) if (op.kind === 'insert') this.remember(op.message.id, op.message.receivedAt);

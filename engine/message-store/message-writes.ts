@@ -14,44 +14,46 @@ export interface WriteContext {
   /** received_at of a message, when known without asking the database (it selects the PostgreSQL partition). */
   receivedAtOf(id: string): number | undefined;
   remember(id: string, receivedAt: number): void;
+  /** The batch's changes to stored messages as one statement, where the dialect has one (pg-batch-statement.ts). */
+  changesStatement?(plan: WritePlan, now: number): [string, Knex.RawBinding[]] | undefined;
 }
 
 /** Stays well below SQLite's 32,766 and PostgreSQL's 65,535 bind parameters per statement. */
-const MAX_PARAMS = 30_000;
-const MAX_ROWS = 500;
+export const MAX_PARAMS = 30_000;
+export const MAX_ROWS = 500;
 const MAX_IDS = 1_000;
 /** In UTF-16 units (≤ 3 bytes each in UTF-8): keeps one statement well under MySQL's max_allowed_packet (16 MB by default). */
-const MAX_BYTES = 2 * 1024 * 1024;
+export const MAX_BYTES = 2 * 1024 * 1024;
 
 /** Writes one group-commit batch; the caller supplies the transaction. */
 export async function applyWrites(trx: Knex.Transaction, ctx: WriteContext, ops: WriteOp[], now = Date.now()): Promise<void> {
-  const inserted = await insertMessages(trx, ops);
-
-  // Several changes to one stage within a batch collapse into one row, applied as if they had run in order.
-  const merged = new Map<string, MergedStage>();
-  const errors: { messageId: string; error: AttemptError }[] = [];
-  for (const op of ops) {
-    if (op.kind === 'stage') mergeUpdate(merged, op.update);
-    else if (op.kind === 'queued') for (const s of op.stages) mergeQueued(merged, s.messageId, s.stage);
-    else if (op.kind === 'error') errors.push({ messageId: op.messageId, error: op.error });
+  const plan = planWrites(ops);
+  for (const [table, columns, rows] of [[MESSAGES, MESSAGE_COLUMNS, plan.messages], [STAGES, STAGE_COLUMNS, plan.stages]] as const) {
+    for (const part of chunk(rows, Math.floor(MAX_PARAMS / columns.length), rowSize)) await trx.raw(...insertSql(table, columns, part));
   }
+  const { merged, errors, inserted } = plan;
   if (!merged.size && !errors.length) return;
+  const statement = ctx.changesStatement?.(plan, now);
+  if (statement) {
+    await trx.raw(...statement);
+    return;
+  }
 
   // Error rows are inserted, not updated, so a stale cached received_at (message pruned meanwhile, maybe by another
   // node) would leave an orphan: their messages are always looked up. They are few, failed attempts only.
   const receivedAt = await resolveReceivedAt(trx, ctx, inserted, [...merged.values()].map((m) => m.messageId), errors.map((e) => e.messageId));
   // Writes for a message that does not exist (pruned, or never stored) are dropped, as an UPDATE of no row would be.
-  const full: (MergedStage & { receivedAt: number })[] = [];
-  const queued: (MergedStage & { receivedAt: number })[] = [];
+  const full: Located[] = [];
+  const queued: Located[] = [];
   for (const m of merged.values()) {
     const ra = receivedAt.get(m.messageId);
     if (ra !== undefined) (m.onlyIfPending ? queued : full).push({ ...m, receivedAt: ra });
   }
   for (const rows of chunk(full, Math.floor(MAX_PARAMS / FULL_COLUMNS.length), (r) => (r.content?.length ?? 0) + (r.response?.length ?? 0) + (r.error?.length ?? 0))) {
-    await trx.raw(...updateSql(ctx.dialect, FULL_COLUMNS, rows.map(fullValues), FULL_SETS(now), ''));
+    await trx.raw(...updateSql(ctx.dialect, FULL_COLUMNS, rows.map(fullValues), fullSets(now), ''));
   }
   for (const rows of chunk(queued, Math.floor(MAX_PARAMS / KEY_COLUMNS.length))) {
-    await trx.raw(...updateSql(ctx.dialect, KEY_COLUMNS, rows.map(keyValues), [['status', `'queued'`], ['updated_at', String(now)]], `AND s.status = 'pending'`));
+    await trx.raw(...updateSql(ctx.dialect, KEY_COLUMNS, rows.map(keyValues), QUEUED_SETS(now), QUEUED_ONLY));
   }
   const errorRows = errors.flatMap((e) => {
     const ra = receivedAt.get(e.messageId);
@@ -62,7 +64,30 @@ export async function applyWrites(trx: Knex.Transaction, ctx: WriteContext, ops:
   await recomputeStatus(trx, ctx.dialect, full, now);
 }
 
-interface MergedStage {
+/** What a batch writes, with several changes to one stage collapsed into one row, applied as if they had run in order. */
+export interface WritePlan {
+  /** Ids of the messages the batch inserts → received_at. */
+  inserted: Map<string, number>;
+  /** Rows in MESSAGE_COLUMNS order. */
+  messages: unknown[][];
+  /** Rows in STAGE_COLUMNS order. */
+  stages: unknown[][];
+  merged: Map<string, MergedStage>;
+  errors: { messageId: string; error: AttemptError }[];
+}
+
+export function planWrites(ops: WriteOp[]): WritePlan {
+  const plan: WritePlan = { inserted: new Map(), messages: [], stages: [], merged: new Map(), errors: [] };
+  for (const op of ops) {
+    if (op.kind === 'insert') addMessage(plan, op.message);
+    else if (op.kind === 'stage') mergeUpdate(plan.merged, op.update);
+    else if (op.kind === 'queued') for (const s of op.stages) mergeQueued(plan.merged, s.messageId, s.stage);
+    else plan.errors.push({ messageId: op.messageId, error: op.error });
+  }
+  return plan;
+}
+
+export interface MergedStage {
   messageId: string;
   stage: string;
   /** markQueued: pending → queued only, whatever else happened to the stage meanwhile. */
@@ -95,27 +120,34 @@ function mergeQueued(merged: Map<string, MergedStage>, messageId: string, stage:
   else if (!prev.onlyIfPending && prev.status === 'pending') prev.status = 'queued';
 }
 
-async function insertMessages(trx: Knex.Transaction, ops: WriteOp[]): Promise<Map<string, number>> {
-  const inserted = new Map<string, number>();
-  const messages: Record<string, unknown>[] = [];
-  const stages: Record<string, unknown>[] = [];
-  for (const op of ops) {
-    if (op.kind !== 'insert') continue;
-    const m = op.message;
-    inserted.set(m.id, m.receivedAt);
-    messages.push({
-      id: m.id, channel_id: m.channelId, correlation_id: m.correlationId, status: m.status, content_type: m.contentType,
-      encoding: m.encoding, raw: m.raw, received_at: m.receivedAt, updated_at: m.receivedAt,
-      reprocessed_from: m.reprocessedFrom ?? null, content_pruned: false, size: Buffer.byteLength(m.raw, 'utf8'),
-    });
-    m.stages.forEach((s, seq) => stages.push({
-      message_id: m.id, name: s.name, seq, kind: s.kind, status: s.status, content: s.content ?? null,
-      response: s.response ?? null, error: s.error ?? null, attempts: s.attempts, updated_at: s.updatedAt, received_at: m.receivedAt,
-    }));
-  }
-  await insertRows(trx, MESSAGES, messages);
-  await insertRows(trx, STAGES, stages);
-  return inserted;
+export const MESSAGE_COLUMNS = [
+  'id', 'channel_id', 'correlation_id', 'status', 'content_type', 'encoding', 'raw', 'received_at', 'updated_at',
+  'reprocessed_from', 'content_pruned', 'size',
+] as const;
+export const STAGE_COLUMNS = ['message_id', 'name', 'seq', 'kind', 'status', 'content', 'response', 'error', 'attempts', 'updated_at', 'received_at'] as const;
+
+function addMessage(plan: WritePlan, m: NewMessage): void {
+  plan.inserted.set(m.id, m.receivedAt);
+  plan.messages.push([
+    m.id, m.channelId, m.correlationId, m.status, m.contentType, m.encoding, m.raw, m.receivedAt, m.receivedAt,
+    m.reprocessedFrom ?? null, false, Buffer.byteLength(m.raw, 'utf8'),
+  ]);
+  m.stages.forEach((s, seq) => plan.stages.push([
+    m.id, s.name, seq, s.kind, s.status, s.content ?? null, s.response ?? null, s.error ?? null, s.attempts, s.updatedAt, m.receivedAt,
+  ]));
+}
+
+/** Text length of a row, for the statement size limit. */
+export function rowSize(row: unknown[]): number {
+  let n = 0;
+  for (const v of row) n += typeof v === 'string' ? v.length : 8;
+  return n;
+}
+
+/** A multi-row INSERT as SQL text with `?` bindings: no query builder work per row. */
+export function insertSql(table: string, columns: readonly string[], rows: unknown[][]): [string, Knex.RawBinding[]] {
+  const tuple = `(${columns.map(() => '?').join(', ')})`;
+  return [`INSERT INTO ${table} (${columns.join(', ')}) VALUES ${rows.map(() => tuple).join(', ')}`, rows.flat() as Knex.RawBinding[]];
 }
 
 /** Multi-row INSERTs, cut to respect bind-parameter and packet limits. */
@@ -126,7 +158,7 @@ export async function insertRows(trx: Knex.Transaction, table: string, rows: Rec
   for (const part of chunk(rows, Math.floor(MAX_PARAMS / perRow), size)) await trx(table).insert(part);
 }
 
-function chunk<T>(items: T[], maxRows: number, size?: (item: T) => number): T[][] {
+export function chunk<T>(items: T[], maxRows: number, size?: (item: T) => number): T[][] {
   const out: T[][] = [];
   let current: T[] = [];
   let bytes = 0;
@@ -172,14 +204,15 @@ async function resolveReceivedAt(trx: Knex.Transaction, ctx: WriteContext, inser
   return known;
 }
 
-type Column = [name: string, pgType: string];
-const KEY_COLUMNS: Column[] = [['n_message_id', 'varchar'], ['n_name', 'varchar'], ['n_received_at', 'bigint']];
-const FULL_COLUMNS: Column[] = [
+export type Located = MergedStage & { receivedAt: number };
+export type Column = [name: string, pgType: string];
+export const KEY_COLUMNS: Column[] = [['n_message_id', 'varchar'], ['n_name', 'varchar'], ['n_received_at', 'bigint']];
+export const FULL_COLUMNS: Column[] = [
   ...KEY_COLUMNS, ['n_status', 'varchar'], ['n_content', 'text'], ['n_hc', 'int'], ['n_response', 'text'], ['n_hr', 'int'],
   ['n_error', 'text'], ['n_he', 'int'], ['n_attempts', 'int'],
 ];
 // "has" flags distinguish "not given, keep" from "given as null, clear".
-const FULL_SETS = (now: number): [string, string][] => [
+export const fullSets = (now: number): [string, string][] => [
   ['status', 'v.n_status'],
   ['content', 'CASE WHEN v.n_hc = 1 THEN v.n_content ELSE s.content END'],
   ['response', 'CASE WHEN v.n_hr = 1 THEN v.n_response ELSE s.response END'],
@@ -188,11 +221,15 @@ const FULL_SETS = (now: number): [string, string][] => [
   ['updated_at', String(now)],
 ];
 
-function keyValues(r: MergedStage & { receivedAt: number }): unknown[] {
+export const QUEUED_SETS = (now: number): [string, string][] => [['status', `'queued'`], ['updated_at', String(now)]];
+/** markQueued: pending → queued only, whatever else happened to the stage meanwhile. */
+export const QUEUED_ONLY = `AND s.status = 'pending'`;
+
+export function keyValues(r: Located): unknown[] {
   return [r.messageId, r.stage, r.receivedAt];
 }
 
-function fullValues(r: MergedStage & { receivedAt: number }): unknown[] {
+export function fullValues(r: Located): unknown[] {
   const flag = (v: unknown) => (v === undefined ? 0 : 1);
   return [
     ...keyValues(r), r.status, r.content ?? null, flag(r.content), r.response ?? null, flag(r.response),
@@ -206,10 +243,10 @@ function fullValues(r: MergedStage & { receivedAt: number }): unknown[] {
  * every row of `v` had to probe every partition, so the planner chose a sequential scan of whole day partitions
  * (growing all day) with a hash join over an index lookup per row.
  */
-function updateSql(dialect: Dialect, columns: Column[], rows: unknown[][], sets: [string, string][], extra: string): [string, Knex.RawBinding[]] {
+export function updateSql(dialect: Dialect, columns: Column[], rows: unknown[][], sets: [string, string][], extra: string): [string, Knex.RawBinding[]] {
   const days = [...new Set(rows.map((r) => r[2] as number))];
   const bindings = [...rows.flat(), ...days] as Knex.RawBinding[];
-  const join = `s.message_id = v.n_message_id AND s.name = v.n_name AND s.received_at = v.n_received_at AND s.received_at IN (${days.map(() => '?').join(', ')})`;
+  const join = `s.message_id = v.n_message_id AND s.name = v.n_name AND s.received_at = v.n_received_at AND s.received_at IN (${placeholders(days.length)})`;
   const names = columns.map((c) => c[0]).join(', ');
   const assignments = sets.map(([col, expr]) => `${col} = ${expr}`).join(', ');
   if (dialect === 'postgres') {
@@ -238,22 +275,27 @@ function updateSql(dialect: Dialect, columns: Column[], rows: unknown[][], sets:
  * One statement per chunk, aggregating the stages in the database: reading them back into the process and writing
  * one UPDATE per resulting status cost two to four round trips per group commit instead of one.
  */
-const OVERALL_STATUS = `CASE
+export const OVERALL_STATUS = `CASE
   WHEN a.dn > 0 THEN CASE WHEN a.de > 0 THEN 'error' WHEN a.dd = a.dn THEN CASE WHEN a.ds > 0 THEN 'sent' ELSE 'filtered' END ELSE 'queued' END
   WHEN a.ae > 0 THEN 'error'
   WHEN a.af > 0 THEN 'filtered'
   ELSE m.status END`;
 
-function stageAggregates(ids: number, days: number): string {
-  const list = (n: number) => Array.from({ length: n }, () => '?').join(', ');
-  return `SELECT message_id, received_at,
+/** The per-message counts OVERALL_STATUS reads, over rows with message_id, received_at, kind and status. */
+export const STAGE_SUMS = `SELECT message_id, received_at,
       SUM(CASE WHEN kind = 'destination' THEN 1 ELSE 0 END) AS dn,
       SUM(CASE WHEN kind = 'destination' AND status = 'error' THEN 1 ELSE 0 END) AS de,
       SUM(CASE WHEN kind = 'destination' AND status IN ('sent', 'filtered') THEN 1 ELSE 0 END) AS dd,
       SUM(CASE WHEN kind = 'destination' AND status = 'sent' THEN 1 ELSE 0 END) AS ds,
       SUM(CASE WHEN status = 'error' THEN 1 ELSE 0 END) AS ae,
-      SUM(CASE WHEN status = 'filtered' THEN 1 ELSE 0 END) AS af
-    FROM ${STAGES} WHERE message_id IN (${list(ids)}) AND received_at IN (${list(days)}) GROUP BY message_id, received_at`;
+      SUM(CASE WHEN status = 'filtered' THEN 1 ELSE 0 END) AS af`;
+
+export function placeholders(n: number): string {
+  return Array.from({ length: n }, () => '?').join(', ');
+}
+
+function stageAggregates(ids: number, days: number): string {
+  return `${STAGE_SUMS} FROM ${STAGES} WHERE message_id IN (${placeholders(ids)}) AND received_at IN (${placeholders(days)}) GROUP BY message_id, received_at`;
 }
 
 async function recomputeStatus(trx: Knex.Transaction, dialect: Dialect, updated: { messageId: string; receivedAt: number }[], now: number): Promise<void> {
@@ -263,8 +305,7 @@ async function recomputeStatus(trx: Knex.Transaction, dialect: Dialect, updated:
     const aggregates = stageAggregates(ids.length, days.length);
     // The outer lists let PostgreSQL prune partitions at plan time and find the rows by primary key, instead of
     // running the aggregate once per row of a scan.
-    const list = (n: number) => Array.from({ length: n }, () => '?').join(', ');
-    const outer = `m.id IN (${list(ids.length)}) AND m.received_at IN (${list(days.length)})`;
+    const outer = `m.id IN (${placeholders(ids.length)}) AND m.received_at IN (${placeholders(days.length)})`;
     const inner = [...ids, ...days] as Knex.RawBinding[];
     if (dialect === 'mysql') {
       await trx.raw(`UPDATE ${MESSAGES} AS m JOIN (${aggregates}) AS a ON m.id = a.message_id AND m.received_at = a.received_at

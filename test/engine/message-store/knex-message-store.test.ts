@@ -184,6 +184,50 @@ describe.each(ALL_DATABASES)('KnexMessageStore on %s', (kind) => {
     await store.recordAttemptError(v7(), { stage: 'd1', attempt: 1, error: 'x', at: Date.now() });
   });
 
+  test('new messages, deliveries and confirms in one batch, one of them to a message of the same batch (PostgreSQL: changes in one statement)', async () => {
+    const ch = channel('mixed');
+    const [a, b, c] = [message(ch), message(ch), message(ch)];
+    await Promise.all([store.insert(a), store.insert(b), store.insert(c)]);
+    const fresh = [message(ch), message(ch, {}, ['d1'])];
+    const statements: string[] = [];
+    const seen = (q: { sql: string }) => statements.push(q.sql);
+    db.on('query', seen);
+    try {
+      await Promise.all([
+        ...fresh.map((m) => store.insert(m)),
+        store.updateStage({ messageId: a.id, stage: 'd1', status: 'sent', response: '确认', attempts: 1 }),
+        store.updateStage({ messageId: a.id, stage: 'd2', status: 'sent', attempts: 2 }),
+        store.markQueued([{ messageId: a.id, stage: 'd1' }, { messageId: c.id, stage: 'd1' }, { messageId: c.id, stage: 'd2' }]),
+        store.updateStage({ messageId: b.id, stage: 'd1', status: 'error', error: 'refused', attempts: 5 }),
+        store.updateStage({ messageId: c.id, stage: 'd2', status: 'sent', attempts: 1 }),
+        // submitted with its message's insert
+        store.updateStage({ messageId: fresh[0].id, stage: 'd2', status: 'sent', attempts: 1 }),
+      ]);
+    } finally {
+      db.off('query', seen);
+    }
+    if (kind === 'postgres') expect(statements.filter((sql) => !/^\s*(insert|begin|commit)/i.test(sql))).toHaveLength(1);
+    const got = async (id: string) => (await store.get(id))!;
+    expect((await got(a.id)).status).toBe('sent');
+    expect((await got(a.id)).stages.find((s) => s.name === 'd1')).toMatchObject({ status: 'sent', response: '确认', attempts: 1, content: 'to d1' });
+    expect((await got(b.id)).status).toBe('error');
+    expect((await got(b.id)).stages.map((s) => s.status)).toEqual(['received', 'transformed', 'error', 'pending']);
+    expect((await got(c.id)).status).toBe('queued');
+    expect((await got(c.id)).stages.map((s) => s.status)).toEqual(['received', 'transformed', 'queued', 'sent']);
+    expect((await got(fresh[0].id)).stages.map((s) => s.status)).toEqual(['received', 'transformed', 'pending', 'sent']);
+    expect((await got(fresh[1].id)).stages.map((s) => s.status)).toEqual(['received', 'transformed', 'pending']);
+
+    // A store that has not seen the message (another node, a restart) looks it up first, then writes the same way.
+    const other = new KnexMessageStore(db);
+    await Promise.all([
+      other.updateStage({ messageId: c.id, stage: 'd1', status: 'sent', attempts: 1 }),
+      other.updateStage({ messageId: fresh[1].id, stage: 'd1', status: 'filtered', attempts: 1 }),
+    ]);
+    await other.close();
+    expect((await got(c.id)).status).toBe('sent');
+    expect((await got(fresh[1].id)).status).toBe('filtered');
+  });
+
   test('attempt errors are recorded and returned in attempt order', async () => {
     const m = message(channel('errors'));
     await store.insert(m);

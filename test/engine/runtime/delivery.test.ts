@@ -84,4 +84,20 @@ describe.each(STACKS)('message delivery on $name', (stack) => {
     expect(flakyView.counters.received).toBeGreaterThanOrEqual(2);
     expect(flakyView.rates.received.m1).toBeGreaterThan(0);
   });
+
+  it('acknowledges while long transactions hold every connection of the shared pool (server databases: the store has its own)', async () => {
+    if (stack.db === 'sqlite') return;
+    const releases: (() => void)[] = [];
+    const max = server.db.client.pool.max as number;
+    const holders = Array.from({ length: max }, () => server.db.transaction(() => new Promise<void>((release) => releases.push(release))));
+    try {
+      await eventually(() => releases.length === max);
+      const started = Date.now();
+      await request(server.base).post('/channels/flaky').send('while the pool is full').expect(202);
+      expect(Date.now() - started).toBeLessThan(3000);
+    } finally {
+      for (const release of releases) release();
+      await Promise.all(holders);
+    }
+  });
 });

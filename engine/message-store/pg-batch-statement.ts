@@ -1,0 +1,64 @@
+import { Knex } from 'knex';
+import { MESSAGES, STAGES } from './message-store-schema';
+import {
+  FULL_COLUMNS, fullSets, fullValues, KEY_COLUMNS, keyValues, Located, MAX_BYTES, MAX_PARAMS, MAX_ROWS, OVERALL_STATUS,
+  placeholders, QUEUED_ONLY, QUEUED_SETS, rowSize, STAGE_SUMS, updateSql, WriteContext, WritePlan,
+} from './message-writes';
+
+/**
+ * PostgreSQL: a batch's changes to stored messages as one statement — the stage updates as data-modifying CTEs, the
+ * status recompute as the main UPDATE — where the general path pays one statement per kind of change plus the
+ * recompute. Without new messages in the batch it runs alone in autocommit, sparing BEGIN and COMMIT as well.
+ * (New messages stay plain INSERTs in a transaction: as CTEs they measured slower.)
+ *
+ * Every part of a statement sees the same snapshot, so the recompute cannot read the stages its own UPDATEs wrote:
+ * it takes the changed rows from their RETURNING and the messages' other stages from the table. Stages inserted by
+ * the same batch are visible only when the INSERTs ran before, in the same transaction.
+ * Returns undefined for attempt errors, a message whose received_at only the database knows, nothing to change, or
+ * more than one statement's limits: the general path handles those.
+ */
+export function pgChangesStatement(ctx: WriteContext, plan: WritePlan, now: number): [string, Knex.RawBinding[]] | undefined {
+  if (plan.errors.length || !plan.merged.size || plan.merged.size > MAX_ROWS) return undefined;
+  const full: Located[] = [];
+  const queued: Located[] = [];
+  for (const m of plan.merged.values()) {
+    const receivedAt = plan.inserted.get(m.messageId) ?? ctx.receivedAtOf(m.messageId);
+    if (receivedAt === undefined) return undefined;
+    (m.onlyIfPending ? queued : full).push({ ...m, receivedAt });
+  }
+  const fullRows = full.map(fullValues);
+  const queuedRows = queued.map(keyValues);
+  const ids = [...new Set(full.map((f) => f.messageId))];
+  const days = [...new Set(full.map((f) => f.receivedAt))];
+  const params = fullRows.length * FULL_COLUMNS.length + queuedRows.length * KEY_COLUMNS.length + full.length + queued.length + 2 * (ids.length + days.length);
+  if (params > MAX_PARAMS || fullRows.reduce((n, r) => n + rowSize(r), 0) > MAX_BYTES) return undefined;
+
+  // Each write is a CTE w<i>; the last part is the main statement. Data-modifying CTEs run to completion whether
+  // or not anything reads them.
+  const parts: [sql: string, bindings: Knex.RawBinding[]][] = [];
+  const changed: string[] = [];
+  const returning = (sql: string, b: Knex.RawBinding[]) => {
+    changed.push(`SELECT message_id, name, received_at, kind, status FROM w${parts.length}`);
+    parts.push([`${sql} RETURNING s.message_id, s.name, s.received_at, s.kind, s.status`, b]);
+  };
+  if (fullRows.length) returning(...updateSql('postgres', FULL_COLUMNS, fullRows, fullSets(now), ''));
+  if (queuedRows.length) returning(...updateSql('postgres', KEY_COLUMNS, queuedRows, QUEUED_SETS(now), QUEUED_ONLY));
+  if (ids.length) {
+    // The changed stages as they are now, and the messages' other stages as the snapshot has them.
+    const within = (id: string, ra: string) => `${id} IN (${placeholders(ids.length)}) AND ${ra} IN (${placeholders(days.length)})`;
+    parts.push([`SELECT * FROM (${changed.join(' UNION ALL ')}) AS c`, []]);
+    const c = `w${parts.length - 1}`;
+    parts.push([`${STAGE_SUMS} FROM (
+        SELECT message_id, received_at, kind, status FROM ${c}
+        UNION ALL
+        SELECT s.message_id, s.received_at, s.kind, s.status FROM ${STAGES} AS s
+        WHERE ${within('s.message_id', 's.received_at')}
+          AND NOT EXISTS (SELECT 1 FROM ${c} AS c WHERE c.message_id = s.message_id AND c.name = s.name AND c.received_at = s.received_at)
+      ) AS t GROUP BY message_id, received_at`, [...ids, ...days]]);
+    parts.push([`UPDATE ${MESSAGES} AS m SET status = ${OVERALL_STATUS}, updated_at = ? FROM w${parts.length - 1} AS a
+      WHERE m.id = a.message_id AND m.received_at = a.received_at AND ${within('m.id', 'm.received_at')}`, [now, ...ids, ...days]]);
+  }
+  const main = parts.pop()!;
+  if (!parts.length) return main;
+  return [`WITH ${parts.map(([sql], i) => `w${i} AS (${sql})`).join(', ')} ${main[0]}`, [...parts.flatMap(([, b]) => b), ...main[1]]];
+}
