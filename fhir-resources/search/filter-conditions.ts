@@ -125,8 +125,10 @@ function unsupportedModifier(ctx: SearchContext, filter: Filter): void {
  * positive filter (the caller orders references first, as the most selective) becomes `id IN (uncorrelated
  * subquery)`, which planners start from through the `(resource_type, param, value)` index; with correlated EXISTS
  * only, SQLite visited every row of the type and probed each filter per row (a chart query scanned all
- * Observations). The other filters stay correlated EXISTS: a cheap owner-index probe per driving row, where an IN
- * would materialise, e.g., every Observation with a common code.
+ * Observations). The other filters are correlated EXISTS: a cheap owner-index probe per driving row, where an IN
+ * would materialise, e.g., every Observation with a common code. They go inside the driving subquery, correlated
+ * with its resource_id (the same resource, so the same condition): a candidate that fails them is dropped from the
+ * index rows alone, before its fhir_resources row is read (a chart search probed 100 rows for a code that 10 had).
  */
 function exists(
   ctx: SearchContext, qb: Builder, kind: IndexKind, resourceType: string, outer: string, param: string,
@@ -137,9 +139,16 @@ function exists(
   const sub = driver ? ctx.db(`${INDEX_TABLES[kind]} as ${a}`).select(`${a}.resource_id`) : ownerProbe(ctx, kind, a);
   sub.where(`${a}.resource_type`, resourceType).where(`${a}.param`, param);
   if (match) sub.where((b) => match(b, a));
-  if (driver) qb.whereIn(`${outer}.id`, sub);
-  else if (negate) qb.whereNotExists(sub.where(`${a}.resource_id`, ctx.db.ref(`${outer}.id`)));
-  else qb.whereExists(sub.where(`${a}.resource_id`, ctx.db.ref(`${outer}.id`)));
+  if (driver) {
+    qb.whereIn(`${outer}.id`, sub);
+    ctx.driving = { query: sub, alias: a };
+    return;
+  }
+  const driving = outer === ctx.driverAlias ? ctx.driving : undefined;
+  const target = driving?.query ?? qb;
+  const owner = ctx.db.ref(driving ? `${driving.alias}.resource_id` : `${outer}.id`);
+  if (negate) target.whereNotExists(sub.where(`${a}.resource_id`, owner));
+  else target.whereExists(sub.where(`${a}.resource_id`, owner));
 }
 
 /**

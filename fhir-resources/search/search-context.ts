@@ -12,6 +12,11 @@ export class SearchContext {
   readonly warnings: OperationOutcomeIssue[] = [];
   /** Codes by system of the value sets `:in` / `:not-in` name, read before the SQL is built (value-set-codes.ts). */
   readonly valueSets = new Map<string, Map<string, Set<string>>>();
+  /**
+   * The driving subquery over one index table (`resource_id` of the candidates) when a filter of this search's own
+   * rows became it; later filters of those rows are added to it (filter-conditions, `exists`).
+   */
+  driving?: { query: Knex.QueryBuilder; alias: string };
   private aliases = 0;
   private driverTaken = false;
 

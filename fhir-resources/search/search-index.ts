@@ -4,6 +4,7 @@ import type { Knex } from 'knex';
 import type { SearchOptions, SearchResult } from '../store/repository';
 import type { IndexTableRows, SearchIndex } from '../store/search-index-port';
 import { ContentCodec, plainJsonContent } from '../store/content-codec';
+import { sqliteReaderRows } from '../store/prepared-statements';
 import type { IndexPrivacy } from './index-privacy';
 import { applyFilter } from './filter-conditions';
 import { loadIncluded } from './includes';
@@ -134,7 +135,8 @@ export class KnexSearchIndex implements SearchIndex {
     if (cursorValues) applyKeyset(page, plan, cursorValues);
     applyOrder(page, plan);
     if (request.offset) page.offset(request.offset);
-    const rows: Array<Record<string, unknown>> = await page.limit(count + 1);
+    page.limit(count + 1);
+    const rows: Array<Record<string, unknown>> = sqliteReaderRows(db as Knex, page) ?? await page;
 
     const matches = rows.slice(0, count).map((row) => this.codec.decode(String(row.content)));
     const next = rows.length > count ? encodeCursor(plan, rows[count - 1]) : undefined;

@@ -84,6 +84,18 @@ const steps: MigrationStep[] = [
       t.index(['resource_type', 'param', 'value'], 'fhir_idx_uri_value');
     });
   },
+  async (db: Knex) => {
+    // Covering indexes for the per-candidate probes of a search (filter-conditions `exists`, sort-keys): a chart
+    // search's code probe and date sort key, and its driving subject lookup, are answered from the index alone
+    // instead of one table row per candidate. Same names: SQLite's probes name the owner index (`indexed by`).
+    const replace = async (table: string, name: string, columns: string[]): Promise<void> => {
+      await db.schema.alterTable(table, (t) => t.dropIndex([], name));
+      await db.schema.alterTable(table, (t) => t.index(columns, name));
+    };
+    await replace(INDEX_TABLES.token, 'fhir_idx_token_owner', ['resource_type', 'resource_id', 'param', 'value', 'system']);
+    await replace(INDEX_TABLES.date, 'fhir_idx_date_owner', ['resource_type', 'resource_id', 'param', 'low', 'high']);
+    await replace(INDEX_TABLES.reference, 'fhir_idx_reference_reverse', ['target_type', 'target_id', 'param', 'resource_type', 'resource_id']);
+  },
 ];
 
 export async function migrateFhirSearch(db: Knex): Promise<void> {

@@ -33,13 +33,18 @@ interface KnexClientInternals {
 }
 
 const statements = new WeakMap<object, Map<string, SqliteStatement>>();
+/** Search SQL differs with each shape of query: the cache is bounded, and simply starts over when full. */
+const MAX_STATEMENTS = 500;
 
 /** `sql` prepared on `connection`, once. */
 export function preparedOn(connection: SqliteConnection, sql: string): SqliteStatement {
   let byText = statements.get(connection);
   if (!byText) statements.set(connection, (byText = new Map()));
   let statement = byText.get(sql);
-  if (!statement) byText.set(sql, (statement = connection.prepare(sql)));
+  if (!statement) {
+    if (byText.size >= MAX_STATEMENTS) byText.clear();
+    byText.set(sql, (statement = connection.prepare(sql)));
+  }
   return statement;
 }
 
@@ -76,6 +81,20 @@ function sqliteReader(db: Knex): SqliteConnection | undefined {
   }
   readers.set(db, reader);
   return reader ?? undefined;
+}
+
+/**
+ * Rows of a knex query run outside any transaction on SQLite's read connection, its statement prepared once per
+ * SQL text (a chart search's SQL took longer to compile than to run); undefined elsewhere, where the caller runs
+ * the query through knex. Bindings are converted as knex's better-sqlite3 client converts them.
+ */
+export function sqliteReaderRows(db: Knex, query: Knex.QueryBuilder): Array<Record<string, unknown>> | undefined {
+  if ((db as Knex & { isTransaction?: boolean }).isTransaction || dialectOf(db) !== 'sqlite') return undefined;
+  const reader = sqliteReader(db);
+  if (!reader) return undefined;
+  const { sql, bindings } = query.toSQL().toNative();
+  const params = bindings.map((b) => (b instanceof Date ? b.valueOf() : typeof b === 'boolean' ? Number(b) : b));
+  return preparedOn(reader, sql).all(...params);
 }
 
 const pgTexts = new Map<string, string>();
