@@ -1,34 +1,17 @@
 import { parseSearchRequest } from '@medplum/core';
-import type { Invoice, MedicationDispense, MedicationRequest, Organization, Patient, Task } from '@medplum/fhirtypes';
+import type { Organization } from '@medplum/fhirtypes';
 import { pharmacySignedHeaders } from '../../adapters/circulation/pharmacy-signature';
-import { adapterRegistry } from '../../adapters/registry';
-import { demoHospital } from '../../channels/demo-hospital';
-import { hospitalChannels } from '../../channels/hospital-channels';
-import { hospitalConfig } from '../../channels/hospital-config';
-import { loadConfig } from '../../engine/config/config';
-import { RunningServer, startServer } from '../../engine/server';
 import {
-  CIRCULATION_DISPENSE_SYSTEM, DRUG_TRACE_CODE_SYSTEM, LOT_NUMBER_EXTENSION, ORGANIZATION_TYPE_SYSTEM, PHARMACY_CODE_SYSTEM, PICKUP_CODE_SYSTEM,
-  PRESCRIPTION_NO_SYSTEM, TASK_BUSINESS_STATUS_SYSTEM, TASK_CODE_SYSTEM,
+  DRUG_TRACE_CODE_SYSTEM, LOT_NUMBER_EXTENSION, ORGANIZATION_TYPE_SYSTEM,
 } from '../../fhir-resources/billing/billing-vocabulary';
-import { FhirModule, startFhirModule } from '../../fhir-resources/fhir-module';
-import { startSimulatorHost, SimulatorHost } from '../../simulators/host';
-import { pharmacyPeer, PharmacyPeer } from '../../simulators/pharmacy/pharmacy-peer';
-import { prescriptionPlatformPeer, PrescriptionPlatformPeer } from '../../simulators/prescription-platform/prescription-platform-peer';
-import { brokerCleanup } from '../support/broker-cleanup';
-import { createTestDatabase, RABBIT_URL, TestDatabase, uniqueName } from '../support/databases';
-import { freePort } from '../support/engine-process';
 import { eventually } from '../support/engine-server';
+import { APP_ID, circulationEngine, KEY } from './circulation-engine';
 
 /**
  * 处方流转 end to end over HTTP: circulation Tasks written into the store reach the simulated 处方流转平台 and pharmacy;
  * the simulators' pharmacists (their control routes) review, dispense and 核销, and that comes back into the Task and
  * MedicationDispenses through the signed callbacks and the platform poll.
  */
-const APP_ID = 'lingshu-demo';
-const KEY = 'circulation-test-key';
-const FIXMEDINS = 'H33010600001';
-
 const STACKS = [
   { name: 'SQLite + in-process bus', db: 'sqlite' as const, amqp: false },
   { name: 'PostgreSQL + RabbitMQ', db: 'postgres' as const, amqp: true },
@@ -37,134 +20,8 @@ const STACKS = [
 
 for (const stack of STACKS) {
   describe(`prescription circulation on ${stack.name}`, () => {
-    const prefix = uniqueName('lsc');
-    let database: TestDatabase;
-    let running: RunningServer;
-    let fhir: FhirModule | undefined;
-    let simulators: SimulatorHost;
-    let platform: PrescriptionPlatformPeer;
-    let pharmacy: PharmacyPeer;
-    let base: string;
-    let sim: string;
-    let seq = 0;
-
-    const control = async <T>(path: string, body: unknown = {}): Promise<{ status: number; body: T }> => {
-      const res = await fetch(`${sim}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-      return { status: res.status, body: (await res.json()) as T };
-    };
-    const repo = () => fhir!.repository;
-    const task = (id: string) => repo().read<Task>('Task', id);
-    const state = (t: Task) => [t.status, t.businessStatus?.coding?.find((c) => c.system === TASK_BUSINESS_STATUS_SYSTEM)?.code];
-    const reaches = (id: string, status: string, business: string) => eventually(async () => {
-      const t = await task(id);
-      return state(t)[0] === status && state(t)[1] === business ? t : undefined;
-    }, 30_000);
-    const output = (t: Task, code: string) => t.output?.find((o) => o.type?.coding?.[0]?.code === code)?.valueString;
-    const pharmacyId = async (code: string) => {
-      const found = await repo().search(parseSearchRequest('Organization', { identifier: `${PHARMACY_CODE_SYSTEM}|${code}` }));
-      return found.resources[0].id!;
-    };
-    const dispensesOf = async (taskId: string) => (await repo().search(parseSearchRequest('MedicationDispense', { _count: '100' }))).resources
-      .filter((d) => (d as MedicationDispense).supportingInformation?.some((s) => s.reference === `Task/${taskId}`)) as MedicationDispense[];
-    const messages = async (channel: string) => (await running.store.search({ channel, limit: 500 })).messages;
-
-    /** A paid prescription of two drugs and the Task the payment workflow makes for it, owned by the pharmacy `code`. */
-    async function paidPrescription(code: string | undefined, options: { split?: boolean; rxNo?: string; quantity?: number; authoredOn?: string; delivery?: boolean } = {}): Promise<{ taskId: string; rxNo: string; rxNo2: string; pickupCode: string; requests: string[] }> {
-      seq++;
-      const rxNo = options.rxNo ?? `CF2026112600${String(seq).padStart(2, '0')}${Date.now() % 1000}`;
-      // With split, the second drug is on a second prescription paid in the same Invoice.
-      const rxNo2 = options.split ? `${rxNo}B` : rxNo;
-      const pickupCode = String(600000 + seq);
-      const { resource: patient } = await repo().create<Patient>({ resourceType: 'Patient', name: [{ text: '张三' }], gender: 'male', telecom: [{ system: 'phone', value: '13800138000' }] });
-      const drug = (code: string, name: string, quantity: number, number = rxNo): MedicationRequest => ({
-        resourceType: 'MedicationRequest', status: 'active', intent: 'order', subject: { reference: `Patient/${patient.id}` }, authoredOn: options.authoredOn ?? new Date().toISOString(),
-        groupIdentifier: { system: PRESCRIPTION_NO_SYSTEM, value: number },
-        medicationCodeableConcept: { coding: [{ system: 'http://lingshu.health/sid/nhsa-drug', code }], text: name },
-        dosageInstruction: [{ text: '口服，一日3次' }], dispenseRequest: { quantity: { value: quantity, unit: '盒' } },
-      });
-      const requests = [
-        (await repo().create(drug('XJ01CAA040A001010100483', '阿莫西林胶囊', options.quantity ?? 2))).resource.id!,
-        (await repo().create(drug('ZA06BAB0097010104421', '蓝芩口服液', 1, rxNo2))).resource.id!,
-      ];
-      const { resource: invoice } = await repo().create<Invoice>({
-        resourceType: 'Invoice', status: 'balanced', subject: { reference: `Patient/${patient.id}` }, identifier: [{ system: PICKUP_CODE_SYSTEM, value: pickupCode }],
-      });
-      const { resource: created } = await repo().withContext({ correlationId: `payment-${seq}` }).create<Task>({
-        resourceType: 'Task', status: 'requested', intent: 'order',
-        code: { coding: [{ system: TASK_CODE_SYSTEM, code: 'circulation' }] },
-        businessStatus: { coding: [{ system: TASK_BUSINESS_STATUS_SYSTEM, code: 'pending-review', display: '待审方' }], text: '待审方' },
-        focus: { reference: `Invoice/${invoice.id}` }, basedOn: requests.map((id) => ({ reference: `MedicationRequest/${id}` })),
-        for: { reference: `Patient/${patient.id}` }, ...(code ? { owner: { reference: `Organization/${await pharmacyId(code)}` } } : {}),
-        input: [{ type: { text: 'pickupCode' }, valueString: pickupCode }, ...(options.delivery ? [{ type: { text: 'delivery' }, valueCode: 'delivery' }] : [])],
-      });
-      return { taskId: created.id!, rxNo, rxNo2, pickupCode, requests };
-    }
-
-    /** What the refund workflow does to a refunded prescription's Task. */
-    const cancel = async (id: string) => {
-      const current = await task(id);
-      await repo().withContext({ correlationId: `refund-${id}` }).update<Task>({ ...current, status: 'cancelled', statusReason: { text: '患者申请退费' } });
-    };
-
-    /** Four days ago: past the 3 days a prescription stays valid (the demo's platform.validDays and pharmacyValidDays). */
-    const longAgo = () => new Date(Date.now() - 4 * 86_400_000).toISOString();
-    const versions = async (id: string) => (await repo().history('Task', id)).entries.length;
-    const polledFor = (rxNo: string) => pharmacy.received.filter((r) => r.method === 'GET' && r.path === `/api/prescriptions/${rxNo}`).length;
-    const callback = (payload: object) => {
-      const body = JSON.stringify(payload);
-      return fetch(`${base}/channels/pharmacy-callback`, { method: 'POST', body, headers: { 'content-type': 'application/json', ...pharmacySignedHeaders(KEY, APP_ID, body) } });
-    };
-    const answerOf = async (res: Response) => {
-      const { messageId } = (await res.json()) as { messageId: string };
-      const stored = await eventually(async () => {
-        const m = await running.store.get(messageId);
-        return m?.status === 'sent' ? m : undefined;
-      });
-      return stored.stages.find((st) => st.name === 'task')?.response;
-    };
-
-    const platformRx = (rxNo: string) => platform.state.rx.get([...platform.state.rx.values()].find((r) => r.hospRxno === rxNo)?.hiRxno ?? '');
-
-    beforeAll(async () => {
-      database = await createTestDatabase(stack.db);
-      const httpPort = await freePort();
-      platform = prescriptionPlatformPeer({ port: 0, fixmedinsCodes: [FIXMEDINS] });
-      pharmacy = pharmacyPeer({ port: 0, apps: { [APP_ID]: KEY }, callbackUrl: `http://127.0.0.1:${httpPort}/channels/pharmacy-callback`, pharmacyName: '星湖大药房(模拟)' });
-      simulators = await startSimulatorHost([platform, pharmacy], { port: 0 });
-      sim = `http://127.0.0.1:${simulators.port}/_sim`;
-      const config = loadConfig({
-        LINGSHU_PORT: String(httpPort), LINGSHU_DB: database.url, LINGSHU_BUS: stack.amqp ? RABBIT_URL : '', LINGSHU_CHANNELS_DIR: '/nonexistent',
-        LINGSHU_PROFILE: 'production', LINGSHU_RABBITMQ__PREFIX: prefix, LINGSHU_ENGINE__DISPATCH_SWEEP_MS: '500',
-      });
-      const site = hospitalConfig(config);
-      const demo = demoHospital(site, {
-        LINGSHU_SIM_PRESCRIPTION_PLATFORM_PORT: String(new URL(platform.url).port), LINGSHU_SIM_PHARMACY_PORT: String(new URL(pharmacy.url).port),
-        LINGSHU_SIM_PRESCRIPTION_PLATFORM_FIXMEDINS_CODES: FIXMEDINS, LINGSHU_SIM_PHARMACY_APP_ID: APP_ID, LINGSHU_SIM_PHARMACY_SECRET: KEY,
-      }).channels.prescriptionCirculation;
-      // Only this interface, polled every second so that the test does not wait for the demo's schedule.
-      const hospital = { ...site, channels: { ...site.channels, prescriptionCirculation: {
-        ...demo, platform: { ...demo.platform, pollCron: '* * * * * *' }, pharmacyPollCron: '* * * * * *', expiryCron: '* * * * * *',
-      } } };
-      running = await startServer({
-        config,
-        registry: adapterRegistry({ fhir: repo }),
-        channels: (db, bus) => hospitalChannels({ hospital, db, bus, fhir: repo }),
-        mount: async (app, { db, bus }) => {
-          fhir = await startFhirModule({ db, bus });
-          app.use('/fhir', fhir.router);
-          return fhir;
-        },
-      });
-      base = `http://127.0.0.1:${running.port}`;
-    });
-
-    afterAll(async () => {
-      await simulators?.stop();
-      const removeBrokerObjects = running ? brokerCleanup(running.bus, RABBIT_URL, prefix) : async () => undefined;
-      await running?.stop();
-      await removeBrokerObjects();
-      await database?.drop();
-    });
+    const fx = circulationEngine(stack);
+    const { control, repo, task, state, reaches, output, dispensesOf, messages, paidPrescription, cancel, longAgo, versions, polledFor, callback, answerOf, platformRx } = fx;
 
     it('lists the configured pharmacies as Organizations of type pharmacy', async () => {
       const found = await repo().search(parseSearchRequest('Organization', { type: `${ORGANIZATION_TYPE_SYSTEM}|pharmacy`, _sort: 'name' }));
@@ -178,8 +35,8 @@ for (const stack of STACKS) {
       await control('/prescription-platform/fail?mode=500&times=1');
       const { taskId, rxNo } = await paidPrescription('TY-MZYF');
       const circulated = await reaches(taskId, 'in-progress', 'circulated');
-      expect(platform.received.filter((r) => r.outcome === 'simulated 500').map((r) => r.path)).toEqual(['/fixmedins/uploadChk']);
-      expect([...platform.state.rx.values()].filter((r) => r.hospRxno === rxNo)).toHaveLength(1);
+      expect(fx.platform.received.filter((r) => r.outcome === 'simulated 500').map((r) => r.path)).toEqual(['/fixmedins/uploadChk']);
+      expect([...fx.platform.state.rx.values()].filter((r) => r.hospRxno === rxNo)).toHaveLength(1);
       expect(output(circulated, 'hi-rxno')).toBe(platformRx(rxNo)!.hiRxno);
     });
     it('uploads a Task for a campus pharmacy to the platform as uploadChk, sign and upload, and records it as circulated', async () => {
@@ -189,7 +46,7 @@ for (const stack of STACKS) {
       expect(rx.status).toBe('pending_review');
       expect(output(circulated, 'hi-rxno')).toBe(rx.hiRxno);
       expect(output(circulated, 'rx-trace-code')).toBe(rx.rxTraceCode);
-      const calls = platform.received.filter((r) => JSON.stringify(r.body).includes(rx.hiRxno) || JSON.stringify(r.body).includes(rxNo));
+      const calls = fx.platform.received.filter((r) => JSON.stringify(r.body).includes(rx.hiRxno) || JSON.stringify(r.body).includes(rxNo));
       expect(calls.map((c) => [c.path, c.outcome])).toEqual([
         ['/fixmedins/uploadChk', 'uploadChk ok'], ['/fixmedins/rxFixmedinsSign', 'rxFixmedinsSign ok'], ['/fixmedins/rxFileUpld', 'rxFileUpld ok'],
       ]);
@@ -220,8 +77,8 @@ for (const stack of STACKS) {
     it('sends a Task for a third-party pharmacy as a signed order, and its accept, 备药 and 核销 callbacks complete it', async () => {
       const { taskId, rxNo, pickupCode, requests } = await paidPrescription('XH-DYF');
       const circulated = await reaches(taskId, 'in-progress', 'circulated');
-      expect(output(circulated, 'pharmacy-order-id')).toBe(pharmacy.orders.get(rxNo)!.orderId);
-      expect(pharmacy.orders.get(rxNo)).toMatchObject({ status: 'received', pickupCode, patient: { name: '张三' } });
+      expect(output(circulated, 'pharmacy-order-id')).toBe(fx.pharmacy.orders.get(rxNo)!.orderId);
+      expect(fx.pharmacy.orders.get(rxNo)).toMatchObject({ status: 'received', pickupCode, patient: { name: '张三' } });
       await control(`/pharmacy/prescriptions/${rxNo}/accept`);
       await reaches(taskId, 'in-progress', 'approved');
       await control(`/pharmacy/prescriptions/${rxNo}/dispense`);
@@ -242,13 +99,13 @@ for (const stack of STACKS) {
       await control(`/pharmacy/prescriptions/${rxNo}/pickup`, { pickupCode });
       const done = await reaches(taskId, 'completed', 'picked-up');
       await eventually(async () => ((await dispensesOf(taskId)).length === 2 ? true : undefined));
-      const redeemed = pharmacy.sent.filter((s) => JSON.stringify(s.body).includes(rxNo) && (s.body as { event?: string }).event === 'redeemed').at(-1)!;
+      const redeemed = fx.pharmacy.sent.filter((s) => JSON.stringify(s.body).includes(rxNo) && (s.body as { event?: string }).event === 'redeemed').at(-1)!;
       const body = JSON.stringify(redeemed.body);
-      const again = await fetch(`${base}/channels/pharmacy-callback`, { method: 'POST', body, headers: { 'content-type': 'application/json', ...pharmacySignedHeaders(KEY, APP_ID, body) } });
+      const again = await fetch(`${fx.base}/channels/pharmacy-callback`, { method: 'POST', body, headers: { 'content-type': 'application/json', ...pharmacySignedHeaders(KEY, APP_ID, body) } });
       expect(again.status).toBe(202);
       const { messageId } = (await again.json()) as { messageId: string };
       const stored = await eventually(async () => {
-        const m = await running.store.get(messageId);
+        const m = await fx.running.store.get(messageId);
         return m?.status === 'sent' ? m : undefined;
       });
       expect(stored.stages.find((s) => s.name === 'task')?.response).toContain('changes nothing');
@@ -259,7 +116,7 @@ for (const stack of STACKS) {
     it('refuses a callback whose signature does not verify with 401, storing nothing', async () => {
       const before = (await messages('pharmacy-callback')).length;
       const body = JSON.stringify({ event: 'redeemed', rxNo: 'CF-FORGED', at: new Date().toISOString(), drugs: [] });
-      const forged = await fetch(`${base}/channels/pharmacy-callback`, { method: 'POST', body, headers: { 'content-type': 'application/json', ...pharmacySignedHeaders('not-the-key', APP_ID, body) } });
+      const forged = await fetch(`${fx.base}/channels/pharmacy-callback`, { method: 'POST', body, headers: { 'content-type': 'application/json', ...pharmacySignedHeaders('not-the-key', APP_ID, body) } });
       expect(forged.status).toBe(401);
       expect(await forged.json()).toEqual({ code: 'SIGN_ERROR', message: 'X-Sign does not verify' });
       expect(await messages('pharmacy-callback')).toHaveLength(before);
@@ -279,7 +136,7 @@ for (const stack of STACKS) {
       await reaches(taskId, 'in-progress', 'circulated');
       await cancel(taskId);
       await reaches(taskId, 'cancelled', 'cancelled');
-      expect(pharmacy.orders.get(rxNo)!.status).toBe('cancelled');
+      expect(fx.pharmacy.orders.get(rxNo)!.status).toBe('cancelled');
     });
 
     it('notes on the Task why the pharmacy refused the undo of drugs already dispensed, keeping the business state', async () => {
@@ -295,7 +152,7 @@ for (const stack of STACKS) {
       });
       expect(state(noted)).toEqual(['cancelled', 'awaiting-pickup']);
       expect(noted.note?.find((n) => n.text?.startsWith('撤销失败'))?.text).toContain('不能取消');
-      expect(pharmacy.orders.get(rxNo)!.status).toBe('dispensed');
+      expect(fx.pharmacy.orders.get(rxNo)!.status).toBe('dispensed');
     });
 
     it('circulates the two prescriptions of one Task on their own, and completes the Task when both are picked up', async () => {
@@ -321,7 +178,7 @@ for (const stack of STACKS) {
       const { taskId } = await paidPrescription('XH-DYF', { rxNo, quantity: 5 });
       const failed = await reaches(taskId, 'failed', 'pending-review');
       expect(failed.note?.at(-1)?.text).toContain('RX_CONFLICT');
-      expect(pharmacy.orders.get(rxNo)!.drugs[0].quantity).toBe(2);
+      expect(fx.pharmacy.orders.get(rxNo)!.drugs[0].quantity).toBe(2);
     });
 
     it('makes up lost pharmacy callbacks by asking the pharmacy, completing the Task with its MedicationDispenses', async () => {
@@ -340,13 +197,13 @@ for (const stack of STACKS) {
       }
       const done = await reaches(taskId, 'completed', 'picked-up');
       const dispenses = await eventually(async () => ((await dispensesOf(taskId)).length === 2 ? dispensesOf(taskId) : undefined));
-      const redeemed = pharmacy.orders.get(rxNo)!.redemption!;
+      const redeemed = fx.pharmacy.orders.get(rxNo)!.redemption!;
       expect(dispenses.map((d) => [d.authorizingPrescription?.[0].reference, d.identifier?.find((i) => i.system === DRUG_TRACE_CODE_SYSTEM)?.value]).sort())
         .toEqual(requests.map((id, n) => [`MedicationRequest/${id}`, redeemed.drugs[n].traceCode]).sort());
-      expect(pharmacy.sent.filter((s) => JSON.stringify(s.body).includes(rxNo))).toEqual([]);
+      expect(fx.pharmacy.sent.filter((s) => JSON.stringify(s.body).includes(rxNo))).toEqual([]);
 
       // The callback, delivered late after all, finds the 核销 already recorded.
-      const late = await callback({ event: 'redeemed', rxNo, orderId: pharmacy.orders.get(rxNo)!.orderId, status: 'picked_up', at: new Date().toISOString(), pickupCode, ...redeemed });
+      const late = await callback({ event: 'redeemed', rxNo, orderId: fx.pharmacy.orders.get(rxNo)!.orderId, status: 'picked_up', at: new Date().toISOString(), pickupCode, ...redeemed });
       expect(late.status).toBe(202);
       expect(await answerOf(late)).toContain('changes nothing');
       expect((await task(taskId)).meta?.versionId).toBe(done.meta?.versionId);
@@ -369,7 +226,7 @@ for (const stack of STACKS) {
     it('shows a delivery order the pharmacy dispatched as delivering, and completes it at 签收', async () => {
       const { taskId, rxNo, pickupCode } = await paidPrescription('XH-DYF', { delivery: true });
       await reaches(taskId, 'in-progress', 'circulated');
-      expect(pharmacy.orders.get(rxNo)!.delivery).toBe('delivery');
+      expect(fx.pharmacy.orders.get(rxNo)!.delivery).toBe('delivery');
       await control(`/pharmacy/prescriptions/${rxNo}/accept`);
       await control(`/pharmacy/prescriptions/${rxNo}/dispense`);
       await reaches(taskId, 'in-progress', 'awaiting-pickup');
@@ -392,7 +249,7 @@ for (const stack of STACKS) {
       const expired = await reaches(taskId, 'cancelled', 'expired');
       expect(expired.businessStatus?.text).toBe('已过期');
       expect(expired.statusReason?.text).toContain('超过有效期');
-      await eventually(async () => (pharmacy.orders.get(rxNo)?.status === 'cancelled' ? true : undefined), 30_000);
+      await eventually(async () => (fx.pharmacy.orders.get(rxNo)?.status === 'cancelled' ? true : undefined), 30_000);
       expect(state(await task(taskId))).toEqual(['cancelled', 'expired']);
     });
 
