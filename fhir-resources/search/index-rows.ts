@@ -5,7 +5,8 @@ import {
 import type { CodeableConcept, Coding, Identifier, Resource } from '@medplum/fhirtypes';
 import type { IndexKind } from './search-migrations';
 import { COLUMN_PARAMETERS, parameterDetails, searchParametersOf } from './search-parameters';
-import { hasChinese, INDEXED_TEXT_LENGTH, normalizeText, pinyinKeys } from './text-normalization';
+import { hasChinese, INDEXED_TEXT_LENGTH, normalizeText, PinyinKeys, pinyinKeys } from './text-normalization';
+import { hasAnyRoot, parameterRoots } from './parameter-roots';
 import { parseReferenceTarget } from './reference-target';
 
 /** Rows of one resource for each index table (without resource_type / resource_id, added by the writer). */
@@ -28,6 +29,9 @@ export const INDEX_COLUMNS: Readonly<Record<IndexKind, readonly string[]>> = {
   uri: ['param', 'value'],
 };
 
+/** Composite and special parameters are not indexed. */
+const INDEXED_TYPES = new Set<string>(['string', 'token', 'reference', 'date', 'number', 'quantity', 'uri']);
+
 export function emptyRows(): IndexRows {
   return { token: [], string: [], reference: [], date: [], number: [], quantity: [], uri: [] };
 }
@@ -38,8 +42,11 @@ export function extractIndexRows(resource: Resource, only?: readonly string[]): 
   const root = toTypedValue(resource);
   const all = searchParametersOf(resource.resourceType);
   const entries = only ? only.flatMap((code) => (all[code] ? [[code, all[code]] as const] : [])) : Object.entries(all);
+  const keys = Object.keys(resource);
   for (const [code, param] of entries) {
-    if (COLUMN_PARAMETERS.has(code) || !param.expression) continue;
+    if (COLUMN_PARAMETERS.has(code) || !param.expression || !INDEXED_TYPES.has(param.type)) continue;
+    const roots = parameterRoots(resource.resourceType, param);
+    if (roots && !hasAnyRoot(keys, roots)) continue;
     let values: TypedValue[];
     try {
       values = evalFhirPathTyped(parameterDetails(resource.resourceType, param).parsedExpression, [root], { '%resource': root, '%rootResource': root });
@@ -56,7 +63,7 @@ export function extractIndexRows(resource: Resource, only?: readonly string[]): 
       case 'number': addNumbers(rows, code, values); break;
       case 'quantity': addQuantities(rows, code, values); break;
       case 'uri': addUris(rows, code, values); break;
-      default: break; // composite and special parameters are not indexed
+      default: break;
     }
   }
   return rows;
@@ -88,7 +95,7 @@ function addStrings(rows: IndexRows, param: string, values: TypedValue[]): void 
   }
   for (const s of strings) {
     if (!s.trim()) continue;
-    const keys = pinyinKeys(s);
+    const keys = pinyinOf(s);
     rows.string.push({
       param, value_exact: s.slice(0, INDEXED_TEXT_LENGTH), value: normalizeText(s),
       initials: keys?.initials.slice(0, INDEXED_TEXT_LENGTH) ?? null, pinyin: keys?.full.slice(0, INDEXED_TEXT_LENGTH) ?? null,
@@ -132,7 +139,7 @@ function addTokens(rows: IndexRows, param: string, values: TypedValue[]): void {
     }
   }
   for (const text of texts) {
-    const keys = pinyinKeys(text);
+    const keys = pinyinOf(text);
     rows.token.push({
       param, system: null, value: null, text: normalizeText(text),
       text_initials: keys?.initials.slice(0, INDEXED_TEXT_LENGTH) ?? null, text_pinyin: keys?.full.slice(0, INDEXED_TEXT_LENGTH) ?? null,
@@ -173,6 +180,20 @@ function addQuantities(rows: IndexRows, param: string, values: TypedValue[]): vo
 
 function addUris(rows: IndexRows, param: string, values: TypedValue[]): void {
   for (const uri of new Set(convertToSearchableUris(values))) if (uri) rows.uri.push({ param, value: uri.slice(0, 500) });
+}
+
+/**
+ * pinyinKeys, remembered: converting to pinyin was a third of indexing, and the same names, code displays and
+ * report titles come back all day. Bounded: emptied when full.
+ */
+const pinyinMemo = new Map<string, PinyinKeys | undefined>();
+
+function pinyinOf(text: string): PinyinKeys | undefined {
+  if (pinyinMemo.has(text)) return pinyinMemo.get(text);
+  const keys = pinyinKeys(text);
+  if (pinyinMemo.size >= 10_000) pinyinMemo.clear();
+  pinyinMemo.set(text, keys);
+  return keys;
 }
 
 /** An instant as stored: ISO with ms and Z, clamped to years 1..9999 so that it still sorts as text. */
