@@ -1,23 +1,17 @@
 import { parseSearchRequest } from '@medplum/core';
 import type { Invoice, MedicationDispense, MedicationRequest, Patient, Task } from '@medplum/fhirtypes';
 import { pharmacySignedHeaders } from '../../adapters/circulation/pharmacy-signature';
-import { adapterRegistry } from '../../adapters/registry';
 import { demoHospital } from '../../channels/demo-hospital';
-import { hospitalChannels } from '../../channels/hospital-channels';
-import { hospitalConfig } from '../../channels/hospital-config';
-import { loadConfig } from '../../engine/config/config';
-import { RunningServer, startServer } from '../../engine/server';
 import {
   PHARMACY_CODE_SYSTEM, PICKUP_CODE_SYSTEM, PRESCRIPTION_NO_SYSTEM, TASK_BUSINESS_STATUS_SYSTEM, TASK_CODE_SYSTEM,
 } from '../../fhir-resources/billing/billing-vocabulary';
-import { FhirModule, startFhirModule } from '../../fhir-resources/fhir-module';
 import { startSimulatorHost, SimulatorHost } from '../../simulators/host';
 import { pharmacyPeer, PharmacyPeer } from '../../simulators/pharmacy/pharmacy-peer';
 import { prescriptionPlatformPeer, PrescriptionPlatformPeer } from '../../simulators/prescription-platform/prescription-platform-peer';
-import { brokerCleanup } from '../support/broker-cleanup';
-import { createTestDatabase, RABBIT_URL, TestDatabase, uniqueName } from '../support/databases';
+import type { TestDatabase } from '../support/databases';
 import { freePort } from '../support/engine-process';
 import { eventually } from '../support/engine-server';
+import { startHospitalEngine, type HospitalEngine } from '../support/hospital-engine';
 
 export const APP_ID = 'lingshu-demo';
 export const KEY = 'circulation-test-key';
@@ -31,14 +25,10 @@ export interface CirculationStack { name: string; db: TestDatabase['name']; amqp
  * Registers its own beforeAll / afterAll: call it inside a describe.
  */
 export function circulationEngine(stack: CirculationStack) {
-  const prefix = uniqueName('lsc');
-  let database: TestDatabase;
-  let running: RunningServer;
-  let fhir: FhirModule | undefined;
+  let hospital: HospitalEngine;
   let simulators: SimulatorHost;
   let platform: PrescriptionPlatformPeer;
   let pharmacy: PharmacyPeer;
-  let base: string;
   let sim: string;
   let seq = 0;
 
@@ -46,7 +36,7 @@ export function circulationEngine(stack: CirculationStack) {
     const res = await fetch(`${sim}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
     return { status: res.status, body: (await res.json()) as T };
   };
-  const repo = () => fhir!.repository;
+  const repo = () => hospital.store();
   const task = (id: string) => repo().read<Task>('Task', id);
   const state = (t: Task) => [t.status, t.businessStatus?.coding?.find((c) => c.system === TASK_BUSINESS_STATUS_SYSTEM)?.code];
   const reaches = (id: string, status: string, business: string) => eventually(async () => {
@@ -60,7 +50,7 @@ export function circulationEngine(stack: CirculationStack) {
   };
   const dispensesOf = async (taskId: string) => (await repo().search(parseSearchRequest('MedicationDispense', { _count: '100' }))).resources
     .filter((d) => (d as MedicationDispense).supportingInformation?.some((s) => s.reference === `Task/${taskId}`)) as MedicationDispense[];
-  const messages = async (channel: string) => (await running.store.search({ channel, limit: 500 })).messages;
+  const messages = async (channel: string) => (await hospital.messages.search({ channel, limit: 500 })).messages;
 
   /** A paid prescription of two drugs and the Task the payment workflow makes for it, owned by the pharmacy `code`. */
   async function paidPrescription(code: string | undefined, options: { split?: boolean; rxNo?: string; quantity?: number; authoredOn?: string; delivery?: boolean } = {}): Promise<{ taskId: string; rxNo: string; rxNo2: string; pickupCode: string; requests: string[] }> {
@@ -106,12 +96,12 @@ export function circulationEngine(stack: CirculationStack) {
   const polledFor = (rxNo: string) => pharmacy.received.filter((r) => r.method === 'GET' && r.path === `/api/prescriptions/${rxNo}`).length;
   const callback = (payload: object) => {
     const body = JSON.stringify(payload);
-    return fetch(`${base}/channels/pharmacy-callback`, { method: 'POST', body, headers: { 'content-type': 'application/json', ...pharmacySignedHeaders(KEY, APP_ID, body) } });
+    return fetch(`${hospital.base}/channels/pharmacy-callback`, { method: 'POST', body, headers: { 'content-type': 'application/json', ...pharmacySignedHeaders(KEY, APP_ID, body) } });
   };
   const answerOf = async (res: Response) => {
     const { messageId } = (await res.json()) as { messageId: string };
     const stored = await eventually(async () => {
-      const m = await running.store.get(messageId);
+      const m = await hospital.messages.get(messageId);
       return m?.status === 'sent' ? m : undefined;
     });
     return stored.stages.find((st) => st.name === 'task')?.response;
@@ -120,49 +110,34 @@ export function circulationEngine(stack: CirculationStack) {
   const platformRx = (rxNo: string) => platform.state.rx.get([...platform.state.rx.values()].find((r) => r.hospRxno === rxNo)?.hiRxno ?? '');
 
   beforeAll(async () => {
-    database = await createTestDatabase(stack.db);
-    const httpPort = await freePort();
+    const http = await freePort();
     platform = prescriptionPlatformPeer({ port: 0, fixmedinsCodes: [FIXMEDINS] });
-    pharmacy = pharmacyPeer({ port: 0, apps: { [APP_ID]: KEY }, callbackUrl: `http://127.0.0.1:${httpPort}/channels/pharmacy-callback`, pharmacyName: '星湖大药房(模拟)' });
+    pharmacy = pharmacyPeer({ port: 0, apps: { [APP_ID]: KEY }, callbackUrl: `http://127.0.0.1:${http}/channels/pharmacy-callback`, pharmacyName: '星湖大药房(模拟)' });
     simulators = await startSimulatorHost([platform, pharmacy], { port: 0 });
     sim = `http://127.0.0.1:${simulators.port}/_sim`;
-    const config = loadConfig({
-      LINGSHU_PORT: String(httpPort), LINGSHU_DB: database.url, LINGSHU_BUS: stack.amqp ? RABBIT_URL : '', LINGSHU_CHANNELS_DIR: '/nonexistent',
-      LINGSHU_PROFILE: 'production', LINGSHU_RABBITMQ__PREFIX: prefix, LINGSHU_ENGINE__DISPATCH_SWEEP_MS: '500',
-    });
-    const site = hospitalConfig(config);
-    const demo = demoHospital(site, {
-      LINGSHU_SIM_PRESCRIPTION_PLATFORM_PORT: String(new URL(platform.url).port), LINGSHU_SIM_PHARMACY_PORT: String(new URL(pharmacy.url).port),
-      LINGSHU_SIM_PRESCRIPTION_PLATFORM_FIXMEDINS_CODES: FIXMEDINS, LINGSHU_SIM_PHARMACY_APP_ID: APP_ID, LINGSHU_SIM_PHARMACY_SECRET: KEY,
-    }).channels.prescriptionCirculation;
-    // Only this interface, polled every second so that the test does not wait for the demo's schedule.
-    const hospital = { ...site, channels: { ...site.channels, prescriptionCirculation: {
-      ...demo, platform: { ...demo.platform, pollCron: '* * * * * *' }, pharmacyPollCron: '* * * * * *', expiryCron: '* * * * * *',
-    } } };
-    running = await startServer({
-      config,
-      registry: adapterRegistry({ fhir: repo }),
-      channels: (db, bus) => hospitalChannels({ hospital, db, bus, fhir: repo }),
-      mount: async (app, { db, bus }) => {
-        fhir = await startFhirModule({ db, bus });
-        app.use('/fhir', fhir.router);
-        return fhir;
+    hospital = await startHospitalEngine({
+      db: stack.db, amqp: stack.amqp, port: http,
+      hospital: (site) => {
+        const demo = demoHospital(site, {
+          LINGSHU_SIM_PRESCRIPTION_PLATFORM_PORT: String(new URL(platform.url).port), LINGSHU_SIM_PHARMACY_PORT: String(new URL(pharmacy.url).port),
+          LINGSHU_SIM_PRESCRIPTION_PLATFORM_FIXMEDINS_CODES: FIXMEDINS, LINGSHU_SIM_PHARMACY_APP_ID: APP_ID, LINGSHU_SIM_PHARMACY_SECRET: KEY,
+        }).channels.prescriptionCirculation;
+        // Only this interface, polled every second so that the test does not wait for the demo's schedule.
+        return { ...site, channels: { ...site.channels, prescriptionCirculation: {
+          ...demo, platform: { ...demo.platform, pollCron: '* * * * * *' }, pharmacyPollCron: '* * * * * *', expiryCron: '* * * * * *',
+        } } };
       },
     });
-    base = `http://127.0.0.1:${running.port}`;
   });
 
   afterAll(async () => {
     await simulators?.stop();
-    const removeBrokerObjects = running ? brokerCleanup(running.bus, RABBIT_URL, prefix) : async () => undefined;
-    await running?.stop();
-    await removeBrokerObjects();
-    await database?.drop();
+    await hospital?.stop();
   });
 
   return {
-    get base() { return base; },
-    get running() { return running; },
+    get base() { return hospital.base; },
+    get messageStore() { return hospital.messages; },
     get platform() { return platform; },
     get pharmacy() { return pharmacy; },
     control, repo, task, state, reaches, output, pharmacyId, dispensesOf, messages, paidPrescription, cancel, longAgo, versions, polledFor, callback,

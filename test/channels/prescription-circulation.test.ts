@@ -105,7 +105,7 @@ for (const stack of STACKS) {
       expect(again.status).toBe(202);
       const { messageId } = (await again.json()) as { messageId: string };
       const stored = await eventually(async () => {
-        const m = await fx.running.store.get(messageId);
+        const m = await fx.messageStore.get(messageId);
         return m?.status === 'sent' ? m : undefined;
       });
       expect(stored.stages.find((s) => s.name === 'task')?.response).toContain('changes nothing');

@@ -19,6 +19,8 @@ import { freePort } from './engine-process';
 export interface HospitalEngine {
   /** The running engine (deploy / undeploy channels in a test). */
   engine: RunningServer['engine'];
+  /** The engine's message store (what a channel received and did). */
+  messages: RunningServer['store'];
   base: string;
   port: number;
   store: () => Repository;
@@ -67,7 +69,7 @@ export async function startHospitalEngine(o: HospitalEngineOptions): Promise<Hos
   }
   const base = `http://127.0.0.1:${http}`;
   return {
-    engine: running.engine, base, port: http, store, hospital,
+    engine: running.engine, messages: running.store, base, port: http, store, hospital,
     async token(role, subject) {
       const res = await fetch(`${base}/auth/demo/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ role, subject }) });
       return ((await res.json()) as { access_token: string }).access_token;
