@@ -1,21 +1,14 @@
 import type { Bundle, DiagnosticReport, Patient, ServiceRequest } from '@medplum/fhirtypes';
-import { adapterRegistry } from '../../adapters/registry';
 import { demoHospital } from '../../channels/demo-hospital';
-import { hospitalChannels } from '../../channels/hospital-channels';
-import { hospitalConfig } from '../../channels/hospital-config';
-import { loadConfig } from '../../engine/config/config';
-import { RunningServer, startServer } from '../../engine/server';
-import { FhirModule, startFhirModule } from '../../fhir-resources/fhir-module';
 import { hisPeer, HisPeer } from '../../simulators/his/his-peer';
 import { startSimulatorHost, SimulatorHost } from '../../simulators/host';
 import { lisPeer } from '../../simulators/lis/lis-peer';
 import { MllpClient } from '../../simulators/mllp/mllp-client';
 import { pacsPeer } from '../../simulators/pacs/pacs-peer';
 import { reproLisPeer } from '../../simulators/repro-lis/repro-lis-peer';
-import { brokerCleanup } from '../support/broker-cleanup';
-import { createTestDatabase, RABBIT_URL, TestDatabase, uniqueName } from '../support/databases';
 import { freePort } from '../support/engine-process';
 import { eventually } from '../support/engine-server';
+import { startHospitalEngine, type HospitalEngine } from '../support/hospital-engine';
 
 /**
  * The demo hospital end to end over the real transports: the simulated HIS (互联互通 SOAP), LIS, PACS and 生殖中心
@@ -30,10 +23,7 @@ interface Received { interaction?: string; outcome: string }
 
 for (const stack of [{ name: 'SQLite + in-process bus', db: 'sqlite' as const, amqp: false }, { name: 'PostgreSQL + RabbitMQ', db: 'postgres' as const, amqp: true }]) {
   describe(`the demo hospital's channels on ${stack.name}`, () => {
-    const prefix = uniqueName('lsd');
-    let database: TestDatabase;
-    let running: RunningServer;
-    let fhir: FhirModule | undefined;
+    let hospital: HospitalEngine;
     let simulators: SimulatorHost;
     let his: HisPeer;
     let base: string;
@@ -46,7 +36,6 @@ for (const stack of [{ name: 'SQLite + in-process bus', db: 'sqlite' as const, a
     const messages = (query: string) => json<{ messages: { id: string; status: string; correlationId: string }[] }>(`${base}/api/messages?${query}`);
 
     beforeAll(async () => {
-      database = await createTestDatabase(stack.db);
       Object.assign(ports, { http: await freePort(), lis: await freePort(), pacs: await freePort(), repro: await freePort(), adt: await freePort() });
       his = hisPeer({ port: 0, seed: false, lingshu: { wsdl: `http://127.0.0.1:${ports.http}/channels/his-patients?wsdl` } });
       simulators = await startSimulatorHost([
@@ -56,35 +45,23 @@ for (const stack of [{ name: 'SQLite + in-process bus', db: 'sqlite' as const, a
         reproLisPeer({ target: { host: '127.0.0.1', port: ports.repro }, charset: 'gbk', ordersPort: 0 }),
       ], { port: 0 });
       sim = `http://127.0.0.1:${simulators.port}/_sim`;
-      const config = loadConfig({
-        LINGSHU_PORT: String(ports.http), LINGSHU_DB: database.url, LINGSHU_BUS: stack.amqp ? RABBIT_URL : '', LINGSHU_CHANNELS_DIR: '/nonexistent',
-        LINGSHU_PROFILE: 'production', LINGSHU_RABBITMQ__PREFIX: prefix, LINGSHU_ENGINE__DISPATCH_SWEEP_MS: '500',
-        LINGSHU_HOSPITAL__CHANNELS__PACS_REPORTS__PORT: String(ports.pacs),
-        LINGSHU_HOSPITAL__CHANNELS__REPRODUCTIVE_CENTER_RESULTS__PORT: String(ports.repro),
-        LINGSHU_HOSPITAL__CHANNELS__HIS_PATIENTS_ADT__PORT: String(ports.adt),
-        LINGSHU_HOSPITAL__CHANNELS__HIS_ORDERS_OUT__TIMEOUT_MS: '5000',
-      });
-      const hospital = demoHospital(hospitalConfig(config), { LINGSHU_DEMO_MLLP_PORT: String(ports.lis), LINGSHU_SIM_HIS_PORT: String(simulators.peers.find((p) => p.name === 'his')!.ports.soap) });
-      const repository = () => fhir!.repository;
-      running = await startServer({
-        config,
-        registry: adapterRegistry({ fhir: repository }),
-        channels: (db, bus) => hospitalChannels({ hospital, db, bus, fhir: repository }),
-        mount: async (app, { db, bus }) => {
-          fhir = await startFhirModule({ db, bus });
-          app.use('/fhir', fhir.router);
-          return fhir;
+      hospital = await startHospitalEngine({
+        db: stack.db, amqp: stack.amqp, port: ports.http, security: false,
+        settings: {
+          LINGSHU_PROFILE: 'production',
+          LINGSHU_HOSPITAL__CHANNELS__PACS_REPORTS__PORT: String(ports.pacs),
+          LINGSHU_HOSPITAL__CHANNELS__REPRODUCTIVE_CENTER_RESULTS__PORT: String(ports.repro),
+          LINGSHU_HOSPITAL__CHANNELS__HIS_PATIENTS_ADT__PORT: String(ports.adt),
+          LINGSHU_HOSPITAL__CHANNELS__HIS_ORDERS_OUT__TIMEOUT_MS: '5000',
         },
+        hospital: (defaults) => demoHospital(defaults, { LINGSHU_DEMO_MLLP_PORT: String(ports.lis), LINGSHU_SIM_HIS_PORT: String(simulators.peers.find((p) => p.name === 'his')!.ports.soap) }),
       });
-      base = `http://127.0.0.1:${running.port}`;
+      base = hospital.base;
     });
 
     afterAll(async () => {
       await simulators?.stop();
-      const removeBrokerObjects = running ? brokerCleanup(running.bus, RABBIT_URL, prefix) : async () => undefined;
-      await running?.stop();
-      await removeBrokerObjects();
-      await database?.drop();
+      await hospital?.stop();
     });
 
     const patientsWith = async (system: string, value: string) => ((await search(`Patient?identifier=${encodeURIComponent(`${system}|${value}`)}`)).entry ?? []).map((e) => e.resource as Patient);

@@ -1,21 +1,14 @@
 import type { Bundle, ChargeItem, Invoice, MedicationRequest, PaymentNotice, Resource, Task } from '@medplum/fhirtypes';
-import { adapterRegistry } from '../../adapters/registry';
-import { hospitalChannels } from '../../channels/hospital-channels';
-import { hospitalConfig, type HospitalConfig } from '../../channels/hospital-config';
-import { loadConfig } from '../../engine/config/config';
-import { RunningServer, startServer } from '../../engine/server';
 import {
   OUT_REFUND_NO_SYSTEM, OUT_TRADE_NO_SYSTEM, PAYMENT_CHANNEL_EXTENSION, PRESCRIPTION_NO_SYSTEM, TASK_CODE, TASK_CODE_SYSTEM, TRANSACTION_ID_SYSTEM,
 } from '../../fhir-resources/billing/billing-vocabulary';
 import { fenOf, money } from '../../fhir-resources/billing/money';
-import { FhirModule, startFhirModule } from '../../fhir-resources/fhir-module';
 import type { ReceivedCall } from '../../simulators/his/his-peer';
 import { hisPeer, HisPeer } from '../../simulators/his/his-peer';
 import { startSimulatorHost, SimulatorHost } from '../../simulators/host';
-import { brokerCleanup } from '../support/broker-cleanup';
-import { createTestDatabase, RABBIT_URL, TestDatabase, uniqueName } from '../support/databases';
 import { freePort } from '../support/engine-process';
 import { eventually } from '../support/engine-server';
+import { startHospitalEngine, type HospitalEngine } from '../support/hospital-engine';
 
 /**
  * The HIS billing loop over the real transports: the simulated HIS pushes a priced 处方 and 申请单 to his-orders
@@ -29,10 +22,7 @@ interface HisOrderView { id: string; name: string; chargeStatus: string; categor
 
 for (const stack of [{ name: 'SQLite + in-process bus', db: 'sqlite' as const, amqp: false }, { name: 'PostgreSQL + RabbitMQ', db: 'postgres' as const, amqp: true }]) {
   describe(`HIS orders in and 门诊收费 / 门诊退费 out on ${stack.name}`, () => {
-    const prefix = uniqueName('lsc');
-    let database: TestDatabase;
-    let running: RunningServer;
-    let fhir: FhirModule | undefined;
+    let lingshu: HospitalEngine;
     let simulators: SimulatorHost;
     let his: HisPeer;
     let base: string;
@@ -44,40 +34,31 @@ for (const stack of [{ name: 'SQLite + in-process bus', db: 'sqlite' as const, a
     const json = async <T>(url: string, init?: RequestInit): Promise<T> => (await (await fetch(url, init)).json()) as T;
     const search = async <T extends Resource>(query: string): Promise<T[]> => ((await json<Bundle>(`${base}/fhir/${query}`)).entry ?? []).map((e) => e.resource as T);
     const post = (url: string, body: unknown) => json<Record<string, unknown>>(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-    const repo = () => fhir!.repository;
+    const repo = () => lingshu.store();
     const received = (action: string) => his.received.filter((r) => r.action === action);
     const hisOrders = () => json<HisOrderView[]>(`${sim}/his/orders?patientId=${HIS_PATIENT}`);
 
     beforeAll(async () => {
-      database = await createTestDatabase(stack.db);
       const port = await freePort();
       ordersWsdl = `http://127.0.0.1:${port}/channels/his-orders?wsdl`;
       his = hisPeer({ port: 0, seed: false, lingshu: { wsdl: `http://127.0.0.1:${port}/channels/his-patients?wsdl`, ordersWsdl } });
       simulators = await startSimulatorHost([his], { port: 0 });
       sim = `http://127.0.0.1:${simulators.port}/_sim`;
-      const config = loadConfig({
-        LINGSHU_PORT: String(port), LINGSHU_DB: database.url, LINGSHU_BUS: stack.amqp ? RABBIT_URL : '', LINGSHU_CHANNELS_DIR: '/nonexistent', LINGSHU_PROFILE: 'production',
-        LINGSHU_RABBITMQ__PREFIX: prefix, LINGSHU_ENGINE__DISPATCH_SWEEP_MS: '500',
-        LINGSHU_ENGINE__DEFAULT_QUEUE__MAX_ATTEMPTS: '3', LINGSHU_ENGINE__DEFAULT_QUEUE__INITIAL_DELAY_MS: '50', LINGSHU_ENGINE__DEFAULT_QUEUE__MAX_DELAY_MS: '200',
-      });
-      const defaults = hospitalConfig(config);
-      const c = defaults.channels;
-      const hospital: HospitalConfig = {
-        ...defaults,
-        channels: { ...c, hisPatients: { enabled: true }, hisOrders: { enabled: true }, hisCharges: { ...c.hisCharges, enabled: true, wsdl: `${his.url}?wsdl`, timeoutMs: 5000 } },
-      };
-      const repository = () => fhir!.repository;
-      running = await startServer({
-        config,
-        registry: adapterRegistry({ fhir: repository }),
-        channels: (db, bus) => hospitalChannels({ hospital, db, bus, fhir: repository }),
-        mount: async (app, { db, bus }) => {
-          fhir = await startFhirModule({ db, bus });
-          app.use('/fhir', fhir.router);
-          return fhir;
+      lingshu = await startHospitalEngine({
+        db: stack.db, amqp: stack.amqp, port, security: false,
+        settings: {
+          LINGSHU_PROFILE: 'production',
+          LINGSHU_ENGINE__DEFAULT_QUEUE__MAX_ATTEMPTS: '3', LINGSHU_ENGINE__DEFAULT_QUEUE__INITIAL_DELAY_MS: '50', LINGSHU_ENGINE__DEFAULT_QUEUE__MAX_DELAY_MS: '200',
+        },
+        hospital: (defaults) => {
+          const c = defaults.channels;
+          return {
+            ...defaults,
+            channels: { ...c, hisPatients: { enabled: true }, hisOrders: { enabled: true }, hisCharges: { ...c.hisCharges, enabled: true, wsdl: `${his.url}?wsdl`, timeoutMs: 5000 } },
+          };
         },
       });
-      base = `http://127.0.0.1:${running.port}`;
+      base = lingshu.base;
       const registered = await post(`${sim}/his/patients`, { id: HIS_PATIENT, name: '黄志强', idCard: '450103196203151235', gender: '1', birthDate: '19620315' });
       expect(String(registered.lingshuAnswer)).toContain('typeCode="AA"');
       patientId = (await eventually(async () => (await search(`Patient?identifier=${encodeURIComponent(`urn:oid:2.16.156.10011.2.5.1.4|${HIS_PATIENT}`)}`))[0])).id!;
@@ -85,10 +66,7 @@ for (const stack of [{ name: 'SQLite + in-process bus', db: 'sqlite' as const, a
 
     afterAll(async () => {
       await simulators?.stop();
-      const removeBrokerObjects = running ? brokerCleanup(running.bus, RABBIT_URL, prefix) : async () => undefined;
-      await running?.stop();
-      await removeBrokerObjects();
-      await database?.drop();
+      await lingshu?.stop();
     });
 
     const chargeItemsOf = () => search<ChargeItem>(`ChargeItem?subject=Patient/${patientId}&_count=50`);

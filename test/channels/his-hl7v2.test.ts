@@ -1,16 +1,10 @@
 import type { Bundle, Patient, Resource, ServiceRequest } from '@medplum/fhirtypes';
-import { adapterRegistry } from '../../adapters/registry';
-import { hospitalChannels } from '../../channels/hospital-channels';
-import { hospitalConfig, type HospitalConfig } from '../../channels/hospital-config';
-import { loadConfig } from '../../engine/config/config';
-import { RunningServer, startServer } from '../../engine/server';
-import { FhirModule, startFhirModule } from '../../fhir-resources/fhir-module';
 import { ORDER_CATEGORY_SYSTEM } from '../../mappings/hl7v2';
 import { hisPeer } from '../../simulators/his/his-peer';
 import { startSimulatorHost, SimulatorHost } from '../../simulators/host';
-import { createTestDatabase, TestDatabase } from '../support/databases';
 import { freePort } from '../support/engine-process';
 import { eventually } from '../support/engine-server';
+import { startHospitalEngine, type HospitalEngine } from '../support/hospital-engine';
 
 /**
  * The HIS interface that speaks HL7 v2: the simulated HIS sends ADT^A04 / A08 and ORM^O01 over MLLP to the
@@ -22,9 +16,7 @@ const HIS_PATIENT = 'P000400721';
 interface Sent { type: string; controlId: string; ack?: { code: string; controlId: string; text: string }; error?: string; orders?: { id: string; code: string }[] }
 
 describe('the HIS over HL7 v2 (MLLP) into the store (SQLite + in-process bus)', () => {
-  let database: TestDatabase;
-  let running: RunningServer;
-  let fhir: FhirModule | undefined;
+  let lingshu: HospitalEngine;
   let simulators: SimulatorHost;
   let base: string;
   let sim: string;
@@ -38,29 +30,18 @@ describe('the HIS over HL7 v2 (MLLP) into the store (SQLite + in-process bus)', 
   const patients = () => search<Patient>(`Patient?identifier=${encodeURIComponent(`${PATIENT_SYSTEM}|${HIS_PATIENT}`)}`);
 
   beforeAll(async () => {
-    database = await createTestDatabase('sqlite');
-    const [port, mllpPort, refusedPort] = [await freePort(), await freePort(), await freePort()];
+    const [mllpPort, refusedPort] = [await freePort(), await freePort()];
     simulators = await startSimulatorHost([
       hisPeer({ port: 0, seed: false, mllp: { host: '127.0.0.1', port: mllpPort } }),
       // The same HIS with nothing listening where it sends, to see how it reports that.
       Object.assign(hisPeer({ port: 0, seed: false, mllp: { host: '127.0.0.1', port: refusedPort } }), { name: 'his-unreachable' }),
     ], { port: 0 });
     sim = `http://127.0.0.1:${simulators.port}/_sim`;
-    const config = loadConfig({ LINGSHU_PORT: String(port), LINGSHU_DB: database.url, LINGSHU_BUS: '', LINGSHU_CHANNELS_DIR: '/nonexistent', LINGSHU_PROFILE: 'production' });
-    const defaults = hospitalConfig(config);
-    const hospital: HospitalConfig = { ...defaults, channels: { ...defaults.channels, hisPatientsAdt: { enabled: true, port: mllpPort } } };
-    const repository = () => fhir!.repository;
-    running = await startServer({
-      config,
-      registry: adapterRegistry({ fhir: repository }),
-      channels: (db, bus) => hospitalChannels({ hospital, db, bus, fhir: repository }),
-      mount: async (app, { db, bus }) => {
-        fhir = await startFhirModule({ db, bus });
-        app.use('/fhir', fhir.router);
-        return fhir;
-      },
+    lingshu = await startHospitalEngine({
+      db: 'sqlite', security: false, settings: { LINGSHU_PROFILE: 'production' },
+      hospital: (defaults) => ({ ...defaults, channels: { ...defaults.channels, hisPatientsAdt: { enabled: true, port: mllpPort } } }),
     });
-    base = `http://127.0.0.1:${running.port}`;
+    base = lingshu.base;
     // Registered in the HIS only: what reaches Lingshu here goes over MLLP, not the 互联互通 push.
     const registered = await fetch(`${sim}/his/patients`, {
       method: 'POST', headers: { 'content-type': 'application/json' },
@@ -71,8 +52,7 @@ describe('the HIS over HL7 v2 (MLLP) into the store (SQLite + in-process bus)', 
 
   afterAll(async () => {
     await simulators?.stop();
-    await running?.stop();
-    await database?.drop();
+    await lingshu?.stop();
   });
 
   it('turns the ADT^A04 the HIS sends over MLLP into a Patient, and the HIS reads an AA for it', async () => {

@@ -13,7 +13,7 @@ import { freePort } from './engine-process';
 
 /**
  * The product as main.ts composes it, for channel tests: a real engine on a free port with its own database and bus
- * prefix, the FHIR store behind security with the demo token issuer, the hospital's channels and workflow operations
+ * prefix, the FHIR store behind security with the demo token issuer (or open, `security: false`), the hospital's channels and workflow operations
  * from a configuration the test shapes. Simulators are the test's own business.
  */
 export interface HospitalEngine {
@@ -21,6 +21,8 @@ export interface HospitalEngine {
   engine: RunningServer['engine'];
   /** The engine's message store (what a channel received and did). */
   messages: RunningServer['store'];
+  /** The engine's database (tables a channel writes to). */
+  db: RunningServer['db'];
   base: string;
   port: number;
   store: () => Repository;
@@ -34,8 +36,12 @@ export interface HospitalEngineOptions {
   amqp?: boolean;
   /** The engine's port, when the test must know it before the engine runs (a simulator's callback URL). */
   port?: number;
-  /** The hospital configuration: the defaults of config/default.yaml, turned into what the test needs. */
-  hospital: (defaults: HospitalConfig, ports: { http: number }) => HospitalConfig;
+  /** The hospital configuration: the defaults of config/default.yaml (no channel on), turned into what the test needs. */
+  hospital?: (defaults: HospitalConfig, ports: { http: number }) => HospitalConfig;
+  /** More LINGSHU_* settings over the test defaults (the production profile, a YAML channel folder, queue timings …). */
+  settings?: Record<string, string>;
+  /** Without security /fhir trusts every caller and there is no /auth (tests that read the store with no token). */
+  security?: boolean;
 }
 
 export async function startHospitalEngine(o: HospitalEngineOptions): Promise<HospitalEngine> {
@@ -44,9 +50,10 @@ export async function startHospitalEngine(o: HospitalEngineOptions): Promise<Hos
   const http = o.port ?? (await freePort());
   const config = loadConfig({
     LINGSHU_PORT: String(http), LINGSHU_DB: database.url, LINGSHU_BUS: o.amqp ? RABBIT_URL : '', LINGSHU_CHANNELS_DIR: '/nonexistent',
-    LINGSHU_PROFILE: 'demo', LINGSHU_RABBITMQ__PREFIX: prefix, LINGSHU_ENGINE__DISPATCH_SWEEP_MS: '500',
+    LINGSHU_PROFILE: 'demo', LINGSHU_RABBITMQ__PREFIX: prefix, LINGSHU_ENGINE__DISPATCH_SWEEP_MS: '500', ...o.settings,
   });
-  const hospital = o.hospital(hospitalConfig(config), { http });
+  const defaults = hospitalConfig(config);
+  const hospital = o.hospital?.(defaults, { http }) ?? defaults;
   let fhir: FhirModule | undefined;
   const store = () => fhir!.repository;
   let running: RunningServer;
@@ -56,11 +63,11 @@ export async function startHospitalEngine(o: HospitalEngineOptions): Promise<Hos
       registry: adapterRegistry({ fhir: store }),
       channels: (db, bus) => hospitalChannels({ hospital, db, bus, fhir: store }),
       mount: async (app, { db, bus }) => {
-        const security = await startSecurity(config, db);
-        app.use('/auth', security.authRoutes);
+        const security = o.security === false ? undefined : await startSecurity(config, db);
+        if (security) app.use('/auth', security.authRoutes);
         fhir = await startFhirModule({ db, bus, security, operations: hospitalOperations(hospital) });
         app.use('/fhir', fhir.router);
-        return { stop: async () => { security.stop(); await fhir!.stop(); } };
+        return { stop: async () => { security?.stop(); await fhir!.stop(); } };
       },
     });
   } catch (err) {
@@ -69,8 +76,9 @@ export async function startHospitalEngine(o: HospitalEngineOptions): Promise<Hos
   }
   const base = `http://127.0.0.1:${http}`;
   return {
-    engine: running.engine, messages: running.store, base, port: http, store, hospital,
+    engine: running.engine, messages: running.store, db: running.db, base, port: http, store, hospital,
     async token(role, subject) {
+      if (o.security === false) throw new Error('this engine runs without security: /fhir needs no token');
       const res = await fetch(`${base}/auth/demo/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ role, subject }) });
       return ((await res.json()) as { access_token: string }).access_token;
     },

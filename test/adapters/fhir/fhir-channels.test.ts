@@ -2,14 +2,9 @@ import type { Bundle, Patient, ServiceRequest } from '@medplum/fhirtypes';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { adapterRegistry } from '../../../adapters/registry';
 import type { FhirEventMessage } from '../../../adapters/fhir/fhir-events-source';
-import { loadConfig } from '../../../engine/config/config';
-import { RunningServer, startServer } from '../../../engine/server';
-import { FhirModule, startFhirModule } from '../../../fhir-resources/fhir-module';
-import { createTestDatabase, RABBIT_URL, TestDatabase, uniqueName } from '../../support/databases';
-import { brokerCleanup } from '../../support/broker-cleanup';
 import { eventually } from '../../support/engine-server';
+import { startHospitalEngine, type HospitalEngine } from '../../support/hospital-engine';
 
 /** A mapped HL7 message as a channel's transformer hands it over: conditional on the hospital's identifier. */
 function admission(mrn: string, name: string): Bundle {
@@ -40,38 +35,20 @@ destinations:
 
 for (const stack of [{ name: 'SQLite + in-process bus', db: 'sqlite' as const, amqp: false }, { name: 'PostgreSQL + RabbitMQ', db: 'postgres' as const, amqp: true }]) {
   describe(`channels into and out of the FHIR store on ${stack.name}`, () => {
-    let database: TestDatabase;
-    let running: RunningServer;
-    let fhir: FhirModule | undefined;
+    let lingshu: HospitalEngine;
     let channelsDir: string;
     let base: string;
-    const prefix = uniqueName('lst');
 
     beforeAll(async () => {
-      database = await createTestDatabase(stack.db);
       channelsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'lingshu-fhir-channels-'));
       for (const [file, text] of Object.entries(CHANNELS)) fs.writeFileSync(path.join(channelsDir, file), text);
-      const config = loadConfig({
-        LINGSHU_PORT: '0', LINGSHU_DB: database.url, LINGSHU_BUS: stack.amqp ? RABBIT_URL : '', LINGSHU_CHANNELS_DIR: channelsDir,
-        LINGSHU_PROFILE: 'production', LINGSHU_RABBITMQ__PREFIX: prefix, LINGSHU_ENGINE__DISPATCH_SWEEP_MS: '500',
-      });
-      running = await startServer({
-        config,
-        registry: adapterRegistry({ fhir: () => fhir!.repository }),
-        mount: async (app, { db, bus }) => {
-          fhir = await startFhirModule({ db, bus });
-          app.use('/fhir', fhir.router);
-          return fhir;
-        },
-      });
-      base = `http://127.0.0.1:${running.port}`;
+      // No hospital channel is on by default: only the two YAML ones run.
+      lingshu = await startHospitalEngine({ db: stack.db, amqp: stack.amqp, security: false, settings: { LINGSHU_PROFILE: 'production', LINGSHU_CHANNELS_DIR: channelsDir } });
+      base = lingshu.base;
     });
 
     afterAll(async () => {
-      const removeBrokerObjects = running ? brokerCleanup(running.bus, RABBIT_URL, prefix) : async () => undefined;
-      await running?.stop();
-      await removeBrokerObjects();
-      await database?.drop();
+      await lingshu?.stop();
       fs.rmSync(channelsDir, { recursive: true, force: true });
     });
 
@@ -81,8 +58,8 @@ for (const stack of [{ name: 'SQLite + in-process bus', db: 'sqlite' as const, a
         expect(res.status).toBe(202);
       }
       const patients = await eventually(async () => {
-        const page = await fhir!.repository.search({ resourceType: 'Patient', filters: [{ code: 'identifier', operator: 'eq' as never, value: 'urn:oid:2.16.156.10011.1.11|MRN-7001' }] });
-        const sent = await running.store.search({ channel: 'his-adt', status: 'sent' });
+        const page = await lingshu.store().search({ resourceType: 'Patient', filters: [{ code: 'identifier', operator: 'eq' as never, value: 'urn:oid:2.16.156.10011.1.11|MRN-7001' }] });
+        const sent = await lingshu.messages.search({ channel: 'his-adt', status: 'sent' });
         return sent.messages.length === 2 ? page : undefined;
       });
       expect(patients.resources).toHaveLength(1);
@@ -95,23 +72,23 @@ for (const stack of [{ name: 'SQLite + in-process bus', db: 'sqlite' as const, a
       const res = await fetch(`${base}/channels/his-adt`, { method: 'POST', headers: { 'content-type': 'application/fhir+json' }, body: JSON.stringify(bad) });
       const { messageId } = (await res.json()) as { messageId: string };
       const message = await eventually(async () => {
-        const m = await running.store.get(messageId);
+        const m = await lingshu.messages.get(messageId);
         return m?.status === 'error' ? m : undefined;
       });
       expect(JSON.stringify(message)).toContain('Bundle.entry[0].resource.gender');
-      const page = await fhir!.repository.search({ resourceType: 'Patient', filters: [{ code: 'identifier', operator: 'eq' as never, value: 'urn:oid:2.16.156.10011.1.11|MRN-7002' }] });
+      const page = await lingshu.store().search({ resourceType: 'Patient', filters: [{ code: 'identifier', operator: 'eq' as never, value: 'urn:oid:2.16.156.10011.1.11|MRN-7002' }] });
       expect(page.resources).toHaveLength(0);
     });
 
     it('hands each ServiceRequest change to the outbound channel with the version it names, in order', async () => {
-      const repo = fhir!.repository.withContext({ correlationId: 'doctor-order-1' });
+      const repo = lingshu.store().withContext({ correlationId: 'doctor-order-1' });
       const { resource: created } = await repo.create<ServiceRequest>({
         resourceType: 'ServiceRequest', status: 'draft', intent: 'order', code: { text: '血常规' }, subject: { reference: 'Patient/p1' },
       });
       await repo.update<ServiceRequest>({ ...created, status: 'active' });
       await repo.create<Patient>({ resourceType: 'Patient', name: [{ text: '不相关' }] });
       const rows = await eventually(async () => {
-        const r = await running.db('orders_out').select('content').orderBy('written_at');
+        const r = await lingshu.db('orders_out').select('content').orderBy('written_at');
         return r.length >= 2 ? r : undefined;
       });
       const messages = rows.map((r: { content: string }) => JSON.parse(r.content) as FhirEventMessage);
