@@ -84,9 +84,10 @@ function sqliteReader(db: Knex): SqliteConnection | undefined {
 }
 
 /**
- * Rows of a knex query run outside any transaction on SQLite's read connection, its statement prepared once per
- * SQL text (a chart search's SQL took longer to compile than to run); undefined elsewhere, where the caller runs
- * the query through knex. Bindings are converted as knex's better-sqlite3 client converts them.
+ * Rows of a knex query run outside any transaction on SQLite's read connection, its statement prepared once per SQL
+ * text (a chart search's SQL took longer to compile than to run); undefined elsewhere, where the caller runs the
+ * query through knex. (A named statement on PostgreSQL saved planning, but its generic plan made the chart search
+ * about three times slower.) Bindings are converted as knex's better-sqlite3 client converts them.
  */
 export function sqliteReaderRows(db: Knex, query: Knex.QueryBuilder): Array<Record<string, unknown>> | undefined {
   if ((db as Knex & { isTransaction?: boolean }).isTransaction || dialectOf(db) !== 'sqlite') return undefined;
@@ -95,6 +96,16 @@ export function sqliteReaderRows(db: Knex, query: Knex.QueryBuilder): Array<Reco
   const { sql, bindings } = query.toSQL().toNative();
   const params = bindings.map((b) => (b instanceof Date ? b.valueOf() : typeof b === 'boolean' ? Number(b) : b));
   return preparedOn(reader, sql).all(...params);
+}
+
+async function pgRows(db: Knex, name: string, text: string, values: unknown[]): Promise<Array<Record<string, unknown>>> {
+  const client = clientOf(db);
+  const connection = (await client.acquireConnection()) as PgConnection;
+  try {
+    return (await connection.query({ name, text, values })).rows;
+  } finally {
+    await client.releaseConnection(connection);
+  }
 }
 
 const pgTexts = new Map<string, string>();
@@ -117,11 +128,5 @@ export async function preparedRows(db: Knex, name: string, sql: string, params: 
     let n = 0;
     pgTexts.set(sql, (text = sql.replace(/\?/g, () => `$${++n}`)));
   }
-  const client = clientOf(db);
-  const connection = (await client.acquireConnection()) as PgConnection;
-  try {
-    return (await connection.query({ name, text, values: params })).rows;
-  } finally {
-    await client.releaseConnection(connection);
-  }
+  return pgRows(db, name, text, params);
 }
