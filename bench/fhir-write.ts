@@ -2,8 +2,9 @@
  * The FHIR store's write path on its own (issues 3 and 5): the channels' HL7 v2 → transaction Bundles through
  * executeBundle, and the FHIR CRUD mix's create / read / update / delete straight on the repository, in this process
  * on a fresh database, with field encryption on as in production. Reports engine CPU per resource written (from
- * process.cpuUsage) and SQL statements per interaction (knex `query` events, BEGIN/COMMIT included), the two figures
- * the write path's cost is made of; wall-clock rates are printed but are noise on a shared 2-core machine.
+ * process.cpuUsage) and SQL statements per interaction (knex `query` events, BEGIN/COMMIT included; statements the
+ * store runs as prepared statements outside knex are not counted), the two figures the write path's cost is made
+ * of; wall-clock rates are printed but are noise on a shared 2-core machine.
  *
  *   npm run build && node dist/bench/fhir-write.js
  *   BENCH_DBS=postgres,sqlite,mysql  BENCH_MESSAGES=2000  BENCH_ITERATIONS=300  BENCH_CONCURRENCY=8

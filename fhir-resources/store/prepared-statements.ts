@@ -22,7 +22,7 @@ interface SqliteConnection {
 }
 
 interface PgConnection {
-  query(config: { name: string; text: string; values: unknown[] }): Promise<{ rows: Array<Record<string, unknown>> }>;
+  query(config: { name?: string; text: string; values: unknown[] }): Promise<{ rows: Array<Record<string, unknown>>; rowCount: number | null }>;
 }
 
 interface KnexClientInternals {
@@ -129,4 +129,28 @@ export async function preparedRows(db: Knex, name: string, sql: string, params: 
     pgTexts.set(sql, (text = sql.replace(/\?/g, () => `$${++n}`)));
   }
   return pgRows(db, name, text, params);
+}
+
+/** Named statements per text, at most PG_NAMED_LIMIT of them: each pooled connection keeps every one it has run. */
+const pgNamed = new Map<string, { name: string; text: string }>();
+const PG_NAMED_LIMIT = 500;
+
+/**
+ * Runs `sql` (positional `?` parameters) on the PostgreSQL connection a knex transaction holds, as a prepared
+ * statement named after its text, so that a write whose few shapes recur (fhir-resources/store/version-writer.ts)
+ * is parsed and planned once per pooled connection; undefined on other databases. Past PG_NAMED_LIMIT shapes the
+ * rest run unnamed.
+ */
+export async function pgInTransaction(trx: Knex.Transaction, sql: string, params: unknown[]): Promise<{ rowCount: number } | undefined> {
+  if (dialectOf(trx as unknown as Knex) !== 'postgres') return undefined;
+  let statement = pgNamed.get(sql);
+  if (!statement) {
+    let n = 0;
+    statement = { name: `lingshu_w${pgNamed.size}`, text: sql.replace(/\?/g, () => `$${++n}`) };
+    if (pgNamed.size < PG_NAMED_LIMIT) pgNamed.set(sql, statement);
+    else statement = { name: '', text: statement.text };
+  }
+  const connection = (await clientOf(trx).acquireConnection()) as PgConnection;
+  const result = await connection.query({ ...(statement.name ? { name: statement.name } : {}), text: statement.text, values: params });
+  return { rowCount: Number(result.rowCount ?? 0) };
 }

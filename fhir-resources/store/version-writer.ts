@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { preparedOn, sqliteConnectionOf } from './prepared-statements';
+import { pgInTransaction, preparedOn, sqliteConnectionOf } from './prepared-statements';
 import type { IndexTableRows } from './search-index-port';
 import type { StoreDialect } from './store-dialect';
 
@@ -79,8 +79,8 @@ async function writeInOneStatement(trx: Knex.Transaction, w: VersionWrite): Prom
   }
   const outbox = `INSERT INTO fhir_outbox (${OUTBOX_COLUMNS.join(', ')}) SELECT resource_type, id, version_id, CAST(? AS varchar), CAST(? AS varchar), CAST(? AS bigint) FROM v`;
   bindings.push(w.action, w.correlationId, Date.now());
-  const result = await trx.raw(`WITH ${parts.join(', ')} ${outbox}`, bindings) as { rowCount: number };
-  if (result.rowCount !== 1) return false;
+  const result = await pgInTransaction(trx, `WITH ${parts.join(', ')} ${outbox}`, bindings);
+  if (result?.rowCount !== 1) return false;
   for (const s of later) await trx.raw(s.sql, s.bindings);
   return true;
 }
