@@ -15,6 +15,7 @@ import path from 'node:path';
 import autocannon from 'autocannon';
 import amqp from 'amqplib';
 import knexFactory, { Knex } from 'knex';
+import { AMQP_SOCKET_OPTIONS } from '../engine/bus/rabbitmq-connection';
 import { openDatabase } from '../engine/db';
 import { backendSeconds } from './pg-backend-cpu';
 import { cpuSeconds, removeQueues } from './product-process';
@@ -140,7 +141,7 @@ async function stack(name: string, env: Record<string, string>, openDb: () => Kn
 }
 
 async function rawRabbit(count = 50000): Promise<number> {
-  const conn = await amqp.connect(AMQP);
+  const conn = await amqp.connect(AMQP, AMQP_SOCKET_OPTIONS);
   const ch = await conn.createConfirmChannel();
   const q = `bench.raw.${process.pid}`;
   await ch.assertQueue(q, { durable: true, arguments: { 'x-queue-type': 'quorum' } });

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import amqp from 'amqplib';
+import { AMQP_SOCKET_OPTIONS } from '../engine/bus/rabbitmq-connection';
 
 export const ROOT = path.join(__dirname, '..', '..');
 
@@ -67,7 +68,7 @@ export async function stopProduct(child: ChildProcess): Promise<void> {
  * destination queues' full names (broker prefix included); their partitions, dead-letter and retry queues go too.
  */
 export async function removeQueues(url: string, mains: string[], exchanges: string[] = []): Promise<void> {
-  const conn = await amqp.connect(url);
+  const conn = await amqp.connect(url, AMQP_SOCKET_OPTIONS);
   const ch = await conn.createChannel();
   for (const main of mains) {
     const names = [main, ...[0, 1, 2, 3].map((p) => `${main}.p${p}`), `${main}.dlq`, ...Array.from({ length: 12 }, (_, i) => `${main}.retry.${i + 1}`)];

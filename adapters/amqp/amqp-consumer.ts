@@ -2,6 +2,7 @@ import * as amqp from 'amqplib';
 import type { Knex } from 'knex';
 import { z } from 'zod';
 import type { SourceConnector, SourceContext } from '../../engine/channel/channel';
+import { AMQP_SOCKET_OPTIONS } from '../../engine/bus/rabbitmq-connection';
 import { childLogger } from '../../engine/logger';
 import { alreadyAccepted } from '../already-accepted';
 import { brokerLabel, brokerUrl, foreignBrokerSchema } from './foreign-broker';
@@ -65,6 +66,7 @@ export function amqpConsumer(ownDb: Knex, options: AmqpConsumerOptions): SourceC
       };
 
       model = await amqp.connect(url, {
+        ...AMQP_SOCKET_OPTIONS,
         recovery: {
           initialDelay: 200,
           maxDelay: 10_000,

@@ -13,6 +13,13 @@ export interface OutgoingMessage {
 export type ConnectHook = (model: ChannelModel) => Promise<void>;
 
 /**
+ * amqplib leaves Nagle's algorithm on. A publish is several frames written separately, so the last ones wait for the
+ * broker's delayed ACK of the first: every lone publish-confirm took ~44 ms instead of ~2 ms here. Every AMQP
+ * connection of the product opens with these options.
+ */
+export const AMQP_SOCKET_OPTIONS = { noDelay: true } as const;
+
+/**
  * One AMQP connection with automatic recovery (amqplib's `recovery` option) and a confirm channel for publishing.
  * Channels do not survive a reconnect, so everything that lives on a channel registers a hook and rebuilds itself
  * from the fresh connection; the hooks run inside amqplib's `setup`, so a failing hook makes amqplib drop the
@@ -39,6 +46,7 @@ export class AmqpConnection {
 
   async open(): Promise<void> {
     this.recovering = await amqp.connect(this.url, {
+      ...AMQP_SOCKET_OPTIONS,
       recovery: {
         initialDelay: 200,
         maxDelay: 5_000,
