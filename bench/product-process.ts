@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import amqp from 'amqplib';
-import { AMQP_SOCKET_OPTIONS } from '../engine/bus/rabbitmq-connection';
+import { AMQP_SOCKET_OPTIONS } from '../engine/bus/amqp-socket';
 
 export const ROOT = path.join(__dirname, '..', '..');
 

@@ -11,12 +11,13 @@ import type { ChannelDefinition } from './channel/channel';
 import type { ConnectorRegistry } from './channel/connector-registry';
 import { channelFromYaml, loadChannelDirectory } from './channel/yaml-channel-loader';
 import type { LingshuConfig } from './config/config';
-import { openDatabase, openMessageStoreDatabase } from './db';
+import { dialectOf, openDatabase, openMessageStoreDatabase } from './db';
 import { healthRoutes } from './http/health';
 import { opsApi } from './http/ops-api';
 import { childLogger } from './logger';
 import { KnexMessageStore } from './message-store/knex-message-store';
 import type { MessageStore } from './message-store/types';
+import { PgStatisticsKeeper } from './pg-statistics';
 import { Engine, EngineError } from './runtime/engine';
 import { Scheduler } from './scheduler';
 
@@ -54,6 +55,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const storeDb = openMessageStoreDatabase(config.db || undefined, db);
   const store = new KnexMessageStore(storeDb);
   await store.migrate();
+  const statistics = dialectOf(db) === 'postgres' ? new PgStatisticsKeeper(db, childLogger({ component: 'statistics' })) : undefined;
+  statistics?.start();
   const bus: Bus = config.bus
     ? new RabbitMqBus(config.bus, { prefix: config.rabbitmq.prefix, partitions: config.rabbitmq.partitions, logger: (level, msg, meta) => log.log(level, msg, meta) })
     : new InProcessBus(db, { logger: (level, msg, meta) => log.log(level, msg, meta) });
@@ -144,6 +147,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       await new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections?.();
       await scheduler.stop();
+      await statistics?.stop();
       if (mounted) await mounted.stop();
       await engine.stop();
       await bus.close();

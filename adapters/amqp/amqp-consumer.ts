@@ -2,7 +2,7 @@ import * as amqp from 'amqplib';
 import type { Knex } from 'knex';
 import { z } from 'zod';
 import type { SourceConnector, SourceContext } from '../../engine/channel/channel';
-import { AMQP_SOCKET_OPTIONS } from '../../engine/bus/rabbitmq-connection';
+import { AMQP_SOCKET_OPTIONS, coalesceWrites } from '../../engine/bus/amqp-socket';
 import { childLogger } from '../../engine/logger';
 import { alreadyAccepted } from '../already-accepted';
 import { brokerLabel, brokerUrl, foreignBrokerSchema } from './foreign-broker';
@@ -73,6 +73,7 @@ export function amqpConsumer(ownDb: Knex, options: AmqpConsumerOptions): SourceC
           // A wrong URL fails the deploy; once connected, a vendor broker restart is ridden out indefinitely.
           initialMaxRetries: 3,
           setup: async (m: amqp.ChannelModel) => {
+            coalesceWrites(m);
             m.on('error', () => undefined);
             const ch = await m.createChannel();
             ch.on('error', (err: Error) => log.warn('consumer channel error', { error: err.message }));

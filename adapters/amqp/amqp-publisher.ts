@@ -1,6 +1,6 @@
 import * as amqp from 'amqplib';
 import { z } from 'zod';
-import { AMQP_SOCKET_OPTIONS } from '../../engine/bus/rabbitmq-connection';
+import { AMQP_SOCKET_OPTIONS, coalesceWrites } from '../../engine/bus/amqp-socket';
 import type { DestinationConnector, OutboundMessage } from '../../engine/channel/channel';
 import { brokerLabel, brokerUrl, foreignBrokerSchema } from './foreign-broker';
 
@@ -56,6 +56,7 @@ export function amqpPublisher(options: AmqpPublisherOptions): DestinationConnect
       label = brokerLabel(url);
       const attempt = (async () => {
         const model = await withDeadline(amqp.connect(url, AMQP_SOCKET_OPTIONS), o.connectTimeoutMs, `connect to ${label}`, (m) => void m.close().catch(() => undefined));
+        coalesceWrites(model);
         model.on('error', () => undefined);
         model.on('close', () => { if (conn === attempt) conn = undefined; });
         const channel = await model.createConfirmChannel();

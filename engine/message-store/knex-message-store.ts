@@ -4,7 +4,7 @@ import { runMigrations } from '../migrations';
 import { pruneMessages, upcomingDays } from './message-pruner';
 import { dayOf, ERRORS, isMissingPartition, LIMITS, MESSAGES, messageStoreMigrations, PgPartitions, STAGES } from './message-store-schema';
 import { applyWrites, planWrites, WriteContext, WriteOp } from './message-writes';
-import { pgChangesStatement } from './pg-batch-statement';
+import { pgBatchStatement, pgChangesStatement } from './pg-batch-statement';
 import {
   AttemptError, ChannelCounts, MessageQuery, MessageStatus, MessageStore, MessageSummary, NewMessage, PendingStage,
   PrunePolicy, PruneResult, StageStatus, StageUpdate, StoredMessage,
@@ -50,10 +50,9 @@ export class KnexMessageStore implements MessageStore {
     this.batcher = new WriteBatcher<WriteOp>(db, {
       maxBatch: options.flushMaxBatch ?? 1_000,
       apply: (trx, ops) => applyWrites(trx, ctx, ops),
-      // Changes to stored messages without new ones: one statement in autocommit on PostgreSQL.
-      single: ctx.changesStatement ? (ops) => {
-        if (ops.some((op) => op.kind === 'insert')) return undefined;
-        const statement = ctx.changesStatement!(planWrites(ops), Date.now());
+      // PostgreSQL: the whole batch as one statement in autocommit (pg-batch-statement.ts).
+      single: this.dialect === 'postgres' ? (ops) => {
+        const statement = pgBatchStatement(ctx, planWrites(ops), Date.now());
         return statement && ((q) => q.raw(...statement));
       } : undefined,
       prepare: this.partitions ? (ops) => this.partitions!.ensure(insertDays(ops)) : undefined,

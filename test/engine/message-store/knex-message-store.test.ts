@@ -192,6 +192,37 @@ describe.each(ALL_DATABASES)('KnexMessageStore on %s', (kind) => {
     expect((await got(fresh[1].id)).status).toBe('filtered');
   });
 
+  test('new messages and changes to stored ones in one batch (PostgreSQL: the whole batch is one statement, no BEGIN/COMMIT)', async () => {
+    const ch = channel('one-statement');
+    const [a, b] = [message(ch), message(ch)];
+    await Promise.all([store.insert(a), store.insert(b)]);
+    const fresh = [message(ch), message(ch, {}, ['d1']), message(ch)];
+    const statements: string[] = [];
+    const seen = (q: { sql: string }) => statements.push(q.sql);
+    db.on('query', seen);
+    try {
+      await Promise.all([
+        ...fresh.map((m) => store.insert(m)),
+        store.updateStage({ messageId: a.id, stage: 'd1', status: 'sent', response: '已接收', attempts: 1 }),
+        store.markQueued([{ messageId: a.id, stage: 'd2' }, { messageId: b.id, stage: 'd1' }]),
+        store.updateStage({ messageId: b.id, stage: 'd2', status: 'error', error: 'refused', attempts: 3 }),
+      ]);
+      // New messages alone, too.
+      await Promise.all([message(ch), message(ch)].map((m) => store.insert(m)));
+    } finally {
+      db.off('query', seen);
+    }
+    if (kind === 'postgres') expect(statements.filter((sql) => !/^\s*select .* from pg_inherits/i.test(sql))).toHaveLength(2);
+    const got = async (id: string) => (await store.get(id))!;
+    expect((await got(a.id)).stages.map((s) => s.status)).toEqual(['received', 'transformed', 'sent', 'queued']);
+    expect((await got(a.id)).stages.find((s) => s.name === 'd1')).toMatchObject({ response: '已接收', content: 'to d1' });
+    expect((await got(a.id)).status).toBe('queued');
+    expect((await got(b.id)).stages.map((s) => s.status)).toEqual(['received', 'transformed', 'queued', 'error']);
+    expect((await got(b.id)).status).toBe('error');
+    for (const m of fresh) expect(await got(m.id)).toMatchObject({ status: m.status, raw: m.raw, stages: m.stages.map((s) => expect.objectContaining({ name: s.name, status: s.status })) });
+    expect((await store.search({ channel: ch, limit: 50 })).messages).toHaveLength(7);
+  });
+
   test('attempt errors are recorded and returned in attempt order', async () => {
     const m = message(channel('errors'));
     await store.insert(m);
