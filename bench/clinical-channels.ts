@@ -13,6 +13,8 @@
  *   BENCH_WINDOW=32              unacknowledged frames per connection (the listener's maxInFlight)
  *   BENCH_PATIENTS=5000          size of the patient pool the messages draw from
  *   BENCH_CPU_PROF=/tmp/prof     the engine writes a V8 CPU profile there (node --cpu-prof)
+ *   BENCH_SPLIT=1                two product processes on the same database and broker: one with engine.roles
+ *                                ingest (the MLLP listeners and ACKs), one with deliver (the FHIR writes)
  */
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
@@ -32,6 +34,7 @@ const PATIENTS = Number(process.env.BENCH_PATIENTS ?? 5000);
 const PG_ADMIN = process.env.LINGSHU_BENCH_PG ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const AMQP = process.env.LINGSHU_BENCH_AMQP ?? 'amqp://guest:guest@127.0.0.1:5672';
 const CPU_PROF = process.env.BENCH_CPU_PROF;
+const SPLIT = process.env.BENCH_SPLIT === '1';
 const CHANNELS = ['lis-results', 'his-patients-adt'];
 
 function percentile(sorted: number[], p: number): number {
@@ -63,7 +66,7 @@ async function commits(db: Knex, sinceMs: number, timeoutMs = 900_000): Promise<
 
 interface Row { offered: string; load: LoadResult; commits: Commit[]; resources: Record<string, number>; cpu: Record<string, number> }
 
-async function measure(db: Knex, enginePid: number, ports: { lis: number; his: number }, offered: number | 'max', seconds: number): Promise<Row> {
+async function measure(db: Knex, enginePid: number | Record<string, number>, ports: { lis: number; his: number }, offered: number | 'max', seconds: number): Promise<Row> {
   const before = await historyCounts(db);
   const cpu0 = cpuSeconds(enginePid);
   const since = Date.now() - 5;
@@ -101,7 +104,7 @@ function report(r: Row): void {
 }
 
 async function main(): Promise<void> {
-  console.log(`Lingshu clinical channels benchmark — ${os.cpus().length} cores, load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}, ${SECONDS} s per run, window ${WINDOW}/connection, ${PATIENTS} patients, ${new Date().toISOString()}`);
+  console.log(`Lingshu clinical channels benchmark — ${SPLIT ? 'ingest and deliver nodes, ' : ''}${os.cpus().length} cores, load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}, ${SECONDS} s per run, window ${WINDOW}/connection, ${PATIENTS} patients, ${new Date().toISOString()}`);
   const dbName = `lingshu_bench_clinical_${process.pid}`;
   const admin = knexFactory({ client: 'pg', connection: PG_ADMIN, pool: { min: 0, max: 1 } });
   await admin.raw(`CREATE DATABASE ${dbName}`);
@@ -116,13 +119,18 @@ async function main(): Promise<void> {
     LINGSHU_HOSPITAL__CHANNELS__LIS_RESULTS__ENABLED: 'true', LINGSHU_HOSPITAL__CHANNELS__LIS_RESULTS__PORT: String(ports.lis),
     LINGSHU_HOSPITAL__CHANNELS__HIS_PATIENTS_ADT__ENABLED: 'true', LINGSHU_HOSPITAL__CHANNELS__HIS_PATIENTS_ADT__PORT: String(ports.his),
   };
-  const child = await startProduct(env, await freePort(), CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF}`] : []);
+  const nodeArgs = CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF}`] : [];
+  const child = await startProduct(SPLIT ? { ...env, LINGSHU_ENGINE__ROLES: 'ingest' } : env, await freePort(), nodeArgs);
+  const deliverer = SPLIT ? await startProduct({ ...env, LINGSHU_ENGINE__ROLES: 'deliver' }, await freePort(), nodeArgs) : undefined;
+  if (deliverer && process.env.BENCH_NICE) os.setPriority(deliverer.pid!, Number(process.env.BENCH_NICE));
+  const pids = deliverer ? { ingest: child.pid!, deliver: deliverer.pid! } : child.pid!;
   const db = openDatabase(pgUrl);
   try {
     // Warm-up, not counted: JIT compilation, pool growth, and the first registrations of the pool's patients.
-    await measure(db, child.pid!, ports, 'max', 3);
-    for (const offered of RATES) report(await measure(db, child.pid!, ports, offered, SECONDS));
+    await measure(db, pids, ports, 'max', 3);
+    for (const offered of RATES) report(await measure(db, pids, ports, offered, SECONDS));
   } finally {
+    if (deliverer) await stopProduct(deliverer);
     await stopProduct(child);
     await db.destroy();
     await admin.raw(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);

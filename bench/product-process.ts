@@ -26,7 +26,8 @@ export function freePort(): Promise<number> {
  * CPU seconds used so far by the engine, PostgreSQL, RabbitMQ and this process (the load generator), from /proc:
  * on a shared 2-core machine the per-message CPU cost is the figure that other load does not distort.
  */
-export function cpuSeconds(enginePid: number): Record<string, number> {
+export function cpuSeconds(engine: number | Record<string, number>): Record<string, number> {
+  const names = new Map<number, string>(typeof engine === 'number' ? [[engine, 'engine']] : Object.entries(engine).map(([k, v]) => [v, k]));
   const out: Record<string, number> = {};
   if (!fs.existsSync('/proc/self/stat')) return out;
   for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
@@ -35,7 +36,7 @@ export function cpuSeconds(enginePid: number): Record<string, number> {
     const close = stat.lastIndexOf(')');
     const comm = stat.slice(stat.indexOf('(') + 1, close);
     const f = stat.slice(close + 2).split(' ');
-    const who = Number(pid) === enginePid ? 'engine' : Number(pid) === process.pid ? 'loadgen' : comm.startsWith('postgres') ? 'postgres' : comm.startsWith('beam') ? 'rabbitmq' : undefined;
+    const who = names.get(Number(pid)) ?? (Number(pid) === process.pid ? 'loadgen' : comm.startsWith('postgres') ? 'postgres' : comm.startsWith('beam') ? 'rabbitmq' : undefined);
     if (who) out[who] = (out[who] ?? 0) + (Number(f[11]) + Number(f[12])) / 100;
   }
   return out;

@@ -65,7 +65,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   await scheduler.migrate();
   const engine = new Engine({
     store, bus, scheduler, log: childLogger({ component: 'engine' }), defaultQueue: config.engine.defaultQueue,
-    queuePrefix: config.rabbitmq.prefix, dispatchSweepMs: config.engine.dispatchSweepMs,
+    queuePrefix: config.rabbitmq.prefix, dispatchSweepMs: config.engine.dispatchSweepMs, roles: config.engine.roles,
   });
 
   // Mounted parts (the FHIR store) come up before any channel is deployed: channels write into them.
@@ -136,7 +136,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     server.listen(config.port, () => resolve());
   });
   const port = (server.address() as { port: number }).port;
-  log.info('Lingshu listening', { port, profile: config.profile, db: db.client.config.client, bus: bus.kind });
+  log.info('Lingshu listening', { port, profile: config.profile, db: db.client.config.client, bus: bus.kind, roles: engine.roles });
 
   let stopped = false;
   return {

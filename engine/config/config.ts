@@ -32,6 +32,7 @@ const configSchema = z.object({
     dispatchSweepMs: z.number().int().min(100),
     pruneCron: z.string(),
     defaultPrune: prunePolicySchema,
+    roles: z.array(z.enum(['ingest', 'deliver'])).min(1),
   }),
   rabbitmq: z.object({ partitions: z.number().int().min(1).max(64), prefix: z.string().min(1) }),
   // Identity, audit, privacy and HTTP hardening (fhir-resources/auth, audit, privacy). Secrets only from env or files.
@@ -133,6 +134,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, root = process.
     throw new ConfigError(`invalid configuration (${source}, with LINGSHU_* env overrides): ${issues}`);
   }
   const config = parsed.data;
+  if (!config.bus && !(config.engine.roles.includes('ingest') && config.engine.roles.includes('deliver'))) {
+    throw new ConfigError(`invalid configuration (${source}, with LINGSHU_* env overrides): engine.roles: a node with only ${config.engine.roles.join(', ')} needs a RabbitMQ bus (bus) shared with the other nodes; the in-process bus serves one process`);
+  }
   if (!config.nodeId) config.nodeId = `${os.hostname()}-${process.pid}`;
   return config;
 }

@@ -32,7 +32,16 @@ export interface EngineOptions {
   /** Prefix of bus queue names, so that two engines (or two test runs) on one broker never share queues. */
   queuePrefix?: string;
   dispatchSweepMs?: number;
+  /**
+   * What this node does with its channels: `ingest` starts their sources (listeners, pollers) and stores and
+   * dispatches what arrives; `deliver` consumes their destination queues. Default both. Nodes sharing a database and
+   * a RabbitMQ broker can split them, so that senders' acknowledgements never wait behind destination work (FHIR
+   * writes) on the same JavaScript thread.
+   */
+  roles?: readonly EngineRole[];
 }
+
+export type EngineRole = 'ingest' | 'deliver';
 
 interface Deployed {
   def: ChannelDefinition;
@@ -63,7 +72,13 @@ export class Engine {
   private sweepTimer?: NodeJS.Timeout;
   private sweeping = false;
 
+  private readonly ingest: boolean;
+  private readonly deliver: boolean;
+
   constructor(private readonly options: EngineOptions) {
+    const roles = options.roles ?? ['ingest', 'deliver'];
+    this.ingest = roles.includes('ingest');
+    this.deliver = roles.includes('deliver');
     // A quarter of the sweep's minimum age: a stage is marked 'queued' long before the sweep could take it for lost.
     const markDelayMs = Math.min(250, (options.dispatchSweepMs ?? 5000) / 4);
     this.dispatcher = new Dispatcher(options.bus, options.store, this.stats, options.log, { markDelayMs });
@@ -80,13 +95,19 @@ export class Engine {
    * hand them all over now instead of waiting for the periodic sweep. Call after the channels are deployed.
    */
   async recover(): Promise<void> {
-    await this.sweep(0);
+    // A delivering node that starts beside running ingest nodes would take their stages in flight for lost.
+    if (this.ingest) await this.sweep(0);
   }
 
   async stop(): Promise<void> {
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     for (const id of [...this.channels.keys()]) await this.undeploy(id);
     await this.dispatcher.close();
+  }
+
+  /** This node's share of the work (EngineOptions.roles). */
+  get roles(): EngineRole[] {
+    return [...(this.ingest ? ['ingest' as const] : []), ...(this.deliver ? ['deliver' as const] : [])];
   }
 
   queueName(channelId: string, destination: string): string {
@@ -100,7 +121,7 @@ export class Engine {
     const deployed: Deployed = { def, state: 'stopped', router: express.Router(), subscriptions: [], scheduled: [], deployedAt: Date.now() };
     this.channels.set(def.id, deployed);
     try {
-      for (const dest of def.destinations) {
+      for (const dest of this.deliver ? def.destinations : []) {
         await dest.connector.start?.();
         const policy = { ...this.options.defaultQueue, ...dest.queue };
         const sub = await this.options.bus.subscribe(this.queueName(def.id, dest.name), destinationHandler(dest, this.options.store, this.stats, this.options.log, (m, s) => this.dispatcher.settle(m, s)), {
@@ -110,7 +131,7 @@ export class Engine {
         });
         deployed.subscriptions.push(sub);
       }
-      await def.source.start(this.sourceContext(deployed));
+      if (this.ingest) await def.source.start(this.sourceContext(deployed));
       deployed.state = 'started';
       this.options.log.info('channel deployed', { channel: def.id, origin: def.origin });
     } catch (err) {
@@ -125,9 +146,9 @@ export class Engine {
     this.channels.delete(id);
     d.state = 'stopped';
     for (const name of d.scheduled) this.options.scheduler.unschedule(name);
-    await d.def.source.stop().catch((err) => this.options.log.warn('source stop failed', { channel: id, error: (err as Error).message }));
+    if (this.ingest) await d.def.source.stop().catch((err) => this.options.log.warn('source stop failed', { channel: id, error: (err as Error).message }));
     for (const sub of d.subscriptions) await sub.close();
-    for (const dest of d.def.destinations) await dest.connector.stop?.().catch(() => undefined);
+    for (const dest of this.deliver ? d.def.destinations : []) await dest.connector.stop?.().catch(() => undefined);
     this.options.log.info('channel undeployed', { channel: id });
   }
 
@@ -168,6 +189,10 @@ export class Engine {
       const d = this.channels.get(String(req.params.channelId));
       if (!d) {
         res.status(404).json({ error: `没有名为 ${req.params.channelId} 的通道 (no such channel)` });
+        return;
+      }
+      if (!this.ingest) {
+        res.status(503).json({ error: `本节点只投递消息，不接收 (this node's engine.roles has no ingest; send to an ingest node)` });
         return;
       }
       d.router(req, res, next);
