@@ -47,4 +47,20 @@ describe('PgStatisticsKeeper on postgres', () => {
     await keeper.stop();
     expect(log.warn).not.toHaveBeenCalled();
   });
+
+  it('removes dead rows itself only where autovacuum is off', async () => {
+    const autovacuumOff = (await db.raw(`SELECT current_setting('autovacuum') = 'off' AS off`)).rows[0].off as boolean;
+    await db.raw(`DELETE FROM stages WHERE message_id LIKE 'm1%'`);
+    const keeper = new PgStatisticsKeeper(db, log);
+    const vacuumed = async () => (await db.raw(`SELECT last_vacuum FROM pg_stat_user_tables WHERE relname = 'stages'`)).rows[0].last_vacuum;
+    let analyzed: string[] = [];
+    for (let i = 0; i < 50 && !analyzed.length; i++) {
+      analyzed = await keeper.runOnce();
+      if (!analyzed.length) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(analyzed).toEqual(['public.stages']);
+    if (autovacuumOff) expect(await vacuumed()).not.toBeNull();
+    else expect(await vacuumed()).toBeNull();
+    await keeper.stop();
+  });
 });
