@@ -300,7 +300,11 @@ async function benchDatabaseOf(kind: string): Promise<BenchDatabase> {
   const tag = `${kind}_${PATIENTS}_${OBSERVATIONS}`;
   const idsFile = KEEP ? path.join(KEEP, `${tag}.ids.json`) : undefined;
   const ids = idsFile && fs.existsSync(idsFile) ? (JSON.parse(fs.readFileSync(idsFile, 'utf8')) as Loaded) : undefined;
-  const save = (loaded: Loaded): void => { if (idsFile) fs.writeFileSync(idsFile, JSON.stringify(loaded)); };
+  const save = (loaded: Loaded): void => {
+    if (!idsFile) return;
+    fs.mkdirSync(path.dirname(idsFile), { recursive: true });
+    fs.writeFileSync(idsFile, JSON.stringify(loaded));
+  };
   if (kind === 'sqlite') {
     if (KEEP) {
       fs.mkdirSync(KEEP, { recursive: true });

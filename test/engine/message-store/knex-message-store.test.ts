@@ -3,7 +3,7 @@ import { v7 } from 'uuid';
 import { isUniqueViolation } from '../../../engine/db';
 import { KnexMessageStore } from '../../../engine/message-store/knex-message-store';
 import { ALL_DATABASES } from '../../support/databases';
-import { channel, HL7, message, messageStoreFixture } from './message-store-fixture';
+import { channel, HL7, message, messageStoreFixture, statementsOf } from './message-store-fixture';
 
 describe.each(ALL_DATABASES)('KnexMessageStore on %s', (kind) => {
   const fx = messageStoreFixture(kind);
@@ -153,11 +153,7 @@ describe.each(ALL_DATABASES)('KnexMessageStore on %s', (kind) => {
     const [a, b, c] = [message(ch), message(ch), message(ch)];
     await Promise.all([store.insert(a), store.insert(b), store.insert(c)]);
     const fresh = [message(ch), message(ch, {}, ['d1'])];
-    const statements: string[] = [];
-    const seen = (q: { sql: string }) => statements.push(q.sql);
-    db.on('query', seen);
-    try {
-      await Promise.all([
+    const statements = await statementsOf(db, () => Promise.all([
         ...fresh.map((m) => store.insert(m)),
         store.updateStage({ messageId: a.id, stage: 'd1', status: 'sent', response: '确认', attempts: 1 }),
         store.updateStage({ messageId: a.id, stage: 'd2', status: 'sent', attempts: 2 }),
@@ -166,10 +162,7 @@ describe.each(ALL_DATABASES)('KnexMessageStore on %s', (kind) => {
         store.updateStage({ messageId: c.id, stage: 'd2', status: 'sent', attempts: 1 }),
         // submitted with its message's insert
         store.updateStage({ messageId: fresh[0].id, stage: 'd2', status: 'sent', attempts: 1 }),
-      ]);
-    } finally {
-      db.off('query', seen);
-    }
+      ]));
     if (kind === 'postgres') expect(statements.filter((sql) => !/^\s*(insert|begin|commit)/i.test(sql))).toHaveLength(1);
     const got = async (id: string) => (await store.get(id))!;
     expect((await got(a.id)).status).toBe('sent');
@@ -197,10 +190,7 @@ describe.each(ALL_DATABASES)('KnexMessageStore on %s', (kind) => {
     const [a, b] = [message(ch), message(ch)];
     await Promise.all([store.insert(a), store.insert(b)]);
     const fresh = [message(ch), message(ch, {}, ['d1']), message(ch)];
-    const statements: string[] = [];
-    const seen = (q: { sql: string }) => statements.push(q.sql);
-    db.on('query', seen);
-    try {
+    const statements = await statementsOf(db, async () => {
       await Promise.all([
         ...fresh.map((m) => store.insert(m)),
         store.updateStage({ messageId: a.id, stage: 'd1', status: 'sent', response: '已接收', attempts: 1 }),
@@ -209,9 +199,7 @@ describe.each(ALL_DATABASES)('KnexMessageStore on %s', (kind) => {
       ]);
       // New messages alone, too.
       await Promise.all([message(ch), message(ch)].map((m) => store.insert(m)));
-    } finally {
-      db.off('query', seen);
-    }
+    });
     if (kind === 'postgres') expect(statements.filter((sql) => !/^\s*select .* from pg_inherits/i.test(sql))).toHaveLength(2);
     const got = async (id: string) => (await store.get(id))!;
     expect((await got(a.id)).stages.map((s) => s.status)).toEqual(['received', 'transformed', 'sent', 'queued']);

@@ -49,3 +49,16 @@ export function messageStoreFixture(kind: TestDatabase['name']): { readonly db: 
 
   return { get db() { return db; }, get store() { return store; } };
 }
+
+/** The SQL the store sent while `work` ran. */
+export async function statementsOf(db: Knex, work: () => Promise<unknown>): Promise<string[]> {
+  const statements: string[] = [];
+  const seen = (q: { sql: string }) => statements.push(q.sql);
+  db.on('query', seen);
+  try {
+    await work();
+  } finally {
+    db.off('query', seen);
+  }
+  return statements;
+}
