@@ -1,10 +1,10 @@
 /**
  * Pass-through channel benchmark: HTTP source → message store → bus → destination writing a row, 2 KB messages.
- * (a) SQLite + in-process bus, (b) PostgreSQL + RabbitMQ, and the raw RabbitMQ ceiling (amqplib durable publish with
+ * (a) SQLite + in-process bus, (b) PostgreSQL + RabbitMQ, (c) the same on two nodes (engine.roles ingest and deliver), and the raw RabbitMQ ceiling (amqplib durable publish with
  * confirms + consume with ack, same size, no engine) measured in the same run. Prints figures; asserts nothing.
  *
  *   npm run bench:engine            (BENCH_SECONDS=20 to run longer)
- *   BENCH_STACKS=b                  only some of a, b, raw
+ *   BENCH_STACKS=b                  only some of a, b, c (b split over an ingest and a deliver node), raw
  *   BENCH_RATE=250                  the fixed offered rate of the second run (default 500/s)
  *   BENCH_CPU_PROF=/tmp/prof        the engine writes a V8 CPU profile per stack there (node --cpu-prof)
  */
@@ -25,7 +25,7 @@ const ROOT = path.join(__dirname, '..', '..');
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 15);
 const PG_ADMIN = process.env.LINGSHU_BENCH_PG ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const AMQP = process.env.LINGSHU_BENCH_AMQP ?? 'amqp://guest:guest@127.0.0.1:5672';
-const STACKS = (process.env.BENCH_STACKS ?? 'a,b,raw').split(',');
+const STACKS = (process.env.BENCH_STACKS ?? 'a,b,c,raw').split(',');
 const RATE = Number(process.env.BENCH_RATE ?? 500);
 const CPU_PROF = process.env.BENCH_CPU_PROF;
 const BODY = JSON.stringify({ resourceType: 'Observation', note: 'x'.repeat(1960) });
@@ -84,7 +84,7 @@ function backendCpu(database: string | undefined): Record<string, number> {
   return database ? { 'pg backends of the bench db': backendSeconds(database) } : {};
 }
 
-async function run(port: number, db: Knex, enginePid: number, offered: 'max' | number, seconds = SECONDS, database?: string): Promise<Figures> {
+async function run(port: number, db: Knex, enginePid: number | Record<string, number>, offered: 'max' | number, seconds = SECONDS, database?: string): Promise<Figures> {
   // TRUNCATE on PostgreSQL: deleted rows would stay behind as dead tuples where autovacuum is off (as here).
   if (database) await db.raw('TRUNCATE bench_out, lingshu_message_stages, lingshu_messages, lingshu_message_errors');
   else for (const t of ['bench_out', 'lingshu_message_stages', 'lingshu_messages']) await db(t).delete();
@@ -105,6 +105,7 @@ async function run(port: number, db: Knex, enginePid: number, offered: 'max' | n
     const result = await pacedLoad({ url, headers, body: BODY, rate: offered, seconds, connections: 64 });
     accepted = result.ok;
     acceptP99 = Math.round(percentile(result.latencies, 99));
+    if (result.failed) console.log(`  ${result.failed} requests failed: ${JSON.stringify(result.failures)}`);
   }
   await drain(db, accepted);
   const cpu1 = { ...cpuSeconds(enginePid), ...backendCpu(database) };
@@ -129,14 +130,17 @@ async function run(port: number, db: Knex, enginePid: number, offered: 'max' | n
   };
 }
 
-async function stack(name: string, env: Record<string, string>, openDb: () => Knex, database?: string): Promise<Figures[]> {
+async function stack(name: string, env: Record<string, string>, openDb: () => Knex, database?: string, split = false): Promise<Figures[]> {
   const port = 18000 + Math.floor(Math.random() * 1000);
-  const child = await startEngine(env, port);
+  const child = await startEngine(split ? { ...env, LINGSHU_ENGINE__ROLES: 'ingest' } : env, port);
+  // (c): a second node on the same database and broker takes the destination queues (engine.roles).
+  const deliverer = split ? await startEngine({ ...env, LINGSHU_ENGINE__ROLES: 'deliver' }, port + 1000) : undefined;
+  const pids = deliverer ? { ingest: child.pid!, deliver: deliverer.pid! } : child.pid!;
   const db = openDb();
   try {
     // Warm-up, not counted: the first seconds of a fresh process are JIT compilation and pool growth.
-    await run(port, db, child.pid!, 'max', 3);
-    const out = [await run(port, db, child.pid!, 'max', SECONDS, database), await run(port, db, child.pid!, RATE, SECONDS, database)];
+    await run(port, db, pids, 'max', 3);
+    const out = [await run(port, db, pids, 'max', SECONDS, database), await run(port, db, pids, RATE, SECONDS, database)];
     for (const f of out) {
       const cpu = Object.entries(f.cpu).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ');
       console.log(`${name.padEnd(28)} offered ${f.offered.padEnd(6)} accepted ${String(f.accepted).padStart(7)}  ${String(f.perSecond).padStart(6)} msg/s delivered  accept→row p50 ${f.p50} ms p99 ${f.p99} ms  accept→sent recorded p50 ${f.sentP50} ms p99 ${f.sentP99} ms  (HTTP ack p99 ${f.acceptP99} ms, load average ${f.load.toFixed(1)} at the start)`);
@@ -144,8 +148,11 @@ async function stack(name: string, env: Record<string, string>, openDb: () => Kn
     }
     return out;
   } finally {
-    child.kill('SIGTERM');
-    await new Promise((r) => child.once('exit', r));
+    for (const c of [deliverer, child]) {
+      if (!c) continue;
+      c.kill('SIGTERM');
+      await new Promise((r) => c.once('exit', r));
+    }
     await db.destroy();
   }
 }
@@ -190,15 +197,16 @@ async function main(): Promise<void> {
   if (STACKS.includes('a')) {
     embedded = await stack('(a) SQLite + in-process', { LINGSHU_DB: `sqlite:${sqlite}`, LINGSHU_BUS: '', LINGSHU_CHANNELS_DIR: dir }, () => openDatabase(`sqlite:${sqlite}`));
   }
-  let production: Figures[] = [];
-  if (STACKS.includes('b')) {
-    const dbName = `lingshu_bench_${process.pid}`;
+  const production: Record<string, Figures[]> = {};
+  for (const [key, name, split] of [['b', '(b) PostgreSQL + RabbitMQ', false], ['c', '(c) (b), ingest + deliver', true]] as const) {
+    if (!STACKS.includes(key)) continue;
+    const dbName = `lingshu_bench_${key}_${process.pid}`;
     const admin = knexFactory({ client: 'pg', connection: PG_ADMIN });
     await admin.raw(`CREATE DATABASE ${dbName}`);
     const pgUrl = Object.assign(new URL(PG_ADMIN), { pathname: `/${dbName}` }).toString();
-    const prefix = `bench${process.pid}`;
+    const prefix = `bench${key}${process.pid}`;
     try {
-      production = await stack('(b) PostgreSQL + RabbitMQ', { LINGSHU_DB: pgUrl, LINGSHU_BUS: AMQP, LINGSHU_CHANNELS_DIR: dir, LINGSHU_RABBITMQ__PREFIX: prefix }, () => openDatabase(pgUrl), dbName);
+      production[key] = await stack(name, { LINGSHU_DB: pgUrl, LINGSHU_BUS: AMQP, LINGSHU_CHANNELS_DIR: dir, LINGSHU_RABBITMQ__PREFIX: prefix }, () => openDatabase(pgUrl), dbName, split);
     } finally {
       await admin.raw(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
       await admin.destroy();
@@ -208,7 +216,7 @@ async function main(): Promise<void> {
   if (STACKS.includes('raw')) {
     const ceiling = await rawRabbit();
     console.log(`raw RabbitMQ ceiling (amqplib, quorum, confirms + acks, no engine): ${ceiling} msg/s`);
-    if (production.length) console.log(`(b) / raw ceiling: ${Math.round((production[0].perSecond / ceiling) * 100)}%`);
+    for (const [key, figures] of Object.entries(production)) console.log(`(${key}) / raw ceiling: ${Math.round((figures[0].perSecond / ceiling) * 100)}%`);
   }
   if (embedded.length) console.log(`(a) embedded max: ${embedded[0].perSecond} msg/s`);
   fs.rmSync(dir, { recursive: true, force: true });

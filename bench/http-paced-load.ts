@@ -26,6 +26,8 @@ export interface PacedLoadResult {
   /** 2xx answers. */
   ok: number;
   failed: number;
+  /** Failures by HTTP status or socket error code. */
+  failures: Record<string, number>;
   /** Due time → response end, ms, sorted ascending. */
   latencies: number[];
 }
@@ -45,6 +47,8 @@ export async function pacedLoad(o: PacedLoadOptions): Promise<PacedLoadResult> {
   const latencies: number[] = [];
   let ok = 0;
   let failed = 0;
+  const failures: Record<string, number> = {};
+  const fail = (why: string) => { failed++; failures[why] = (failures[why] ?? 0) + 1; };
   const idle: Conn[] = [];
   const backlog: number[] = [];
   const send = (c: Conn, due: number) => {
@@ -61,7 +65,7 @@ export async function pacedLoad(o: PacedLoadOptions): Promise<PacedLoadResult> {
     c.buffered = c.buffered.subarray(end + 4 + length);
     const status = Number(header.slice(9, 12));
     if (status >= 200 && status < 300) ok++;
-    else failed++;
+    else fail(String(status));
     latencies.push(performance.now() - c.due!);
     c.due = undefined;
     const next = backlog.shift();
@@ -73,7 +77,7 @@ export async function pacedLoad(o: PacedLoadOptions): Promise<PacedLoadResult> {
     const c: Conn = { socket, buffered: Buffer.alloc(0) };
     socket.setNoDelay(true);
     socket.on('data', (chunk) => onData(c, chunk));
-    socket.on('error', reject);
+    socket.on('error', (err: NodeJS.ErrnoException) => { fail(err.code ?? err.message); reject(err); });
   })));
   idle.push(...conns);
   const start = performance.now();
@@ -85,7 +89,8 @@ export async function pacedLoad(o: PacedLoadOptions): Promise<PacedLoadResult> {
       for (; k < total; k++) {
         const due = start + (k * 1000) / o.rate;
         if (due > now) break;
-        const c = idle.pop();
+        // Oldest idle first: every connection stays in use, so none meets the server's keep-alive timeout.
+        const c = idle.shift();
         if (c) send(c, due);
         else backlog.push(due);
       }
@@ -96,8 +101,8 @@ export async function pacedLoad(o: PacedLoadOptions): Promise<PacedLoadResult> {
   });
   const until = Date.now() + 120_000;
   while ((backlog.length || idle.length < conns.length) && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
-  failed += backlog.length + conns.filter((c) => c.due !== undefined).length;
+  for (let i = 0; i < backlog.length + conns.filter((c) => c.due !== undefined).length; i++) fail('unanswered');
   for (const c of conns) c.socket.destroy();
   latencies.sort((a, b) => a - b);
-  return { ok, failed, latencies };
+  return { ok, failed, failures, latencies };
 }
