@@ -16,6 +16,8 @@ export interface KnexMessageStoreOptions {
   flushMaxBatch?: number;
   /** Rows per pruning statement (default 5,000). */
   pruneBatch?: number;
+  /** How long changes to stored messages wait for a new message's batch to ride along with (default 5 ms; 0: never). */
+  lazyMs?: number;
 }
 
 const DEFAULT_LIMIT = 50;
@@ -49,6 +51,9 @@ export class KnexMessageStore implements MessageStore {
     };
     this.batcher = new WriteBatcher<WriteOp>(db, {
       maxBatch: options.flushMaxBatch ?? 1_000,
+      // Nobody waits on a destination's outcome but its queue consumer: it rides along with the next new message.
+      lazy: (op) => op.kind !== 'insert',
+      lazyMs: options.lazyMs ?? 5,
       apply: (trx, ops) => applyWrites(trx, ctx, ops),
       // PostgreSQL: the whole batch as one statement in autocommit (pg-batch-statement.ts).
       single: this.dialect === 'postgres' ? (ops) => {
