@@ -13,7 +13,7 @@ export interface WriteBatcherOptions<Op> {
   /**
    * Operations whose callers can wait a little (a delivered stage's status, unlike a new message whose sender waits
    * for its acknowledgement): they wait up to `lazyMs` for a batch that an urgent operation starts and share its
-   * commit. At moderate load, when every urgent operation makes a batch of its own, this halves the commits.
+   * commit. At moderate load, when every urgent operation makes a batch of its own, each would otherwise pay a commit.
    */
   lazy?(op: Op): boolean;
   lazyMs?: number;
