@@ -111,6 +111,7 @@ async function runTransaction(ctx: FhirContext, outer: FhirRequest, prepared: Pr
   const results = new Map<number, FhirResponse>();
   await ctx.repo.transaction(async (trx) => {
     const inner: FhirContext = { ...ctx, repo: trx };
+    await trx.lockConditions?.(conditionsOf(ordered));
     for (const p of ordered) {
       const res = await run(inner, outer, p, refs, execute);
       results.set(p.index, res);
@@ -127,6 +128,25 @@ async function runTransaction(ctx: FhirContext, outer: FhirRequest, prepared: Pr
   });
   const entry = prepared.map((p) => responseEntry(ctx, outer, results.get(p.index)!));
   return { status: 200, body: { resourceType: 'Bundle', type: 'transaction-response', entry } };
+}
+
+/**
+ * The conditions (`Type?search`) of the transaction's conditional creates and updates, as the store will lock them.
+ * Those that name a `urn:uuid:` are known only once that entry ran; they are left to lock themselves. A condition
+ * spelled differently here than in the store costs one needless lock, nothing else.
+ */
+function conditionsOf(ordered: Prepared[]): string[] {
+  const out: string[] = [];
+  for (const p of ordered) {
+    const r = p.entry.request!;
+    const type = p.entry.resource?.resourceType;
+    let search: string | undefined;
+    if (p.method === 'POST' && r.ifNoneExist) search = r.ifNoneExist;
+    else if (p.method === 'PUT' && r.url.includes('?')) search = r.url.split('?')[1];
+    if (!type || !search || search.includes('urn:')) continue;
+    out.push(`${type}?${search.startsWith('?') ? search.slice(1) : search}`);
+  }
+  return out;
 }
 
 async function run(ctx: FhirContext, outer: FhirRequest, p: Prepared, refs: UrnReferences | undefined, execute: Execute): Promise<FhirResponse> {

@@ -52,6 +52,19 @@ const CURRENT_ROW_SQL = 'select version_id, last_updated, deleted, content from 
  * none. Concurrent writers to one resource are serialised by a row lock on `fhir_resources` (SELECT … FOR UPDATE;
  * SQLite has one writer) and the UPDATE compares the version it read, so no update is lost.
  */
+/** Conditions whose lock a transaction holds (until it ends); by transaction, as several repositories share one. */
+const conditionLocks = new WeakMap<Knex.Transaction, Set<string>>();
+
+function heldConditions(trx: Knex.Transaction): Set<string> {
+  let held = conditionLocks.get(trx);
+  if (!held) conditionLocks.set(trx, (held = new Set()));
+  return held;
+}
+
+function conditionKey(condition: string): string {
+  return createHash('sha256').update(condition).digest('hex');
+}
+
 export class KnexRepository implements Repository {
   private readonly dialect: StoreDialect;
   private readonly codec: ContentCodec;
@@ -296,8 +309,25 @@ export class KnexRepository implements Repository {
     return result.resources[0] as T | undefined;
   }
 
+  /**
+   * Takes, in one go, the locks of the conditional interactions (`Type?search`) a transaction is about to run; each
+   * conditional create or update then finds its lock held and goes straight to its search. Outside a transaction
+   * there is nothing to hold them for.
+   */
+  async lockConditions(conditions: string[]): Promise<void> {
+    if (!this.trx) return;
+    const held = heldConditions(this.trx);
+    const fresh = [...new Set(conditions)].filter((c) => !held.has(c));
+    if (!fresh.length) return;
+    await this.dialect.lockAllUntilCommit(this.trx, fresh.map(conditionKey));
+    for (const c of fresh) held.add(c);
+  }
+
   private async lockCondition(trx: Knex.Transaction, condition: string): Promise<void> {
-    await this.dialect.lockUntilCommit(trx, createHash('sha256').update(condition).digest('hex'));
+    const held = heldConditions(trx);
+    if (held.has(condition)) return;
+    await this.dialect.lockUntilCommit(trx, conditionKey(condition));
+    held.add(condition);
   }
 
   /** Writes version prev+1 of the resource: current row, history row, index rows and the outbox event. */

@@ -108,6 +108,11 @@ export interface Repository {
    * together or not at all. Nested calls join the outer transaction.
    */
   transaction<T>(fn: (repo: Repository) => Promise<T>): Promise<T>;
+  /**
+   * Inside a transaction: takes the locks of the conditional creates and updates (`Type?search`) it will run, in one
+   * statement where the database allows, instead of one per interaction. Optional: without it each takes its own.
+   */
+  lockConditions?(conditions: string[]): Promise<void>;
   /** The same repository acting for another caller (correlation id, author). */
   withContext(context: RequestContext): Repository;
 }

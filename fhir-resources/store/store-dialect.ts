@@ -32,6 +32,8 @@ export interface StoreDialect {
    * until the first has committed, then sees what it wrote.
    */
   lockUntilCommit(trx: Knex.Transaction, key: string): Promise<void>;
+  /** Several such locks, taken in one fixed order (so that two transactions wanting the same ones cannot deadlock). */
+  lockAllUntilCommit(trx: Knex.Transaction, keys: string[]): Promise<void>;
   /** Lock the given outbox rows that no one else holds, skipping those another relay has locked. */
   lockUnpublishedOutboxRows(trx: Knex.Transaction, seqs: number[]): Promise<Array<Record<string, unknown>>>;
   isUniqueViolation(err: unknown): boolean;
@@ -43,6 +45,11 @@ export interface StoreDialect {
 
 /** First key of the store's two-key advisory locks ('LS'). */
 const ADVISORY_LOCK_SPACE = 0x4c53;
+
+/** A hex digest's first 32 bits as PostgreSQL's int4 advisory-lock key. */
+function advisoryKey(key: string): number {
+  return Number.parseInt(key.slice(0, 8), 16) | 0;
+}
 
 const OUTBOX_COLUMNS = ['seq', 'resource_type', 'resource_id', 'version_id', 'action', 'correlation_id', 'created_at'];
 
@@ -63,9 +70,18 @@ export function storeDialect(db: Knex): StoreDialect {
       if (name === 'mysql') return (result as [Array<Record<string, unknown>>])[0];
       return result as Array<Record<string, unknown>>;
     },
+    async lockAllUntilCommit(trx, keys) {
+      if (name === 'postgres') {
+        // One round trip for a whole Bundle's conditions, taken in ascending order.
+        const ints = [...new Set(keys.map(advisoryKey))].sort((a, b) => a - b);
+        if (ints.length) await trx.raw('SELECT pg_advisory_xact_lock(?, k) FROM (SELECT unnest(?::int[]) AS k ORDER BY 1) AS s', [ADVISORY_LOCK_SPACE, ints]);
+        return;
+      }
+      for (const key of [...new Set(keys)].sort()) await this.lockUntilCommit(trx, key);
+    },
     async lockUntilCommit(trx, key) {
       // One statement instead of two; the two-key form's key space is apart from the one-key locks elsewhere.
-      if (name === 'postgres') return void await trx.raw('SELECT pg_advisory_xact_lock(?, ?)', [ADVISORY_LOCK_SPACE, Number.parseInt(key.slice(0, 8), 16) | 0]);
+      if (name === 'postgres') return void await trx.raw('SELECT pg_advisory_xact_lock(?, ?)', [ADVISORY_LOCK_SPACE, advisoryKey(key)]);
       // The pool's only connection is held by the transaction: no other transaction runs until it ends.
       if (name === 'sqlite') return;
       // Elsewhere a row that lives only inside the transaction: a second writer inserting the same key waits on it.

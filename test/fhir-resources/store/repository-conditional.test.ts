@@ -1,3 +1,4 @@
+import { Operator } from '@medplum/core';
 import type { Patient } from '@medplum/fhirtypes';
 import { ALL_DATABASES } from '../../support/databases';
 import { countRows, openStore, patient, statusOf, StoreFixture } from './store-fixture';
@@ -46,6 +47,44 @@ describe.each(ALL_DATABASES)('KnexRepository conditional interactions on %s', (k
     const results = await Promise.all([1, 2, 3, 4].map(() => repo.create(withMrn('并', 'R1'), { ifNoneExist: `identifier=${MRN}|R1` })));
     expect(results.filter((r) => r.created)).toHaveLength(1);
     expect(new Set(results.map((r) => r.resource.id)).size).toBe(1);
+  });
+
+  it('conditions locked up front for a whole Bundle serialise concurrent transactions as per-interaction locks do', async () => {
+    const locks: string[] = [];
+    const seen = (q: { sql: string }) => { if (/advisory|fhir_write_locks/i.test(q.sql)) locks.push(q.sql); };
+    const run = (mrns: string[]) => fx.repository().transaction(async (tx) => {
+      await tx.lockConditions?.(mrns.map((m) => `Patient?identifier=${MRN}|${m}`));
+      const created: boolean[] = [];
+      // Another order than the locks' (which are sorted): each create finds its lock held.
+      for (const m of mrns) created.push((await tx.create(withMrn('锁', m), { ifNoneExist: `identifier=${MRN}|${m}` })).created);
+      return created;
+    });
+    fx.db.on('query', seen);
+    try {
+      expect(await run(['S1', 'S2', 'S3'])).toEqual([true, true, true]);
+    } finally {
+      fx.db.off('query', seen);
+    }
+    // PostgreSQL: one statement for the three; MariaDB: a lock row per condition (insert, delete); SQLite's one
+    // writer needs none.
+    expect(locks).toHaveLength(kind === 'postgres' ? 1 : kind === 'mysql' ? 6 : 0);
+    // InnoDB may still pick a deadlock victim among lock-row inserters of one key; its transaction is run again, as
+    // the channel's queue would.
+    const again = async (mrns: string[]): Promise<boolean[]> => {
+      for (;;) {
+        try {
+          return await run(mrns);
+        } catch (err) {
+          if (kind !== 'mysql' || !/deadlock/i.test(String(err))) throw err;
+        }
+      }
+    };
+    const results = await Promise.all([['T1', 'T2', 'T3'], ['T3', 'T1', 'T2'], ['T2', 'T3', 'T1']].map(again));
+    expect(results.flat().filter(Boolean)).toHaveLength(3);
+    for (const m of ['T1', 'T2', 'T3']) {
+      const found = await fx.repository().search({ resourceType: 'Patient', filters: [{ code: 'identifier', operator: Operator.EQUALS, value: `${MRN}|${m}` }] });
+      expect(found.resources).toHaveLength(1);
+    }
   });
 
   it('conditional update with no match creates, with a server id when the body has none', async () => {
