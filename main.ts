@@ -62,6 +62,8 @@ process.on('unhandledRejection', (err) => logger.error('unhandled rejection', { 
 
 main().catch((err) => {
   if (err instanceof ConfigError) logger.error(err.message);
-  else logger.error('start-up failed', { error: (err as Error).message, stack: (err as Error).stack });
+  // The Error itself: the log formatter keeps its message and code (and its stack at debug level). A `stack` field
+  // of our own would be taken for winston's copy of one and replace the message with 'start-up failed'.
+  else logger.error('start-up failed', { error: err });
   process.exit(1);
 });
