@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { Knex } from 'knex';
 import { OperationOutcomeError, SearchRequest, deepClone, generateId, parseSearchRequest } from '@medplum/core';
 import type { Resource, ResourceType } from '@medplum/fhirtypes';
@@ -9,6 +8,7 @@ import type {
   CreateOptions, HistoryOptions, HistoryResult, JsonPatchOperation, Repository, RequestContext, SearchOptions,
   SearchResult, UpdateOptions, WriteResult,
 } from './repository';
+import { lockCondition, lockConditions } from './condition-locks';
 import { ContentCodec, plainJsonContent } from './content-codec';
 import { preparedRows } from './prepared-statements';
 import type { SearchIndex } from './search-index-port';
@@ -52,19 +52,6 @@ const CURRENT_ROW_SQL = 'select version_id, last_updated, deleted, content from 
  * none. Concurrent writers to one resource are serialised by a row lock on `fhir_resources` (SELECT … FOR UPDATE;
  * SQLite has one writer) and the UPDATE compares the version it read, so no update is lost.
  */
-/** Conditions whose lock a transaction holds (until it ends); by transaction, as several repositories share one. */
-const conditionLocks = new WeakMap<Knex.Transaction, Set<string>>();
-
-function heldConditions(trx: Knex.Transaction): Set<string> {
-  let held = conditionLocks.get(trx);
-  if (!held) conditionLocks.set(trx, (held = new Set()));
-  return held;
-}
-
-function conditionKey(condition: string): string {
-  return createHash('sha256').update(condition).digest('hex');
-}
-
 export class KnexRepository implements Repository {
   private readonly dialect: StoreDialect;
   private readonly codec: ContentCodec;
@@ -297,7 +284,7 @@ export class KnexRepository implements Repository {
    */
   private async findOne<T extends Resource>(trx: Knex.Transaction, resourceType: string, search: string): Promise<T | undefined> {
     const query = search.startsWith('?') ? search.slice(1) : search;
-    await this.lockCondition(trx, `${resourceType}?${query}`);
+    await lockCondition(this.dialect, trx, `${resourceType}?${query}`);
     let request: SearchRequest;
     try {
       request = this.searchIndex.parse?.(`${resourceType}?${query}`) ?? parseSearchRequest(`${resourceType}?${query}`);
@@ -315,19 +302,7 @@ export class KnexRepository implements Repository {
    * there is nothing to hold them for.
    */
   async lockConditions(conditions: string[]): Promise<void> {
-    if (!this.trx) return;
-    const held = heldConditions(this.trx);
-    const fresh = [...new Set(conditions)].filter((c) => !held.has(c));
-    if (!fresh.length) return;
-    await this.dialect.lockAllUntilCommit(this.trx, fresh.map(conditionKey));
-    for (const c of fresh) held.add(c);
-  }
-
-  private async lockCondition(trx: Knex.Transaction, condition: string): Promise<void> {
-    const held = heldConditions(trx);
-    if (held.has(condition)) return;
-    await this.dialect.lockUntilCommit(trx, conditionKey(condition));
-    held.add(condition);
+    if (this.trx) await lockConditions(this.dialect, this.trx, conditions);
   }
 
   /** Writes version prev+1 of the resource: current row, history row, index rows and the outbox event. */
