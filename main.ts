@@ -35,14 +35,15 @@ async function main(): Promise<void> {
     channels: (db, bus) => hospitalChannels({ hospital, db, bus, fhir: repository }),
     mount: async (app, { db, bus }) => {
       const security = await startSecurity(config, db);
-      app.use(...securityHeaders(config.http.corsOrigins));
+      const headers = securityHeaders(config.http.corsOrigins);
+      app.use(...headers);
       app.use('/channels/:channelId/notify', notifyRateLimit(config.http.notifyRateLimit.windowMs, config.http.notifyRateLimit.max));
       app.use('/auth', security.authRoutes);
       // Registered before the engine mounts /api, so it runs first.
       app.use('/api', security.opsGuard);
       const fhir = fhirModule = await startFhirModule({ db, bus, security, operations: hospitalOperations(hospital) });
-      app.use('/fhir', fhir.router);
-      return { stop: async () => { security.stop(); await fhir.stop(); } };
+      // Served beside express, not through it (engine/http/direct-routes), with the same headers.
+      return { stop: async () => { security.stop(); await fhir.stop(); }, direct: [{ prefix: '/fhir', middleware: headers, handler: fhir.router }] };
     },
   });
   if (demo && !simulators) simulators = await startSimulators(running.port);

@@ -12,6 +12,7 @@ import type { ConnectorRegistry } from './channel/connector-registry';
 import { channelFromYaml, loadChannelDirectory } from './channel/yaml-channel-loader';
 import type { LingshuConfig } from './config/config';
 import { dialectOf, openDatabase, openMessageStoreDatabase } from './db';
+import { DirectRoute, withDirectRoutes } from './http/direct-routes';
 import { healthRoutes } from './http/health';
 import { opsApi } from './http/ops-api';
 import { childLogger } from './logger';
@@ -19,6 +20,7 @@ import { KnexMessageStore } from './message-store/knex-message-store';
 import type { MessageStore } from './message-store/types';
 import { PgStatisticsKeeper } from './pg-statistics';
 import { Engine, EngineError } from './runtime/engine';
+import { SqliteCheckpointer, sqliteFileOf } from './sqlite-checkpointer';
 import { Scheduler } from './scheduler';
 
 export interface ServerOptions {
@@ -32,8 +34,11 @@ export interface ServerOptions {
   mount?: (app: Express, parts: { db: Knex; bus: Bus }) => Mounted | Promise<Mounted>;
 }
 
-/** What a mounted part needs at shutdown: it stops after the HTTP port closes and before the bus and database. */
-export type Mounted = void | { stop(): Promise<void> };
+/**
+ * What a mounted part needs at shutdown (it stops after the HTTP port closes and before the bus and database), and
+ * the prefixes it serves without express (see engine/http/direct-routes).
+ */
+export type Mounted = void | { stop(): Promise<void>; direct?: DirectRoute[] };
 
 export interface RunningServer {
   app: Express;
@@ -57,6 +62,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   await store.migrate();
   const statistics = dialectOf(db) === 'postgres' ? new PgStatisticsKeeper(db, childLogger({ component: 'statistics' })) : undefined;
   statistics?.start();
+  const sqliteFile = sqliteFileOf(db);
+  const checkpointer = sqliteFile ? new SqliteCheckpointer(db, sqliteFile, childLogger({ component: 'sqlite-checkpoint' })) : undefined;
+  await checkpointer?.start();
   const bus: Bus = config.bus
     ? new RabbitMqBus(config.bus, { prefix: config.rabbitmq.prefix, partitions: config.rabbitmq.partitions, logger: (level, msg, meta) => log.log(level, msg, meta) })
     : new InProcessBus(db, { logger: (level, msg, meta) => log.log(level, msg, meta) });
@@ -130,7 +138,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     }
   });
 
-  const server = http.createServer(app);
+  const server = http.createServer(withDirectRoutes(app, mounted?.direct ?? []));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.port, () => resolve());
@@ -153,6 +161,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       await bus.close();
       await store.close();
       if (storeDb !== db) await storeDb.destroy();
+      await checkpointer?.stop();
       await db.destroy();
     },
   };

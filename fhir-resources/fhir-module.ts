@@ -1,6 +1,5 @@
 import { deepClone, isNotFound, isGone, OperationOutcomeError } from '@medplum/core';
 import type { Resource } from '@medplum/fhirtypes';
-import type { Router } from 'express';
 import type { Knex } from 'knex';
 import type { Bus } from '../engine/bus/bus';
 import { childLogger } from '../engine/logger';
@@ -10,15 +9,15 @@ import { bindWechatOperation } from './operations/identity/bind-wechat';
 import type { Operation } from './operations/operation';
 import { standardOperations } from './operations/standard-operations';
 import { chinaTerminologyResources } from './profiles';
-import { fhirRouter } from './rest/fhir-router';
+import { fhirRouter, type FhirHttpHandler } from './rest/fhir-router';
 import { KnexSearchIndex } from './search/search-index';
 import { createFhirStore } from './store/fhir-store';
 import type { Repository } from './store/repository';
 
 export interface FhirModule {
   repository: Repository;
-  /** Mounted at `/fhir` by the composition root. */
-  router: Router;
+  /** Mounted at `/fhir` by the composition root (a plain node handler, which express can mount too). */
+  router: FhirHttpHandler;
   stop(): Promise<void>;
 }
 

@@ -1,6 +1,6 @@
 import { OperationOutcomeError } from '@medplum/core';
 import type { OperationOutcome, Resource } from '@medplum/fhirtypes';
-import type { Request } from 'express';
+import type { IncomingMessage } from 'node:http';
 import { auditEvent } from '../audit/audit-event';
 import type { AuditLog } from '../audit/audit-log';
 import type { Operation, OperationLevel } from '../operations/operation';
@@ -34,8 +34,8 @@ function outcome(id: string, code: 'login' | 'transient' | 'forbidden', diagnost
   return new OperationOutcomeError(o);
 }
 
-export function bearerOf(req: Request): string | undefined {
-  const header = req.get('authorization');
+export function bearerOf(req: IncomingMessage): string | undefined {
+  const header = req.headers.authorization;
   const m = header ? /^Bearer\s+(\S+)$/i.exec(header) : null;
   return m?.[1];
 }
@@ -52,7 +52,7 @@ export class FhirSecurity {
   }
 
   /** `path` is below the FHIR base; `metadata` and GETs of the public types need no token. */
-  async authenticate(req: Request, method: string, path: string, meta: CallerMeta): Promise<Principal> {
+  async authenticate(req: IncomingMessage, method: string, path: string, meta: CallerMeta): Promise<Principal> {
     const token = bearerOf(req);
     const first = path.split('/')[0];
     if (!token && method === 'GET' && (path === 'metadata' || this.policy.publicTypes.has(first))) return ANONYMOUS;

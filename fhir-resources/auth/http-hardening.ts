@@ -2,13 +2,15 @@ import cors from 'cors';
 import type { RequestHandler } from 'express';
 import { rateLimit } from 'express-rate-limit';
 import helmet from 'helmet';
+import type { PlainMiddleware } from '../../engine/http/direct-routes';
 
 /**
  * HTTP headers and limits for the whole app: helmet's defaults (HSTS, nosniff, frame-ancestors none…), CORS only for
  * the configured browser origins, and rate limits for the token endpoints and the payment notification endpoints. TLS (also 国密 TLS) ends at the hospital's
  * reverse proxy in front of Lingshu; behind it set `app.set('trust proxy', …)` so that `req.ip` is the client.
+ * Plain node middleware, so that the routes served without express (/fhir) run the same ones.
  */
-export function securityHeaders(corsOrigins: string[]): RequestHandler[] {
+export function securityHeaders(corsOrigins: string[]): PlainMiddleware[] {
   const allowed = new Set(corsOrigins);
   return [
     helmet(),

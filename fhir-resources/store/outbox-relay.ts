@@ -147,12 +147,18 @@ export class OutboxRelay {
     clearTimeout(this.timer);
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      this.inFlight = this.run().finally(() => { this.inFlight = undefined; });
+      // The next run is scheduled here, after inFlight is cleared, not inside run(): a wake that came while run()
+      // was pruning or returning would otherwise set a flag nobody reads and wait a whole poll interval.
+      this.inFlight = this.run().then((next) => {
+        this.inFlight = undefined;
+        this.schedule(this.wokenDuringRun && this.failures === 0 ? 0 : next);
+      });
     }, delayMs);
     this.timer.unref?.();
   }
 
-  private async run(): Promise<void> {
+  /** One run; returns the delay until the next. */
+  private async run(): Promise<number> {
     let next = this.pollMs;
     try {
       do {
@@ -172,7 +178,7 @@ export class OutboxRelay {
       // Rows stay unpublished: nothing is lost, the events are only late.
       this.log.warn('FHIR outbox relay could not publish change events; retrying', { err, failedRuns: this.failures, retryInMs: next });
     }
-    this.schedule(next);
+    return next;
   }
 }
 

@@ -66,8 +66,8 @@ export async function startHospitalEngine(o: HospitalEngineOptions): Promise<Hos
         const security = o.security === false ? undefined : await startSecurity(config, db);
         if (security) app.use('/auth', security.authRoutes);
         fhir = await startFhirModule({ db, bus, security, operations: hospitalOperations(hospital) });
-        app.use('/fhir', fhir.router);
-        return { stop: async () => { security?.stop(); await fhir!.stop(); } };
+        // As main.ts serves it: beside express, not through it.
+        return { stop: async () => { security?.stop(); await fhir!.stop(); }, direct: [{ prefix: '/fhir', handler: fhir.router }] };
       },
     });
   } catch (err) {
