@@ -1,4 +1,4 @@
-import { deepClone, formatSearchQuery, getStatus, isGone, isNotFound, OperationOutcomeError, type SearchRequest } from '@medplum/core';
+import { deepClone, formatSearchQuery, getStatus, OperationOutcomeError, type SearchRequest } from '@medplum/core';
 import type { AuditEvent, Resource, ResourceType } from '@medplum/fhirtypes';
 import { applyPatch } from 'fast-json-patch';
 import type { Knex } from 'knex';
@@ -47,15 +47,6 @@ function failureOf(err: unknown): AuditOutcome {
 
 function patientsOf(resource: Resource | undefined): string[] {
   return resource ? compartmentPatientsOf(resource).map((id) => `Patient/${id}`) : [];
-}
-
-async function readIfLive(repo: Repository, type: ResourceType, id: string): Promise<Resource | undefined> {
-  try {
-    return await repo.read(type, id);
-  } catch (err) {
-    if (err instanceof OperationOutcomeError && (isNotFound(err.outcome) || isGone(err.outcome))) return undefined;
-    throw err;
-  }
 }
 
 /**
@@ -177,7 +168,7 @@ export class AuthorizedRepository implements ElevatableRepository {
   update<T extends Resource>(resource: T, options?: UpdateOptions): Promise<WriteResult<T>> {
     return this.run({ subtype: 'update', action: 'U', entity: `${resource.resourceType}/${resource.id}` }, async (repo, trx) => {
       await this.o.access.checkWrite(trx, resource);
-      const prev = resource.id ? await readIfLive(repo, resource.resourceType, resource.id) : undefined;
+      const prev = resource.id ? await repo.readForWrite(resource.resourceType, resource.id) : undefined;
       if (prev && !(await this.o.access.canSee(trx, prev))) throw forbidden(`You may not change ${resource.resourceType}/${resource.id}`);
       const result = await repo.update(resource, options);
       return { ...result, resource: this.present(result.resource, false) };
@@ -214,7 +205,7 @@ export class AuthorizedRepository implements ElevatableRepository {
   delete(resourceType: ResourceType, id: string): Promise<void> {
     return this.run({ subtype: 'delete', action: 'D', entity: `${resourceType}/${id}` }, async (repo, trx) => {
       this.o.access.requireWrite(resourceType);
-      const prev = await readIfLive(repo, resourceType, id);
+      const prev = await repo.readForWrite(resourceType, id);
       if (prev && !(await this.o.access.canSee(trx, prev))) throw resourceNotFound(`${resourceType}/${id}`);
       await repo.delete(resourceType, id);
     });

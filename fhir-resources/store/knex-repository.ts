@@ -8,6 +8,7 @@ import type {
   CreateOptions, HistoryOptions, HistoryResult, JsonPatchOperation, Repository, RequestContext, SearchOptions,
   SearchResult, UpdateOptions, WriteResult,
 } from './repository';
+import { forgetLockedRow, lockedRow, rememberLockedRow } from './locked-rows';
 import { lockCondition, lockConditions } from './condition-locks';
 import { ContentCodec, plainJsonContent } from './content-codec';
 import { preparedRows } from './prepared-statements';
@@ -154,7 +155,7 @@ export class KnexRepository implements Repository {
   ): Promise<T> {
     const ref = `${resourceType}/${id}`;
     return this.write(ref, async (trx) => {
-      const prev = await this.current(trx, resourceType, id, true);
+      const prev = await this.lockedCurrent(trx, resourceType, id);
       if (!prev) throw resourceNotFound(ref);
       if (prev.deleted) throw resourceGone(ref);
       this.checkIfMatch(ref, options.ifMatch, prev);
@@ -169,7 +170,7 @@ export class KnexRepository implements Repository {
   async delete(resourceType: ResourceType, id: string): Promise<void> {
     const ref = `${resourceType}/${id}`;
     await this.write(ref, async (trx) => {
-      const prev = await this.current(trx, resourceType, id, true);
+      const prev = await this.lockedCurrent(trx, resourceType, id);
       if (!prev || prev.deleted) return;
       await this.putVersion(trx, { resourceType, id } as Resource, prev, 'DELETE', 'delete');
     });
@@ -217,7 +218,7 @@ export class KnexRepository implements Repository {
     trx: Knex.Transaction, incoming: T, ifMatch: string | undefined, method: Method,
   ): Promise<WriteResult<T>> {
     const ref = `${incoming.resourceType}/${incoming.id}`;
-    const prev = await this.current(trx, incoming.resourceType, incoming.id as string, true);
+    const prev = await this.lockedCurrent(trx, incoming.resourceType, incoming.id as string);
     this.checkIfMatch(ref, ifMatch, prev);
     const live = prev !== undefined && !prev.deleted;
     const stored = await this.putVersion(trx, incoming, prev, method, live ? 'update' : 'create');
@@ -257,6 +258,26 @@ export class KnexRepository implements Repository {
     const rows = await preparedRows(this.db, 'lingshu_current_row', CURRENT_ROW_SQL, [resourceType, id]);
     if (!rows) return this.current(this.db, resourceType, id, false);
     return this.currentRow(rows[0]);
+  }
+
+  /**
+   * In a transaction: the live resource a write is about to replace, its row locked until commit (undefined when
+   * missing or deleted). The write that follows in the same transaction reuses the locked row (locked-rows.ts).
+   * Outside one, a plain read: there is nothing to hold a lock for.
+   */
+  async readForWrite<T extends Resource>(resourceType: T['resourceType'], id: string): Promise<T | undefined> {
+    const row = this.trx ? await this.lockedCurrent(this.trx, resourceType, id) : await this.currentOutsideTransaction(resourceType, id);
+    return row && !row.deleted ? (this.codec.decode(row.content) as T) : undefined;
+  }
+
+  /** The current row under a row lock, read once per transaction. */
+  private async lockedCurrent(trx: Knex.Transaction, resourceType: string, id: string): Promise<CurrentRow | undefined> {
+    const ref = `${resourceType}/${id}`;
+    const kept = lockedRow<CurrentRow>(trx, ref);
+    if (kept) return kept;
+    const row = await this.current(trx, resourceType, id, true);
+    rememberLockedRow(trx, ref, row);
+    return row;
   }
 
   private async current(q: Knex | Knex.Transaction, resourceType: string, id: string, lock: boolean): Promise<CurrentRow | undefined> {
@@ -325,6 +346,7 @@ export class KnexRepository implements Repository {
       // No current row before: the resource never existed, so it has no index rows either.
       clearIndex: rowsOf && prev ? this.searchIndex.indexTables ?? [] : [],
     });
+    forgetLockedRow(trx, `${resourceType}/${id}`);
     // Compare-and-set on the version read under the lock: a writer that slipped past it updates nothing.
     if (!written) throw concurrentWrite(`${resourceType}/${id}`);
     if (!rowsOf) {

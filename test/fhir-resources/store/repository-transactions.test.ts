@@ -78,4 +78,39 @@ describe.each(ALL_DATABASES)('KnexRepository transactions and concurrency on %s'
     const { entries } = await repo.history('Patient', `race-${kind}`);
     expect(entries.map((e) => e.versionId)).toEqual(['3', '2', '1']);
   });
+
+  it('a write after readForWrite in its transaction reuses the locked row: one SELECT of the current row, not two', async () => {
+    const repo = fx.repository();
+    const { resource } = await repo.create(patient('锁行'));
+    const selects: string[] = [];
+    const seen = (q: { sql: string }) => { if (/^select .* from [`"]?fhir_resources/i.test(q.sql)) selects.push(q.sql); };
+    fx.db.on('query', seen);
+    try {
+      await repo.transactionWith(async (tx) => {
+        const before = await tx.readForWrite<Patient>('Patient', resource.id!);
+        expect(before?.name?.[0].family).toBe('锁行');
+        await tx.update({ ...resource, name: [{ family: '锁行二' }] });
+        // The row was forgotten after the write: the delete reads (and locks) version 2 itself.
+        await tx.delete('Patient', resource.id!);
+      });
+    } finally {
+      fx.db.off('query', seen);
+    }
+    expect(selects).toHaveLength(2);
+    if (kind !== 'sqlite') expect(selects.every((sql) => /for update/i.test(sql))).toBe(true);
+    const { entries } = await repo.history('Patient', resource.id);
+    expect(entries.map((e) => e.versionId)).toEqual(['3', '2', '1']);
+    expect(await repo.readForWrite('Patient', resource.id!)).toBeUndefined();
+  });
+
+  it('concurrent read-then-update transactions queue on the row lock and keep every version', async () => {
+    const repo = fx.repository();
+    const { resource } = await repo.create(patient('排队锁'));
+    await Promise.all([1, 2, 3, 4].map((n) => repo.transactionWith(async (tx) => {
+      const current = await tx.readForWrite<Patient>('Patient', resource.id!);
+      await tx.update({ ...current!, name: [{ family: `writer ${n}` }] }, { ifMatch: `W/"${current!.meta!.versionId}"` });
+    })));
+    const { entries } = await repo.history('Patient', resource.id);
+    expect(entries.map((e) => e.versionId)).toEqual(['5', '4', '3', '2', '1']);
+  });
 });
