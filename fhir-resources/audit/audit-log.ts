@@ -3,6 +3,7 @@ import type { Knex } from 'knex';
 import { MigrationStep, runMigrations } from '../../engine/migrations';
 import { WriteBatcher } from '../../engine/write-batcher';
 import { preparedOn, sqliteConnectionOf } from '../store/prepared-statements';
+import type { IndexTableRows } from '../store/search-index-port';
 import { storeDialect } from '../store/store-dialect';
 import { auditColumns } from './audit-event';
 import { canonicalJson, chainHash, ChainHash, GENESIS_HASH } from './audit-chain';
@@ -103,6 +104,14 @@ export class AuditLog {
     if (!trx) return this.batcher.submit(events);
     const rows = events.map((event) => ({ content: JSON.stringify(event) }));
     for (let i = 0; i < rows.length; i += 100) await trx(PENDING_TABLE).insert(rows.slice(i, i + 100));
+  }
+
+  /**
+   * Records as rows of the pending table, for a write that inserts them itself in its own statement (the store's
+   * `createAlone`); the writer then calls `seal` after its commit, as after `append` in a transaction.
+   */
+  pendingRows(events: AuditEvent[]): IndexTableRows {
+    return { table: PENDING_TABLE, columns: ['content'], values: events.map((event) => [JSON.stringify(event)]) };
   }
 
   /** Chains the records committed as pending so far; a writer calls it after its commit, before it answers. */

@@ -156,6 +156,7 @@ export class AuthorizedRepository implements ElevatableRepository {
   }
 
   create<T extends Resource>(resource: T, options?: CreateOptions): Promise<WriteResult<T>> {
+    if (!this.scope && options?.ifNoneExist === undefined) return this.createAlone(resource);
     return this.run({ subtype: 'create', action: 'C', entity: resource.resourceType }, async (repo, trx) => {
       await this.o.access.checkWrite(trx, resource);
       const result = await repo.create(resource, options);
@@ -163,6 +164,26 @@ export class AuthorizedRepository implements ElevatableRepository {
       if (!result.created && !(await this.o.access.canSee(trx, result.resource))) throw forbidden('The If-None-Exist condition matched a resource you may not see');
       return { ...result, resource: this.present(result.resource, false) };
     }, (r) => ({ entity: `${r.resource.resourceType}/${r.resource.id}`, patients: patientsOf(r.resource) }));
+  }
+
+  /**
+   * A plain create outside a Bundle: the access check reads nothing that the write could change, so the create and
+   * its audit record go to the store together (`createAlone`: one statement in autocommit on PostgreSQL).
+   */
+  private async createAlone<T extends Resource>(resource: T): Promise<WriteResult<T>> {
+    const draft: AuditDraft = { subtype: 'create', action: 'C', entity: resource.resourceType };
+    let result: WriteResult<T>;
+    try {
+      await this.o.access.checkWrite(this.store.connection, resource);
+      result = await this.store.createAlone(resource, (stored) => [this.o.audit.pendingRows([
+        this.event({ ...draft, entity: `${stored.resourceType}/${stored.id}`, patients: patientsOf(stored) }, OK),
+      ])]);
+    } catch (err) {
+      await this.o.audit.append([this.event(draft, failureOf(err))]);
+      throw err;
+    }
+    await this.o.audit.seal();
+    return { ...result, resource: this.present(result.resource, false) };
   }
 
   update<T extends Resource>(resource: T, options?: UpdateOptions): Promise<WriteResult<T>> {

@@ -1,9 +1,7 @@
 import { Knex } from 'knex';
-import { OperationOutcomeError, SearchRequest, deepClone, generateId, parseSearchRequest } from '@medplum/core';
+import { OperationOutcomeError, SearchRequest, generateId, parseSearchRequest } from '@medplum/core';
 import type { Resource, ResourceType } from '@medplum/fhirtypes';
 import { applyPatch, JsonPatchError, Operation } from 'fast-json-patch';
-import { jsonShapeIssues } from '../validation/json-shape-guards';
-import { validateResourceForWrite } from '../validation/validate-resource';
 import type {
   CreateOptions, HistoryOptions, HistoryResult, JsonPatchOperation, Repository, RequestContext, SearchOptions,
   SearchResult, UpdateOptions, WriteResult,
@@ -11,11 +9,12 @@ import type {
 import { forgetLockedRow, lockedRow, rememberLockedRow } from './locked-rows';
 import { lockCondition, lockConditions } from './condition-locks';
 import { ContentCodec, plainJsonContent } from './content-codec';
+import { prepareForWrite } from './prepare-write';
 import { preparedRows } from './prepared-statements';
-import type { SearchIndex } from './search-index-port';
+import type { IndexTableRows, SearchIndex } from './search-index-port';
 import { StoreDialect, storeDialect } from './store-dialect';
 import { readHistory } from './store-history';
-import { writeVersion } from './version-writer';
+import { VersionWrite, writeVersion, writeVersionAlone } from './version-writer';
 import {
   concurrentWrite, invalidRequest, resourceGone, resourceNotFound, tooManyMatches, versionMismatch,
 } from './store-outcomes';
@@ -39,11 +38,8 @@ interface CurrentRow {
 type Method = 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 type Action = 'create' | 'update' | 'delete';
 
-/** FHIR R4 id: https://hl7.org/fhir/R4/datatypes.html#id */
 /** Runs of a write transaction that lost a race (deadlock, duplicate key) before the caller sees 409. */
 const WRITE_ATTEMPTS = 3;
-
-const ID_PATTERN = /^[A-Za-z0-9\-.]{1,64}$/;
 
 const CURRENT_ROW_SQL = 'select version_id, last_updated, deleted, content from fhir_resources where resource_type = ? and id = ?';
 
@@ -101,7 +97,7 @@ export class KnexRepository implements Repository {
   }
 
   async create<T extends Resource>(resource: T, options: CreateOptions = {}): Promise<WriteResult<T>> {
-    const incoming = this.prepare({ ...resource, id: generateId() });
+    const incoming = prepareForWrite({ ...resource, id: generateId() });
     return this.write(resource.resourceType, async (trx) => {
       if (options.ifNoneExist !== undefined) {
         const match = await this.findOne<T>(trx, resource.resourceType, options.ifNoneExist);
@@ -130,7 +126,7 @@ export class KnexRepository implements Repository {
   }
 
   async update<T extends Resource>(resource: T, options: UpdateOptions = {}): Promise<WriteResult<T>> {
-    const incoming = this.prepare(resource);
+    const incoming = prepareForWrite(resource);
     const ref = `${resource.resourceType}/${resource.id}`;
     return this.write(ref, (trx) => this.updateIn(trx, incoming, options.ifMatch, 'PUT'));
   }
@@ -139,14 +135,14 @@ export class KnexRepository implements Repository {
     return this.write(resource.resourceType, async (trx) => {
       const match = await this.findOne<T>(trx, resource.resourceType, search);
       if (!match) {
-        if (resource.id) return this.updateIn(trx, this.prepare(resource), undefined, 'PUT');
-        const stored = await this.putVersion(trx, this.prepare({ ...resource, id: generateId() }), undefined, 'POST', 'create');
+        if (resource.id) return this.updateIn(trx, prepareForWrite(resource), undefined, 'PUT');
+        const stored = await this.putVersion(trx, prepareForWrite({ ...resource, id: generateId() }), undefined, 'POST', 'create');
         return { resource: stored, created: true };
       }
       if (resource.id && resource.id !== match.id) {
         throw invalidRequest(`The resource's id ${resource.id} differs from ${match.id}, the one "${search}" matches.`, `${resource.resourceType}.id`);
       }
-      return this.updateIn(trx, this.prepare({ ...resource, id: match.id }), undefined, 'PUT');
+      return this.updateIn(trx, prepareForWrite({ ...resource, id: match.id }), undefined, 'PUT');
     });
   }
 
@@ -163,7 +159,7 @@ export class KnexRepository implements Repository {
       if (patched.resourceType !== resourceType || patched.id !== id) {
         throw invalidRequest(`A patch may not change the resource type or id of ${ref}.`, `${resourceType}.id`);
       }
-      return this.putVersion(trx, this.prepare(patched), prev, 'PATCH', 'update');
+      return this.putVersion(trx, prepareForWrite(patched), prev, 'PATCH', 'update');
     });
   }
 
@@ -229,28 +225,6 @@ export class KnexRepository implements Repository {
     if (ifMatch === undefined) return;
     const expected = parseETag(ifMatch);
     if (!prev || String(prev.versionId) !== expected) throw versionMismatch(ref, expected, prev ? String(prev.versionId) : undefined);
-  }
-
-  /**
-   * Checks what the client sent (id, structure) before any database work, with the server-owned meta fields
-   * removed: the store assigns versionId and lastUpdated.
-   */
-  private prepare<T extends Resource>(resource: T): T {
-    if (!resource.id) throw invalidRequest(`An update needs the id of the ${resource.resourceType} in the body.`, `${resource.resourceType}.id`);
-    if (!ID_PATTERN.test(resource.id)) {
-      throw invalidRequest(`"${resource.id}" is not a valid id: use 1 to 64 letters, digits, "-" or ".".`, `${resource.resourceType}.id`);
-    }
-    // Shape first: deepClone serialises, and a hostile nesting depth would overflow the stack there.
-    const shape = jsonShapeIssues(resource);
-    if (shape.length > 0) throw new OperationOutcomeError({ resourceType: 'OperationOutcome', issue: shape });
-    const copy = deepClone(resource);
-    if (copy.meta) {
-      delete copy.meta.versionId;
-      delete copy.meta.lastUpdated;
-      if (Object.keys(copy.meta).length === 0) delete copy.meta;
-    }
-    validateResourceForWrite(copy);
-    return copy;
   }
 
   /** `current` through a prepared statement where the database has one (prepared-statements.ts): every read by id. */
@@ -326,26 +300,57 @@ export class KnexRepository implements Repository {
     if (this.trx) await lockConditions(this.dialect, this.trx, conditions);
   }
 
-  /** Writes version prev+1 of the resource: current row, history row, index rows and the outbox event. */
-  private async putVersion<T extends Resource>(
-    trx: Knex.Transaction, resource: T, prev: CurrentRow | undefined, method: Method, action: Action,
-  ): Promise<T> {
+  /**
+   * A create that is all its transaction would hold, with `companions(stored)` (rows that must commit with it: its
+   * audit record) written with it. On PostgreSQL one statement in autocommit (writeVersionAlone) instead of BEGIN,
+   * the version, the companions and COMMIT; elsewhere, inside a caller's transaction, or for a resource too large for
+   * one statement, an ordinary transaction.
+   */
+  async createAlone<T extends Resource>(resource: T, companions: (stored: T) => IndexTableRows[]): Promise<WriteResult<T>> {
+    const incoming = prepareForWrite({ ...resource, id: generateId() });
+    if (!this.trx && this.searchIndex.indexRows) {
+      const { write, stored } = this.versionWrite(incoming, undefined, 'POST', 'create');
+      write.companions = companions(stored);
+      const written = await writeVersionAlone(this.db, this.dialect, write);
+      if (written !== undefined) {
+        if (!written) throw concurrentWrite(`${stored.resourceType}/${stored.id}`);
+        this.options.onCommit?.();
+        return { resource: stored, created: true };
+      }
+    }
+    return this.write(resource.resourceType, async (trx) => ({ resource: await this.putVersion(trx, incoming, undefined, 'POST', 'create', companions), created: true }));
+  }
+
+  /** Version prev+1 of the resource as the version writer takes it, and the resource as stored. */
+  private versionWrite<T extends Resource>(resource: T, prev: CurrentRow | undefined, method: Method, action: Action): { write: VersionWrite; stored: T } {
     const versionId = (prev?.versionId ?? 0) + 1;
     const lastUpdated = nextInstant(prev?.lastUpdated);
-    const resourceType = resource.resourceType;
-    const id = resource.id as string;
     const deleted = action === 'delete';
     const stored = { ...resource, meta: { ...resource.meta, versionId: String(versionId), lastUpdated } } as T;
     // A search index that hands over its rows has them written with the version; another one is called after it.
     const rowsOf = this.searchIndex.indexRows?.bind(this.searchIndex);
-    const written = await writeVersion(trx, this.dialect, {
-      resourceType, id, versionId, lastUpdated, deleted, content: this.codec.encode(stored), method, action,
+    const write: VersionWrite = {
+      resourceType: resource.resourceType, id: resource.id as string, versionId, lastUpdated, deleted, content: this.codec.encode(stored), method, action,
       correlationId: this.options.context?.correlationId?.slice(0, 128) ?? null,
       previous: prev?.versionId,
       index: rowsOf && !deleted ? rowsOf(stored) : [],
       // No current row before: the resource never existed, so it has no index rows either.
       clearIndex: rowsOf && prev ? this.searchIndex.indexTables ?? [] : [],
-    });
+    };
+    return { write, stored };
+  }
+
+  /** Writes version prev+1 of the resource: current row, history row, index rows and the outbox event. */
+  private async putVersion<T extends Resource>(
+    trx: Knex.Transaction, resource: T, prev: CurrentRow | undefined, method: Method, action: Action, companions?: (stored: T) => IndexTableRows[],
+  ): Promise<T> {
+    const resourceType = resource.resourceType;
+    const id = resource.id as string;
+    const deleted = action === 'delete';
+    const { write, stored } = this.versionWrite(resource, prev, method, action);
+    if (companions) write.companions = companions(stored);
+    const rowsOf = this.searchIndex.indexRows;
+    const written = await writeVersion(trx, this.dialect, write);
     forgetLockedRow(trx, `${resourceType}/${id}`);
     // Compare-and-set on the version read under the lock: a writer that slipped past it updates nothing.
     if (!written) throw concurrentWrite(`${resourceType}/${id}`);

@@ -136,13 +136,13 @@ const pgNamed = new Map<string, { name: string; text: string }>();
 const PG_NAMED_LIMIT = 500;
 
 /**
- * Runs `sql` (positional `?` parameters) on the PostgreSQL connection a knex transaction holds, as a prepared
- * statement named after its text, so that a write whose few shapes recur (fhir-resources/store/version-writer.ts)
- * is parsed and planned once per pooled connection; undefined on other databases. Past PG_NAMED_LIMIT shapes the
- * rest run unnamed.
+ * Runs `sql` (positional `?` parameters) on PostgreSQL as a prepared statement named after its text, so that a write
+ * whose few shapes recur (fhir-resources/store/version-writer.ts) is parsed and planned once per pooled connection:
+ * on the connection a knex transaction holds, or on one taken from the pool for this statement alone (autocommit);
+ * undefined on other databases. Past PG_NAMED_LIMIT shapes the rest run unnamed.
  */
-export async function pgInTransaction(trx: Knex.Transaction, sql: string, params: unknown[]): Promise<{ rowCount: number } | undefined> {
-  if (dialectOf(trx as unknown as Knex) !== 'postgres') return undefined;
+export async function pgStatement(q: Knex | Knex.Transaction, sql: string, params: unknown[]): Promise<{ rowCount: number } | undefined> {
+  if (dialectOf(q as Knex) !== 'postgres') return undefined;
   let statement = pgNamed.get(sql);
   if (!statement) {
     let n = 0;
@@ -150,7 +150,14 @@ export async function pgInTransaction(trx: Knex.Transaction, sql: string, params
     if (pgNamed.size < PG_NAMED_LIMIT) pgNamed.set(sql, statement);
     else statement = { name: '', text: statement.text };
   }
-  const connection = (await clientOf(trx).acquireConnection()) as PgConnection;
-  const result = await connection.query({ ...(statement.name ? { name: statement.name } : {}), text: statement.text, values: params });
-  return { rowCount: Number(result.rowCount ?? 0) };
+  const query = { ...(statement.name ? { name: statement.name } : {}), text: statement.text, values: params };
+  const client = clientOf(q as Knex);
+  const connection = (await client.acquireConnection()) as PgConnection;
+  // A transaction's connection stays with it; a pooled one goes back once the statement is done.
+  if ((q as Knex & { isTransaction?: boolean }).isTransaction) return { rowCount: Number((await connection.query(query)).rowCount ?? 0) };
+  try {
+    return { rowCount: Number((await connection.query(query)).rowCount ?? 0) };
+  } finally {
+    await client.releaseConnection(connection);
+  }
 }

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { pgInTransaction, preparedOn, sqliteConnectionOf } from './prepared-statements';
+import { pgStatement, preparedOn, sqliteConnectionOf } from './prepared-statements';
 import type { IndexTableRows } from './search-index-port';
 import type { StoreDialect } from './store-dialect';
 
@@ -20,6 +20,11 @@ export interface VersionWrite {
   index: IndexTableRows[];
   /** Index tables to remove the previous version's rows from first; none for a first version. */
   clearIndex: readonly string[];
+  /**
+   * Rows of other tables that commit with this version and only if it is written (its audit record): in the same
+   * statement on PostgreSQL, after the version elsewhere.
+   */
+  companions?: IndexTableRows[];
 }
 
 const VERSION_COLUMNS = ['resource_type', 'id', 'version_id', 'last_updated', 'deleted', 'content'];
@@ -46,12 +51,23 @@ interface Sql {
  * that got past the row lock), having written nothing that outlives the caller's rollback.
  */
 export async function writeVersion(trx: Knex.Transaction, dialect: StoreDialect, w: VersionWrite): Promise<boolean> {
-  if (dialect.name === 'postgres') return writeInOneStatement(trx, w);
+  if (dialect.name === 'postgres') return (await writeInOneStatement(trx, w)) ?? false;
   if (dialect.plainSql) return writeOneByOne(trx, dialect, w);
   return writeWithBuilder(trx, w);
 }
 
-async function writeInOneStatement(trx: Knex.Transaction, w: VersionWrite): Promise<boolean> {
+/**
+ * A version that is all its transaction would hold, written as one statement in autocommit, which is atomic by
+ * itself: no BEGIN and COMMIT round trips. PostgreSQL only; undefined (nothing written) where the version cannot be
+ * one statement (another dialect, index rows beyond one statement's bindings), for the caller to use a transaction.
+ */
+export async function writeVersionAlone(db: Knex, dialect: StoreDialect, w: VersionWrite): Promise<boolean | undefined> {
+  if (dialect.name !== 'postgres') return undefined;
+  return writeInOneStatement(db, w, true);
+}
+
+/** undefined only when `alone` and the version does not fit one statement: nothing was written then. */
+async function writeInOneStatement(q: Knex | Knex.Transaction, w: VersionWrite, alone = false): Promise<boolean | undefined> {
   const parts: string[] = [];
   const bindings: Knex.Value[] = [];
   if (w.previous === undefined) {
@@ -77,11 +93,18 @@ async function writeInOneStatement(trx: Knex.Transaction, w: VersionWrite): Prom
       later.push(chunk);
     }
   }
+  (w.companions ?? []).forEach(({ table, columns, values }, i) => {
+    // Gated on v, as history and outbox are: no audit record of a version the compare-and-set did not write.
+    const row = `(${columns.map(() => '?').join(', ')})`;
+    parts.push(`c${i} AS (INSERT INTO ${table} (${columns.join(', ')}) SELECT * FROM (VALUES ${values.map(() => row).join(', ')}) AS c (${columns.join(', ')}) WHERE EXISTS (SELECT 1 FROM v))`);
+    for (const v of values) bindings.push(...v);
+  });
+  if (alone && (later.length > 0 || bindings.length + 3 > MAX_BINDINGS)) return undefined;
   const outbox = `INSERT INTO fhir_outbox (${OUTBOX_COLUMNS.join(', ')}) SELECT resource_type, id, version_id, CAST(? AS varchar), CAST(? AS varchar), CAST(? AS bigint) FROM v`;
   bindings.push(w.action, w.correlationId, Date.now());
-  const result = await pgInTransaction(trx, `WITH ${parts.join(', ')} ${outbox}`, bindings);
+  const result = await pgStatement(q, `WITH ${parts.join(', ')} ${outbox}`, bindings);
   if (result?.rowCount !== 1) return false;
-  for (const s of later) await trx.raw(s.sql, s.bindings);
+  for (const s of later) await q.raw(s.sql, s.bindings);
   return true;
 }
 
@@ -107,6 +130,7 @@ async function writeOneByOne(trx: Knex.Transaction, dialect: StoreDialect, w: Ve
   for (const table of w.clearIndex) await run(`DELETE FROM ${table} WHERE resource_type = ? AND resource_id = ?`, [w.resourceType, w.id]);
   for (const s of indexChunks(w.index)) await run(s.sql, s.bindings);
   await run(insertSql('fhir_outbox', OUTBOX_COLUMNS, 1), outboxBindings(w));
+  for (const c of w.companions ?? []) await run(insertSql(c.table, c.columns, c.values.length), c.values.flat());
   return true;
 }
 
@@ -127,6 +151,9 @@ async function writeWithBuilder(trx: Knex.Transaction, w: VersionWrite): Promise
   }
   const outbox = outboxBindings(w);
   await trx('fhir_outbox').insert(Object.fromEntries(OUTBOX_COLUMNS.map((c, i) => [c, outbox[i]])));
+  for (const { table, columns, values } of w.companions ?? []) {
+    await trx(table).insert(values.map((v) => Object.fromEntries(columns.map((c, j) => [c, v[j]]))));
+  }
   return true;
 }
 

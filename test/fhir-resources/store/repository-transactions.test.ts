@@ -113,4 +113,51 @@ describe.each(ALL_DATABASES)('KnexRepository transactions and concurrency on %s'
     const { entries } = await repo.history('Patient', resource.id);
     expect(entries.map((e) => e.versionId)).toEqual(['5', '4', '3', '2', '1']);
   });
+
+  it('createAlone writes the version, its index and outbox rows and its companions together; on PostgreSQL as one statement without BEGIN and COMMIT', async () => {
+    // The real search index, which hands its rows to the version writer (the stand-in indexes separately).
+    const real = await openStore(kind, 'real');
+    try {
+      await createAloneOn(real);
+    } finally {
+      await real.cleanup();
+    }
+  });
+
+  async function createAloneOn(fx: StoreFixture): Promise<void> {
+    await fx.db.schema.createTable('companion_rows', (t) => { t.increments('id'); t.text('content'); });
+    const woken: string[] = [];
+    const repo = fx.repository({ onCommit: () => woken.push('commit') });
+    const statements: string[] = [];
+    const seen = (q: { sql: string }) => statements.push(q.sql);
+    fx.db.on('query', seen);
+    let created;
+    try {
+      created = await repo.createAlone(patient('独写'), (stored) => [{ table: 'companion_rows', columns: ['content'], values: [[`audit of ${stored.id}`], [`v${stored.meta?.versionId}`]] }]);
+    } finally {
+      fx.db.off('query', seen);
+    }
+    const id = created.resource.id!;
+    expect(created).toMatchObject({ created: true, resource: { meta: { versionId: '1' } } });
+    // PostgreSQL: the one statement runs as a named prepared statement on a pooled connection, outside knex's queries.
+    if (kind === 'postgres') expect(statements).toEqual([]);
+    else expect(statements.some((sql) => /begin/i.test(sql)) || kind === 'sqlite').toBe(true);
+    expect(woken).toEqual(['commit']);
+    expect((await repo.read<Patient>('Patient', id)).name?.[0].family).toBe('独写');
+    expect(await fx.db('fhir_history').where({ id }).count({ n: '*' }).then((r) => Number(r[0].n))).toBe(1);
+    expect(await fx.db('fhir_outbox').where({ resource_id: id }).count({ n: '*' }).then((r) => Number(r[0].n))).toBe(1);
+    expect((await fx.db('companion_rows').orderBy('id')).map((r) => r.content)).toEqual([`audit of ${id}`, 'v1']);
+    expect(await fx.db('fhir_idx_token').where({ resource_id: id }).count({ n: '*' }).then((r) => Number(r[0].n))).toBeGreaterThan(0);
+  }
+
+  it('createAlone inside a transaction joins it and rolls back with it, companions included', async () => {
+    await fx.db.schema.createTable('companion_rows_rollback', (t) => { t.increments('id'); t.text('content'); });
+    const before = await counts(fx);
+    await expect(fx.repository().transactionWith(async (tx) => {
+      await tx.createAlone(patient('回滚独写'), () => [{ table: 'companion_rows_rollback', columns: ['content'], values: [['gone']] }]);
+      throw new Error('rolled back');
+    })).rejects.toThrow('rolled back');
+    expect(await counts(fx)).toEqual(before);
+    expect(await fx.db('companion_rows_rollback').count({ n: '*' }).then((r) => Number(r[0].n))).toBe(0);
+  });
 });
