@@ -8,6 +8,7 @@ import { searchAuditLog } from '../audit/audit-search';
 import { maskPersonalFields } from '../privacy/protected-fields';
 import type { ElevatableRepository, OperationCaller } from '../operations/operation';
 import type { KnexRepository } from '../store/knex-repository';
+import { offerCompanions, takeCompanions } from '../store/write-companions';
 import type {
   CreateOptions, HistoryOptions, HistoryResult, JsonPatchOperation, Repository, RequestContext, SearchOptions,
   SearchResult, UpdateOptions, WriteResult,
@@ -193,7 +194,7 @@ export class AuthorizedRepository implements ElevatableRepository {
       if (prev && !(await this.o.access.canSee(trx, prev))) throw forbidden(`You may not change ${resource.resourceType}/${resource.id}`);
       const result = await repo.update(resource, options);
       return { ...result, resource: this.present(result.resource, false) };
-    }, (r) => ({ patients: patientsOf(r.resource) }));
+    }, (r) => ({ patients: patientsOf(r.resource) }), (stored) => ({ patients: patientsOf(stored) }));
   }
 
   conditionalUpdate<T extends Resource>(resource: T, search: string): Promise<WriteResult<T>> {
@@ -220,7 +221,7 @@ export class AuthorizedRepository implements ElevatableRepository {
       const patched = await repo.patch<T>(resourceType, id, patch, options);
       if (!preview) await this.o.access.checkWrite(trx, patched);
       return this.present(patched, false);
-    }, (r) => ({ patients: patientsOf(r) }));
+    }, (r) => ({ patients: patientsOf(r) }), (stored) => ({ patients: patientsOf(stored) }));
   }
 
   delete(resourceType: ResourceType, id: string): Promise<void> {
@@ -229,7 +230,7 @@ export class AuthorizedRepository implements ElevatableRepository {
       const prev = await repo.readForWrite(resourceType, id);
       if (prev && !(await this.o.access.canSee(trx, prev))) throw resourceNotFound(`${resourceType}/${id}`);
       await repo.delete(resourceType, id);
-    });
+    }, undefined, () => ({}));
   }
 
   /** Records an operation call; its reads and writes are checked and recorded one by one through this repository. */
@@ -290,7 +291,14 @@ export class AuthorizedRepository implements ElevatableRepository {
    * Runs one interaction in a transaction (the caller's, or its own) so that its AuditEvent commits with it; on
    * failure the event is recorded with the outcome once the transaction has rolled back.
    */
-  private async run<T>(draft: AuditDraft, work: (repo: KnexRepository, trx: Knex.Transaction) => Promise<T>, about?: (result: T) => Partial<AuditDraft>): Promise<T> {
+  /**
+   * `aboutStored`: what `about` says, told from the version the work writes, for interactions that write exactly one
+   * (update, patch, delete), so that their audit record can be written in that version's statement.
+   */
+  private async run<T>(
+    draft: AuditDraft, work: (repo: KnexRepository, trx: Knex.Transaction) => Promise<T>, about?: (result: T) => Partial<AuditDraft>,
+    aboutStored?: (stored: Resource) => Partial<AuditDraft>,
+  ): Promise<T> {
     if (this.scope) {
       const scope = this.scope;
       try {
@@ -305,8 +313,18 @@ export class AuthorizedRepository implements ElevatableRepository {
     let result: T;
     try {
       result = await this.store.transactionWith(async (repo, trx) => {
+        // The record rides with the version the work writes (one statement on PostgreSQL) when `aboutStored` can
+        // describe it from that version; work that writes none (a delete of nothing) leaves it to the append below.
+        let carried = false;
+        if (aboutStored) {
+          offerCompanions(trx, (stored) => {
+            carried = true;
+            return [this.o.audit.pendingRows([this.event({ ...draft, ...aboutStored(stored) }, OK)])];
+          });
+        }
         const done = await work(repo, trx);
-        await this.o.audit.append([this.event({ ...draft, ...about?.(done) }, OK)], trx);
+        takeCompanions(trx);
+        if (!carried) await this.o.audit.append([this.event({ ...draft, ...about?.(done) }, OK)], trx);
         return done;
       });
     } catch (err) {

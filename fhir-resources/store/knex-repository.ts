@@ -6,6 +6,7 @@ import type {
   CreateOptions, HistoryOptions, HistoryResult, JsonPatchOperation, Repository, RequestContext, SearchOptions,
   SearchResult, UpdateOptions, WriteResult,
 } from './repository';
+import { takeCompanions } from './write-companions';
 import { forgetLockedRow, lockedRow, rememberLockedRow } from './locked-rows';
 import { lockCondition, lockConditions } from './condition-locks';
 import { ContentCodec, plainJsonContent } from './content-codec';
@@ -348,7 +349,8 @@ export class KnexRepository implements Repository {
     const id = resource.id as string;
     const deleted = action === 'delete';
     const { write, stored } = this.versionWrite(resource, prev, method, action);
-    if (companions) write.companions = companions(stored);
+    const withVersion = companions ?? takeCompanions(trx);
+    if (withVersion) write.companions = withVersion(stored);
     const rowsOf = this.searchIndex.indexRows;
     const written = await writeVersion(trx, this.dialect, write);
     forgetLockedRow(trx, `${resourceType}/${id}`);
