@@ -187,7 +187,15 @@ export class AuthorizedRepository implements ElevatableRepository {
     return { ...result, resource: this.present(result.resource, false) };
   }
 
-  update<T extends Resource>(resource: T, options?: UpdateOptions): Promise<WriteResult<T>> {
+  async update<T extends Resource>(resource: T, options?: UpdateOptions): Promise<WriteResult<T>> {
+    if (!this.scope && resource.id) {
+      const draft: AuditDraft = { subtype: 'update', action: 'U', entity: `${resource.resourceType}/${resource.id}` };
+      const stored = await this.replaceAlone(draft, resource.resourceType, resource.id, resource, options?.ifMatch, async (prev) => {
+        await this.o.access.checkWrite(this.store.connection, resource);
+        if (!(await this.o.access.canSee(this.store.connection, prev))) throw forbidden(`You may not change ${resource.resourceType}/${resource.id}`);
+      });
+      if (stored) return { resource: this.present(stored, false), created: false };
+    }
     return this.run({ subtype: 'update', action: 'U', entity: `${resource.resourceType}/${resource.id}` }, async (repo, trx) => {
       await this.o.access.checkWrite(trx, resource);
       const prev = resource.id ? await repo.readForWrite(resource.resourceType, resource.id) : undefined;
@@ -224,7 +232,15 @@ export class AuthorizedRepository implements ElevatableRepository {
     }, (r) => ({ patients: patientsOf(r) }), (stored) => ({ patients: patientsOf(stored) }));
   }
 
-  delete(resourceType: ResourceType, id: string): Promise<void> {
+  async delete(resourceType: ResourceType, id: string): Promise<void> {
+    if (!this.scope) {
+      const draft: AuditDraft = { subtype: 'delete', action: 'D', entity: `${resourceType}/${id}` };
+      const stored = await this.replaceAlone(draft, resourceType, id, undefined, undefined, async (prev) => {
+        this.o.access.requireWrite(resourceType);
+        if (!(await this.o.access.canSee(this.store.connection, prev))) throw resourceNotFound(`${resourceType}/${id}`);
+      });
+      if (stored) return;
+    }
     return this.run({ subtype: 'delete', action: 'D', entity: `${resourceType}/${id}` }, async (repo, trx) => {
       this.o.access.requireWrite(resourceType);
       const prev = await repo.readForWrite(resourceType, id);
@@ -291,6 +307,27 @@ export class AuthorizedRepository implements ElevatableRepository {
    * Runs one interaction in a transaction (the caller's, or its own) so that its AuditEvent commits with it; on
    * failure the event is recorded with the outcome once the transaction has rolled back.
    */
+  /**
+   * An update or delete outside a Bundle through the store's `replaceAlone` (one statement on PostgreSQL, its audit
+   * record in it); undefined when the store says it needs a transaction, for the caller's `run` path. A refusal or
+   * failure is recorded as `run` records it.
+   */
+  private async replaceAlone<T extends Resource>(
+    draft: AuditDraft, resourceType: T['resourceType'], id: string, next: T | undefined, ifMatch: string | undefined, guard: (prev: T) => Promise<void>,
+  ): Promise<T | undefined> {
+    let stored: T | undefined;
+    try {
+      stored = await this.store.replaceAlone(resourceType, id, next, ifMatch, guard, (s) => [this.o.audit.pendingRows([
+        this.event({ ...draft, ...(next ? { patients: patientsOf(s) } : {}) }, OK),
+      ])]);
+    } catch (err) {
+      await this.o.audit.append([this.event(draft, failureOf(err))]);
+      throw err;
+    }
+    if (stored) await this.o.audit.seal();
+    return stored;
+  }
+
   /**
    * `aboutStored`: what `about` says, told from the version the work writes, for interactions that write exactly one
    * (update, patch, delete), so that their audit record can be written in that version's statement.

@@ -10,8 +10,8 @@ import { takeCompanions } from './write-companions';
 import { forgetLockedRow, lockedRow, rememberLockedRow } from './locked-rows';
 import { lockCondition, lockConditions } from './condition-locks';
 import { ContentCodec, plainJsonContent } from './content-codec';
+import { CurrentRow, currentRowOutsideTransaction, readCurrentRow } from './current-row';
 import { prepareForWrite } from './prepare-write';
-import { preparedRows } from './prepared-statements';
 import type { IndexTableRows, SearchIndex } from './search-index-port';
 import { StoreDialect, storeDialect } from './store-dialect';
 import { readHistory } from './store-history';
@@ -28,13 +28,6 @@ export interface KnexRepositoryOptions {
   codec?: ContentCodec;
 }
 
-/** The current row of a resource as stored. */
-interface CurrentRow {
-  versionId: number;
-  lastUpdated: string;
-  deleted: boolean;
-  content: string;
-}
 
 type Method = 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 type Action = 'create' | 'update' | 'delete';
@@ -42,7 +35,6 @@ type Action = 'create' | 'update' | 'delete';
 /** Runs of a write transaction that lost a race (deadlock, duplicate key) before the caller sees 409. */
 const WRITE_ATTEMPTS = 3;
 
-const CURRENT_ROW_SQL = 'select version_id, last_updated, deleted, content from fhir_resources where resource_type = ? and id = ?';
 
 /**
  * The FHIR store on knex. Every write runs in one transaction that writes the resource row, its history row, its
@@ -110,7 +102,7 @@ export class KnexRepository implements Repository {
   }
 
   async read<T extends Resource>(resourceType: T['resourceType'], id: string): Promise<T> {
-    const row = this.trx ? await this.current(this.trx, resourceType, id, false) : await this.currentOutsideTransaction(resourceType, id);
+    const row = this.trx ? await readCurrentRow(this.dialect, this.trx, resourceType, id, false) : await currentRowOutsideTransaction(this.db, this.dialect, resourceType, id);
     if (!row) throw resourceNotFound(`${resourceType}/${id}`);
     if (row.deleted) throw resourceGone(`${resourceType}/${id}`);
     return this.codec.decode(row.content) as T;
@@ -177,7 +169,7 @@ export class KnexRepository implements Repository {
     const result = await readHistory(this.query(), this.dialect, resourceType, id, options, this.codec);
     // An empty first page of an instance history: a resource that never existed is 404, not an empty Bundle.
     if (resourceType && id && result.entries.length === 0 && !options?.cursor && !options?.since) {
-      if (!(await this.current(this.query(), resourceType, id, false))) throw resourceNotFound(`${resourceType}/${id}`);
+      if (!(await readCurrentRow(this.dialect, this.query(), resourceType, id, false))) throw resourceNotFound(`${resourceType}/${id}`);
     }
     return result;
   }
@@ -228,20 +220,13 @@ export class KnexRepository implements Repository {
     if (!prev || String(prev.versionId) !== expected) throw versionMismatch(ref, expected, prev ? String(prev.versionId) : undefined);
   }
 
-  /** `current` through a prepared statement where the database has one (prepared-statements.ts): every read by id. */
-  private async currentOutsideTransaction(resourceType: string, id: string): Promise<CurrentRow | undefined> {
-    const rows = await preparedRows(this.db, 'lingshu_current_row', CURRENT_ROW_SQL, [resourceType, id]);
-    if (!rows) return this.current(this.db, resourceType, id, false);
-    return this.currentRow(rows[0]);
-  }
-
   /**
    * In a transaction: the live resource a write is about to replace, its row locked until commit (undefined when
    * missing or deleted). The write that follows in the same transaction reuses the locked row (locked-rows.ts).
    * Outside one, a plain read: there is nothing to hold a lock for.
    */
   async readForWrite<T extends Resource>(resourceType: T['resourceType'], id: string): Promise<T | undefined> {
-    const row = this.trx ? await this.lockedCurrent(this.trx, resourceType, id) : await this.currentOutsideTransaction(resourceType, id);
+    const row = this.trx ? await this.lockedCurrent(this.trx, resourceType, id) : await currentRowOutsideTransaction(this.db, this.dialect, resourceType, id);
     return row && !row.deleted ? (this.codec.decode(row.content) as T) : undefined;
   }
 
@@ -250,27 +235,9 @@ export class KnexRepository implements Repository {
     const ref = `${resourceType}/${id}`;
     const kept = lockedRow<CurrentRow>(trx, ref);
     if (kept) return kept;
-    const row = await this.current(trx, resourceType, id, true);
+    const row = await readCurrentRow(this.dialect, trx, resourceType, id, true);
     rememberLockedRow(trx, ref, row);
     return row;
-  }
-
-  private async current(q: Knex | Knex.Transaction, resourceType: string, id: string, lock: boolean): Promise<CurrentRow | undefined> {
-    let row: Record<string, unknown> | undefined;
-    if (this.dialect.plainSql) {
-      const sql = lock && this.dialect.name !== 'sqlite' ? `${CURRENT_ROW_SQL} FOR UPDATE` : CURRENT_ROW_SQL;
-      [row] = this.dialect.rawRows(await q.raw(sql, [resourceType, id]));
-    } else {
-      const query = q('fhir_resources').select('version_id', 'last_updated', 'deleted', 'content').where({ resource_type: resourceType, id });
-      // No .first(): Oracle's row-limit wrapper cannot carry FOR UPDATE; the primary key gives at most one row anyway.
-      [row] = await (lock ? this.dialect.forUpdate(query) : query);
-    }
-    return this.currentRow(row);
-  }
-
-  private currentRow(row: Record<string, unknown> | undefined): CurrentRow | undefined {
-    if (!row) return undefined;
-    return { versionId: Number(row.version_id), lastUpdated: String(row.last_updated), deleted: this.dialect.bool(row.deleted), content: String(row.content) };
   }
 
   /**
@@ -320,6 +287,39 @@ export class KnexRepository implements Repository {
       }
     }
     return this.write(resource.resourceType, async (trx) => ({ resource: await this.putVersion(trx, incoming, undefined, 'POST', 'create', companions), created: true }));
+  }
+
+  /**
+   * An update (`next`) or delete (`next` undefined) of a live resource that is all its transaction would hold, on
+   * PostgreSQL without one: the current row is read without a lock, `guard` sees the resource it would replace, and
+   * one statement in autocommit writes the version with its companions, its compare-and-set on the version read
+   * standing in for the row lock. A writer that got in between makes it read again, once. Undefined, with nothing
+   * written, where the caller must use a transaction instead: another dialect, no live version (create-on-update,
+   * delete of nothing), a second lost race, a resource too large for one statement.
+   */
+  async replaceAlone<T extends Resource>(
+    resourceType: T['resourceType'], id: string, next: T | undefined, ifMatch: string | undefined,
+    guard: (prev: T) => Promise<void>, companions: (stored: T) => IndexTableRows[],
+  ): Promise<T | undefined> {
+    if (this.trx || !this.searchIndex.indexRows || this.dialect.name !== 'postgres') return undefined;
+    let incoming: T | undefined;
+    for (let attempt = 1; attempt <= 2; attempt++) {
+      const prev = await currentRowOutsideTransaction(this.db, this.dialect, resourceType, id);
+      if (!prev || prev.deleted) return undefined;
+      await guard(this.codec.decode(prev.content) as T);
+      this.checkIfMatch(`${resourceType}/${id}`, ifMatch, prev);
+      // After the guard, as inside a transaction: a caller who may not write learns nothing from validation.
+      incoming ??= next ? prepareForWrite(next) : ({ resourceType, id } as T);
+      const { write, stored } = this.versionWrite(incoming, prev, next ? 'PUT' : 'DELETE', next ? 'update' : 'delete');
+      write.companions = companions(stored);
+      const written = await writeVersionAlone(this.db, this.dialect, write);
+      if (written === undefined) return undefined;
+      if (written) {
+        this.options.onCommit?.();
+        return stored;
+      }
+    }
+    return undefined;
   }
 
   /** Version prev+1 of the resource as the version writer takes it, and the resource as stored. */

@@ -22,7 +22,7 @@ export interface VersionWrite {
   clearIndex: readonly string[];
   /**
    * Rows of other tables that commit with this version and only if it is written (its audit record): in the same
-   * statement on PostgreSQL, after the version elsewhere.
+   * statement on PostgreSQL, after the version elsewhere. Several rows of one table get serial ids in no set order.
    */
   companions?: IndexTableRows[];
 }
@@ -77,15 +77,19 @@ async function writeInOneStatement(q: Knex | Knex.Transaction, w: VersionWrite, 
     parts.push(`v AS (${UPDATE_CURRENT} RETURNING ${VERSION_COLUMNS.join(', ')})`);
     bindings.push(...updateBindings(w, w.previous));
   }
+  // In a transaction a failed compare-and-set rolls everything back. Alone (autocommit) nothing would: every
+  // sub-statement of an update is then gated on v, the row the compare-and-set wrote, as history and outbox are.
+  const gated = alone && w.previous !== undefined;
+  const written = ' WHERE EXISTS (SELECT 1 FROM v)';
   parts.push(`h AS (INSERT INTO fhir_history (${VERSION_COLUMNS.join(', ')}, method) SELECT ${VERSION_COLUMNS.join(', ')}, CAST(? AS varchar) FROM v)`);
   bindings.push(w.method);
   w.clearIndex.forEach((table, i) => {
-    parts.push(`d${i} AS (DELETE FROM ${table} WHERE resource_type = ? AND resource_id = ?)`);
+    parts.push(`d${i} AS (DELETE FROM ${table} WHERE resource_type = ? AND resource_id = ?${gated ? ' AND EXISTS (SELECT 1 FROM v)' : ''})`);
     bindings.push(w.resourceType, w.id);
   });
   // Index rows beyond the statement's binding budget (a huge resource) follow in statements of their own.
   const later: Sql[] = [];
-  for (const chunk of indexChunks(w.index)) {
+  for (const chunk of gated ? gatedRows(w.index) : indexChunks(w.index)) {
     if (later.length === 0 && bindings.length + chunk.bindings.length + 3 <= MAX_BINDINGS) {
       parts.push(`x${parts.length} AS (${chunk.sql})`);
       bindings.push(...chunk.bindings);
@@ -93,12 +97,11 @@ async function writeInOneStatement(q: Knex | Knex.Transaction, w: VersionWrite, 
       later.push(chunk);
     }
   }
-  (w.companions ?? []).forEach(({ table, columns, values }, i) => {
-    // Gated on v, as history and outbox are: no audit record of a version the compare-and-set did not write.
-    const row = `(${columns.map(() => '?').join(', ')})`;
-    parts.push(`c${i} AS (INSERT INTO ${table} (${columns.join(', ')}) SELECT * FROM (VALUES ${values.map(() => row).join(', ')}) AS c (${columns.join(', ')}) WHERE EXISTS (SELECT 1 FROM v))`);
-    for (const v of values) bindings.push(...v);
-  });
+  // Companions (the audit record) are always gated: no record of a version the compare-and-set did not write.
+  for (const row of gatedRows(w.companions ?? [])) {
+    parts.push(`c${parts.length} AS (${row.sql})`);
+    bindings.push(...row.bindings);
+  }
   if (alone && (later.length > 0 || bindings.length + 3 > MAX_BINDINGS)) return undefined;
   const outbox = `INSERT INTO fhir_outbox (${OUTBOX_COLUMNS.join(', ')}) SELECT resource_type, id, version_id, CAST(? AS varchar), CAST(? AS varchar), CAST(? AS bigint) FROM v`;
   bindings.push(w.action, w.correlationId, Date.now());
@@ -106,6 +109,17 @@ async function writeInOneStatement(q: Knex | Knex.Transaction, w: VersionWrite, 
   if (result?.rowCount !== 1) return false;
   for (const s of later) await q.raw(s.sql, s.bindings);
   return true;
+
+  /**
+   * One `INSERT … SELECT ?, … WHERE EXISTS (SELECT 1 FROM v)` per row: PostgreSQL types the parameters of a plain
+   * INSERT … SELECT from the target columns, which a VALUES list in FROM would leave as text.
+   */
+  function* gatedRows(tables: IndexTableRows[]): Generator<Sql> {
+    for (const { table, columns, values } of tables) {
+      const sql = `INSERT INTO ${table} (${columns.join(', ')}) SELECT ${columns.map(() => '?').join(', ')}${written}`;
+      for (const v of values) yield { sql, bindings: v };
+    }
+  }
 }
 
 /** Runs one statement, answering the rows it changed. */
