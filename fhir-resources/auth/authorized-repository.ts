@@ -304,10 +304,6 @@ export class AuthorizedRepository implements ElevatableRepository {
   }
 
   /**
-   * Runs one interaction in a transaction (the caller's, or its own) so that its AuditEvent commits with it; on
-   * failure the event is recorded with the outcome once the transaction has rolled back.
-   */
-  /**
    * An update or delete outside a Bundle through the store's `replaceAlone` (one statement on PostgreSQL, its audit
    * record in it); undefined when the store says it needs a transaction, for the caller's `run` path. A refusal or
    * failure is recorded as `run` records it.
@@ -329,8 +325,10 @@ export class AuthorizedRepository implements ElevatableRepository {
   }
 
   /**
-   * `aboutStored`: what `about` says, told from the version the work writes, for interactions that write exactly one
-   * (update, patch, delete), so that their audit record can be written in that version's statement.
+   * Runs one interaction in a transaction (the caller's, or its own) so that its AuditEvent commits with it; on
+   * failure the event is recorded with the outcome once the transaction has rolled back. `aboutStored`: what `about`
+   * says, told from the version the work writes, for interactions that write exactly one (update, patch, delete), so
+   * that their audit record can be written in that version's statement.
    */
   private async run<T>(
     draft: AuditDraft, work: (repo: KnexRepository, trx: Knex.Transaction) => Promise<T>, about?: (result: T) => Partial<AuditDraft>,
