@@ -40,7 +40,9 @@ const WRITE_ATTEMPTS = 3;
  * The FHIR store on knex. Every write runs in one transaction that writes the resource row, its history row, its
  * search index rows and one outbox row, so a committed write always has its change event and a rolled-back one has
  * none. Concurrent writers to one resource are serialised by a row lock on `fhir_resources` (SELECT … FOR UPDATE;
- * SQLite has one writer) and the UPDATE compares the version it read, so no update is lost.
+ * SQLite has one writer) and the UPDATE compares the version it read, so no update is lost. A write that is all its
+ * transaction would hold (`createAlone`, `replaceAlone`) is one statement on PostgreSQL, atomic by itself, where the
+ * compare-and-set alone guards the version.
  */
 export class KnexRepository implements Repository {
   private readonly dialect: StoreDialect;
