@@ -129,10 +129,17 @@ export class AuditLog {
     const pending: PendingRow[] = await trx(PENDING_TABLE).select('id', 'content').orderBy('id');
     const rows = this.chainedRows(head, pending, events);
     if (rows.length === 0) return;
-    for (let i = 0; i < rows.length; i += 100) await trx(AUDIT_TABLE).insert(rows.slice(i, i + 100));
     const ids = pending.map((p) => p.id);
-    for (let i = 0; i < ids.length; i += 500) await trx(PENDING_TABLE).whereIn('id', ids.slice(i, i + 500)).delete();
     const last = rows[rows.length - 1];
+    if (storeDialect(this.db).name === 'postgres' && rows.length <= 1_000 && ids.length <= 5_000) {
+      // One round trip for the write half: records, pending rows and head as data-modifying CTEs of one statement.
+      const statement = trx.with('e', trx(AUDIT_TABLE).insert(rows));
+      if (ids.length > 0) statement.with('d', trx(PENDING_TABLE).whereIn('id', ids).delete());
+      await statement.table(HEAD_TABLE).where({ id: 1 }).update({ seq: last.seq, hash: last.hash });
+      return;
+    }
+    for (let i = 0; i < rows.length; i += 100) await trx(AUDIT_TABLE).insert(rows.slice(i, i + 100));
+    for (let i = 0; i < ids.length; i += 500) await trx(PENDING_TABLE).whereIn('id', ids.slice(i, i + 500)).delete();
     await trx(HEAD_TABLE).where({ id: 1 }).update({ seq: last.seq, hash: last.hash });
   }
 
