@@ -4,7 +4,7 @@ import { MigrationStep, runMigrations } from '../../engine/migrations';
 import { WriteBatcher } from '../../engine/write-batcher';
 import { preparedOn, sqliteConnectionOf } from '../store/prepared-statements';
 import type { IndexTableRows } from '../store/search-index-port';
-import { storeDialect } from '../store/store-dialect';
+import { StoreDialect, storeDialect } from '../store/store-dialect';
 import { auditColumns } from './audit-event';
 import { canonicalJson, chainHash, ChainHash, GENESIS_HASH } from './audit-chain';
 
@@ -81,12 +81,14 @@ type AuditRow = Record<(typeof AUDIT_COLUMNS)[number], string | number | null>;
  */
 export class AuditLog {
   private readonly batcher: WriteBatcher<AuditEvent[]>;
+  private readonly dialect: StoreDialect;
 
   constructor(readonly db: Knex, readonly algorithm: ChainHash = 'sha256') {
+    this.dialect = storeDialect(db);
     this.batcher = new WriteBatcher(db, {
       maxBatch: 256,
       apply: (trx, batches) => this.chain(trx, batches.flat()),
-      retryable: (err) => storeDialect(db).isWriteConflict(err),
+      retryable: (err) => this.dialect.isWriteConflict(err),
       isolateFailures: true,
     });
   }
@@ -131,7 +133,7 @@ export class AuditLog {
     if (rows.length === 0) return;
     const ids = pending.map((p) => p.id);
     const last = rows[rows.length - 1];
-    if (storeDialect(this.db).name === 'postgres' && rows.length <= 1_000 && ids.length <= 5_000) {
+    if (this.dialect.name === 'postgres' && rows.length <= 1_000 && ids.length <= 5_000) {
       // One round trip for the write half: records, pending rows and head as data-modifying CTEs of one statement.
       const statement = trx.with('e', trx(AUDIT_TABLE).insert(rows));
       if (ids.length > 0) statement.with('d', trx(PENDING_TABLE).whereIn('id', ids).delete());
@@ -233,12 +235,12 @@ export class AuditLog {
       const removed = await trx(AUDIT_TABLE).where('seq', '<=', Number(last.seq)).delete();
       await trx(HEAD_TABLE).where({ id: 1 }).update({ pruned_through: Number(last.seq), anchor_hash: last.hash });
       return removed;
-    }, storeDialect(this.db).transactionConfig);
+    }, this.dialect.transactionConfig);
   }
 
   private async head(q: Knex | Knex.Transaction, lock: boolean): Promise<HeadRow> {
     const query = q(HEAD_TABLE).select('seq', 'hash', 'pruned_through', 'anchor_hash').where({ id: 1 });
-    const [row] = await (lock ? storeDialect(this.db).forUpdate(query) : query);
+    const [row] = await (lock ? this.dialect.forUpdate(query) : query);
     return { seq: Number(row.seq), hash: row.hash, prunedThrough: Number(row.pruned_through), anchorHash: row.anchor_hash };
   }
 }

@@ -8,6 +8,7 @@ import { searchAuditLog } from '../audit/audit-search';
 import { maskPersonalFields } from '../privacy/protected-fields';
 import type { ElevatableRepository, OperationCaller } from '../operations/operation';
 import type { KnexRepository } from '../store/knex-repository';
+import type { IndexTableRows } from '../store/search-index-port';
 import { offerCompanions, takeCompanions } from '../store/write-companions';
 import type {
   CreateOptions, HistoryOptions, HistoryResult, JsonPatchOperation, Repository, RequestContext, SearchOptions,
@@ -173,17 +174,10 @@ export class AuthorizedRepository implements ElevatableRepository {
    */
   private async createAlone<T extends Resource>(resource: T): Promise<WriteResult<T>> {
     const draft: AuditDraft = { subtype: 'create', action: 'C', entity: resource.resourceType };
-    let result: WriteResult<T>;
-    try {
+    const result = await this.alone(draft, async () => {
       await this.o.access.checkWrite(this.store.connection, resource);
-      result = await this.store.createAlone(resource, (stored) => [this.o.audit.pendingRows([
-        this.event({ ...draft, entity: `${stored.resourceType}/${stored.id}`, patients: patientsOf(stored) }, OK),
-      ])]);
-    } catch (err) {
-      await this.o.audit.append([this.event(draft, failureOf(err))]);
-      throw err;
-    }
-    await this.o.audit.seal();
+      return this.store.createAlone(resource, (stored) => this.recordOf(draft, { entity: `${stored.resourceType}/${stored.id}`, patients: patientsOf(stored) }));
+    });
     return { ...result, resource: this.present(result.resource, false) };
   }
 
@@ -308,20 +302,31 @@ export class AuthorizedRepository implements ElevatableRepository {
    * record in it); undefined when the store says it needs a transaction, for the caller's `run` path. A refusal or
    * failure is recorded as `run` records it.
    */
-  private async replaceAlone<T extends Resource>(
+  private replaceAlone<T extends Resource>(
     draft: AuditDraft, resourceType: T['resourceType'], id: string, next: T | undefined, ifMatch: string | undefined, guard: (prev: T) => Promise<void>,
   ): Promise<T | undefined> {
-    let stored: T | undefined;
+    return this.alone(draft, () => this.store.replaceAlone(resourceType, id, next, ifMatch, guard, (stored) => this.recordOf(draft, next ? { patients: patientsOf(stored) } : {})));
+  }
+
+  /**
+   * A write the store makes in one go with its audit record (`recordOf`): a failure is recorded as `run` records
+   * it; a write that happened is sealed onto the chain before the caller answers. Undefined: nothing was written.
+   */
+  private async alone<R>(draft: AuditDraft, write: () => Promise<R>): Promise<R> {
+    let result: R;
     try {
-      stored = await this.store.replaceAlone(resourceType, id, next, ifMatch, guard, (s) => [this.o.audit.pendingRows([
-        this.event({ ...draft, ...(next ? { patients: patientsOf(s) } : {}) }, OK),
-      ])]);
+      result = await write();
     } catch (err) {
       await this.o.audit.append([this.event(draft, failureOf(err))]);
       throw err;
     }
-    if (stored) await this.o.audit.seal();
-    return stored;
+    if (result !== undefined) await this.o.audit.seal();
+    return result;
+  }
+
+  /** The successful interaction's audit record as rows for the store to write with its version. */
+  private recordOf(draft: AuditDraft, about: Partial<AuditDraft>): IndexTableRows[] {
+    return [this.o.audit.pendingRows([this.event({ ...draft, ...about }, OK)])];
   }
 
   /**
@@ -354,7 +359,7 @@ export class AuthorizedRepository implements ElevatableRepository {
         if (aboutStored) {
           offerCompanions(trx, (stored) => {
             carried = true;
-            return [this.o.audit.pendingRows([this.event({ ...draft, ...aboutStored(stored) }, OK)])];
+            return this.recordOf(draft, aboutStored(stored));
           });
         }
         const done = await work(repo, trx);

@@ -6,7 +6,6 @@ import type {
   CreateOptions, HistoryOptions, HistoryResult, JsonPatchOperation, Repository, RequestContext, SearchOptions,
   SearchResult, UpdateOptions, WriteResult,
 } from './repository';
-import { takeCompanions } from './write-companions';
 import { forgetLockedRow, lockedRow, rememberLockedRow } from './locked-rows';
 import { lockCondition, lockConditions } from './condition-locks';
 import { ContentCodec, plainJsonContent } from './content-codec';
@@ -16,6 +15,7 @@ import type { IndexTableRows, SearchIndex } from './search-index-port';
 import { StoreDialect, storeDialect } from './store-dialect';
 import { readHistory } from './store-history';
 import { VersionWrite, writeVersion, writeVersionAlone } from './version-writer';
+import { takeCompanions } from './write-companions';
 import {
   concurrentWrite, invalidRequest, resourceGone, resourceNotFound, tooManyMatches, versionMismatch,
 } from './store-outcomes';
@@ -28,13 +28,11 @@ export interface KnexRepositoryOptions {
   codec?: ContentCodec;
 }
 
-
 type Method = 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 type Action = 'create' | 'update' | 'delete';
 
 /** Runs of a write transaction that lost a race (deadlock, duplicate key) before the caller sees 409. */
 const WRITE_ATTEMPTS = 3;
-
 
 /**
  * The FHIR store on knex. Every write runs in one transaction that writes the resource row, its history row, its

@@ -153,11 +153,10 @@ export async function pgStatement(q: Knex | Knex.Transaction, sql: string, param
   const query = { ...(statement.name ? { name: statement.name } : {}), text: statement.text, values: params };
   const client = clientOf(q as Knex);
   const connection = (await client.acquireConnection()) as PgConnection;
-  // A transaction's connection stays with it; a pooled one goes back once the statement is done.
-  if ((q as Knex & { isTransaction?: boolean }).isTransaction) return { rowCount: Number((await connection.query(query)).rowCount ?? 0) };
   try {
     return { rowCount: Number((await connection.query(query)).rowCount ?? 0) };
   } finally {
-    await client.releaseConnection(connection);
+    // A transaction's connection stays with it; a pooled one goes back once the statement is done.
+    if (!(q as Knex & { isTransaction?: boolean }).isTransaction) await client.releaseConnection(connection);
   }
 }

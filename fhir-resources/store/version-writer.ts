@@ -80,11 +80,10 @@ async function writeInOneStatement(q: Knex | Knex.Transaction, w: VersionWrite, 
   // In a transaction a failed compare-and-set rolls everything back. Alone (autocommit) nothing would: every
   // sub-statement of an update is then gated on v, the row the compare-and-set wrote, as history and outbox are.
   const gated = alone && w.previous !== undefined;
-  const written = ' WHERE EXISTS (SELECT 1 FROM v)';
   parts.push(`h AS (INSERT INTO fhir_history (${VERSION_COLUMNS.join(', ')}, method) SELECT ${VERSION_COLUMNS.join(', ')}, CAST(? AS varchar) FROM v)`);
   bindings.push(w.method);
   w.clearIndex.forEach((table, i) => {
-    parts.push(`d${i} AS (DELETE FROM ${table} WHERE resource_type = ? AND resource_id = ?${gated ? ' AND EXISTS (SELECT 1 FROM v)' : ''})`);
+    parts.push(`d${i} AS (DELETE FROM ${table} WHERE resource_type = ? AND resource_id = ?${gated ? ` AND ${VERSION_WRITTEN}` : ''})`);
     bindings.push(w.resourceType, w.id);
   });
   // Index rows beyond the statement's binding budget (a huge resource) follow in statements of their own.
@@ -109,16 +108,19 @@ async function writeInOneStatement(q: Knex | Knex.Transaction, w: VersionWrite, 
   if (result?.rowCount !== 1) return false;
   for (const s of later) await q.raw(s.sql, s.bindings);
   return true;
+}
 
-  /**
-   * One `INSERT … SELECT ?, … WHERE EXISTS (SELECT 1 FROM v)` per row: PostgreSQL types the parameters of a plain
-   * INSERT … SELECT from the target columns, which a VALUES list in FROM would leave as text.
-   */
-  function* gatedRows(tables: IndexTableRows[]): Generator<Sql> {
-    for (const { table, columns, values } of tables) {
-      const sql = `INSERT INTO ${table} (${columns.join(', ')}) SELECT ${columns.map(() => '?').join(', ')}${written}`;
-      for (const v of values) yield { sql, bindings: v };
-    }
+/** A sub-statement's condition that the compare-and-set (CTE `v`) wrote the version. */
+const VERSION_WRITTEN = 'EXISTS (SELECT 1 FROM v)';
+
+/**
+ * One `INSERT … SELECT ?, … WHERE EXISTS (SELECT 1 FROM v)` per row: PostgreSQL types the parameters of a plain
+ * INSERT … SELECT from the target columns, which a VALUES list in FROM would leave as text.
+ */
+function* gatedRows(tables: IndexTableRows[]): Generator<Sql> {
+  for (const { table, columns, values } of tables) {
+    const sql = `INSERT INTO ${table} (${columns.join(', ')}) SELECT ${columns.map(() => '?').join(', ')} WHERE ${VERSION_WRITTEN}`;
+    for (const v of values) yield { sql, bindings: v };
   }
 }
 
