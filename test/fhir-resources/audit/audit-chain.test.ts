@@ -2,6 +2,7 @@ import request from 'supertest';
 import type { AuditEvent, Bundle } from '@medplum/fhirtypes';
 import { AUDIT_TABLE, AuditLog } from '../../../fhir-resources/audit/audit-log';
 import { ALL_DATABASES } from '../../support/databases';
+import { pgStatementsDuring } from '../../support/pg-statements';
 import { startSecureFhir, type SecureFhirFixture } from '../auth/secure-fhir-fixture';
 
 /*
@@ -24,6 +25,10 @@ describe.each(ALL_DATABASES)('audit trail on %s', (kind) => {
       .set('Content-Type', 'application/fhir+json').send(JSON.stringify(body)),
   });
   const rows = () => fx.db(AUDIT_TABLE).orderBy('seq');
+  const auditEvent = (subtype: string): AuditEvent => ({
+    resourceType: 'AuditEvent', type: { code: 'rest' }, subtype: [{ code: subtype }], action: 'E', recorded: new Date().toISOString(),
+    agent: [{ who: { display: 'test' }, requestor: true }], source: { observer: { display: 'test' } },
+  });
 
   it('records a create with who, what and the patient, and a read of it', async () => {
     const created = await as(admin).post('Patient', { resourceType: 'Patient', name: [{ family: '陈' }] });
@@ -46,7 +51,8 @@ describe.each(ALL_DATABASES)('audit trail on %s', (kind) => {
     };
     fx.db.on('query', seen);
     let id: string;
-    try {
+    let sent: string[] = [];
+    const work = async () => {
       id = (await as(writer).post('Patient', { resourceType: 'Patient', name: [{ family: '吴' }] })).body.id;
       const put = await request(fx.app).put(`/fhir/Patient/${id}`).set('Authorization', `Bearer ${writer}`)
         .set('Content-Type', 'application/fhir+json').send(JSON.stringify({ resourceType: 'Patient', id, name: [{ family: '吴' }], gender: 'male' }));
@@ -55,14 +61,29 @@ describe.each(ALL_DATABASES)('audit trail on %s', (kind) => {
         .set('Content-Type', 'application/json-patch+json').send(JSON.stringify([{ op: 'add', path: '/birthDate', value: '1970-01-01' }]));
       expect(patch.status).toBe(200);
       expect((await request(fx.app).delete(`/fhir/Patient/${id}`).set('Authorization', `Bearer ${writer}`)).status).toBe(200);
+    };
+    try {
+      // On PostgreSQL the store's named statements bypass knex's query events: the driver's traffic is watched.
+      if (kind === 'postgres') sent = await pgStatementsDuring(work);
+      else await work();
     } finally {
       fx.db.off('query', seen);
     }
     // PostgreSQL writes each record in the statement of the version it describes; MariaDB inserts it after the
     // version, in the same transaction (SQLite too, through prepared statements that knex does not report).
-    if (kind === 'postgres') expect(pendingInserts).toEqual([]);
-    // PostgreSQL chains them with one statement for records, pending rows and head.
-    if (kind === 'postgres') expect(chaining.length > 0 && chaining.every((sql) => /^with .* update "fhir_audit_head"/is.test(sql))).toBe(true);
+    if (kind === 'postgres') {
+      expect(pendingInserts).toEqual([]);
+      // Each record rides in its version's statement, none alone.
+      const pendingRows = sent.filter((sql) => /insert into fhir_audit_pending/i.test(sql));
+      expect(pendingRows).toHaveLength(4);
+      expect(pendingRows.every((sql) => /^WITH v AS \((INSERT INTO|UPDATE) fhir_resources/.test(sql))).toBe(true);
+      // Sealed without a transaction: a snapshot of head and pending records, then one statement for records,
+      // pending rows and head, gated on the head it read.
+      const sealing = sent.filter((sql) => /fhir_audit_(events|head)/i.test(sql));
+      expect(sealing.length).toBeGreaterThan(0);
+      expect(sealing.every((sql) => /^SELECT h\.seq, h\.hash, p\.id/.test(sql) || /^WITH h AS \(UPDATE fhir_audit_head .* WHERE id = 1 AND seq = \$3 AND hash = \$4/s.test(sql))).toBe(true);
+      expect(chaining).toEqual([]);
+    }
     if (kind === 'mysql') expect(pendingInserts).toHaveLength(4);
     const last = (await rows()).slice(-4);
     expect(last.every((r) => r.agent === 'Practitioner/ADM-WRITER')).toBe(true);
@@ -71,6 +92,27 @@ describe.each(ALL_DATABASES)('audit trail on %s', (kind) => {
     ]);
     expect(last.slice(0, 3).map((r) => r.patients)).toEqual(Array(3).fill(`|Patient/${id!}|`));
     expect(await fx.db('fhir_audit_pending').count({ n: '*' }).then((r) => Number(r[0].n))).toBe(0);
+    expect(await fx.audit.verifyChain()).toMatchObject({ intact: true });
+  });
+
+  // SQLite's writers are serialised anyway and MariaDB seals under the head's row lock.
+  (kind === 'postgres' ? it : it.skip)('seals on PostgreSQL without a lock: a sealer that moves the head in between makes it read again, and the chain stays whole', async () => {
+    const other = new AuditLog(fx.db);
+    let interloped = false;
+    const sent = await pgStatementsDuring(
+      () => fx.audit.append([auditEvent('ours')]),
+      async (sql) => {
+        if (interloped || !/^WITH h AS \(UPDATE fhir_audit_head/.test(sql)) return;
+        interloped = true;
+        await other.append([auditEvent('theirs')]);
+      },
+    );
+    expect(interloped).toBe(true);
+    // Ours read, lost the compare-and-set, read again and won: two snapshots and two gated writes of its own.
+    expect(sent.filter((sql) => /^SELECT h\.seq/.test(sql)).length).toBeGreaterThanOrEqual(3);
+    const last = (await rows()).slice(-2);
+    expect(last.map((r) => r.subtype)).toEqual(['theirs', 'ours']);
+    expect(Number(last[1].seq)).toBe(Number(last[0].seq) + 1);
     expect(await fx.audit.verifyChain()).toMatchObject({ intact: true });
   });
 
