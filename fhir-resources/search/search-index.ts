@@ -11,7 +11,8 @@ import { loadIncluded } from './includes';
 import { extractIndexRows, INDEX_COLUMNS } from './index-rows';
 import { shapeResource } from './result-shaping';
 import { SearchContext } from './search-context';
-import { IndexKind, INDEX_TABLES, migrateFhirSearch } from './search-migrations';
+import { COMBO_COLUMNS, comboRows, planCombo } from './combo-index';
+import { COMBO_TABLE, IndexKind, INDEX_TABLES, migrateFhirSearch } from './search-migrations';
 import { ensureSearchDefinitions, searchParameter } from './search-parameters';
 import { parseFhirSearchUrl } from './search-request';
 import { resolveValueSets } from './value-set-codes';
@@ -26,6 +27,7 @@ const KINDS = Object.keys(INDEX_TABLES) as IndexKind[];
 /** An index table's columns, its owner's first. */
 const OWNED_COLUMNS = {} as Record<IndexKind, readonly string[]>;
 for (const kind of KINDS) OWNED_COLUMNS[kind] = ['resource_type', 'resource_id', ...INDEX_COLUMNS[kind]];
+const COMBO_OWNED_COLUMNS = ['resource_type', 'resource_id', ...COMBO_COLUMNS];
 
 /**
  * FHIR search over fhir_resources and the `fhir_idx_*` tables with plain knex, so the same SQL runs on SQLite,
@@ -37,10 +39,12 @@ export interface KnexSearchIndexOptions {
   codec?: ContentCodec;
   /** Indexes protected values as keyed digests and searches them the same way. */
   privacy?: IndexPrivacy;
+  /** Searches through the combo rows (combo-index.ts) where they apply; they are written either way. Default on. */
+  combos?: boolean;
 }
 
 export class KnexSearchIndex implements SearchIndex {
-  readonly indexTables: readonly string[] = Object.values(INDEX_TABLES);
+  readonly indexTables: readonly string[] = [...Object.values(INDEX_TABLES), COMBO_TABLE];
   private readonly codec: ContentCodec;
 
   constructor(private readonly options: KnexSearchIndexOptions = {}) {
@@ -65,6 +69,10 @@ export class KnexSearchIndex implements SearchIndex {
       const columns = INDEX_COLUMNS[kind];
       const values = own[kind].map((row) => [resource.resourceType, resource.id as string, ...columns.map((c) => row[c] ?? null)]);
       tables.push({ table: INDEX_TABLES[kind], columns: OWNED_COLUMNS[kind], values });
+    }
+    const combos = comboRows(resource.resourceType, own);
+    if (combos.length > 0) {
+      tables.push({ table: COMBO_TABLE, columns: COMBO_OWNED_COLUMNS, values: combos.map((c) => [resource.resourceType, resource.id as string, ...c]) });
     }
     return tables;
   }
@@ -100,8 +108,8 @@ export class KnexSearchIndex implements SearchIndex {
   private async deleteRows(trx: Knex.Transaction, resourceType: string, ids: string[]): Promise<void> {
     for (let i = 0; i < ids.length; i += 500) {
       const chunk = ids.slice(i, i + 500);
-      for (const kind of KINDS) {
-        await trx(INDEX_TABLES[kind]).where('resource_type', resourceType).whereIn('resource_id', chunk).delete();
+      for (const table of this.indexTables) {
+        await trx(table).where('resource_type', resourceType).whereIn('resource_id', chunk).delete();
       }
     }
   }
@@ -116,7 +124,17 @@ export class KnexSearchIndex implements SearchIndex {
     const base = db('fhir_resources as r').where('r.resource_type', type).where('r.deleted', false);
     ctx.restrict(base, type, 'r');
     await resolveValueSets(ctx, request.filters ?? [], this.codec);
-    for (const filter of byDrivingOrder(type, request.filters ?? [])) applyFilter(ctx, base, type, 'r', filter);
+    let filters = request.filters ?? [];
+    const combo = this.options.combos === false ? undefined : planCombo(type, filters, (param, code) => ctx.privacy?.searchToken(type, param, code) ?? code);
+    if (combo) {
+      // The combo's rows drive the query as the first positive filter would (filter-conditions, `exists`).
+      ctx.takeDriver('r');
+      const sub = db(`${COMBO_TABLE} as c0`).select('c0.resource_id').where('c0.resource_type', type).where('c0.param', combo.name).where('c0.value', combo.value);
+      base.whereIn('r.id', sub);
+      ctx.driving = { query: sub, alias: 'c0' };
+      filters = filters.filter((f) => !combo.consumed.has(f));
+    }
+    for (const filter of byDrivingOrder(type, filters)) applyFilter(ctx, base, type, 'r', filter);
     const plan = planSort(ctx, type, 'r', request.sortRules);
     const count = Math.min(Math.max(request.count ?? DEFAULT_PAGE_SIZE, 0), MAX_PAGE_SIZE);
     const cursorValues = request.cursor ? decodeCursor(plan, request.cursor) : undefined;

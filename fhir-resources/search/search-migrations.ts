@@ -1,6 +1,7 @@
 import { Knex } from 'knex';
 import { MigrationStep, runMigrations } from '../../engine/migrations';
 import { storeDialect } from '../store/store-dialect';
+import { COMBO_DEFINITIONS, ComboDefinition } from './combo-index';
 
 export const FHIR_SEARCH_COMPONENT = 'fhir-search';
 
@@ -16,6 +17,9 @@ export const INDEX_TABLES = {
 } as const;
 
 export type IndexKind = keyof typeof INDEX_TABLES;
+
+/** Pairs of a reference target and a code of one resource (combo-index.ts); not a search parameter type of its own. */
+export const COMBO_TABLE = 'fhir_idx_combo';
 
 /** Append-only: a released step is never edited, a change is a new step. */
 const steps: MigrationStep[] = [
@@ -96,7 +100,37 @@ const steps: MigrationStep[] = [
     await replace(INDEX_TABLES.date, 'fhir_idx_date_owner', ['resource_type', 'resource_id', 'param', 'low', 'high']);
     await replace(INDEX_TABLES.reference, 'fhir_idx_reference_reverse', ['target_type', 'target_id', 'param', 'resource_type', 'resource_id']);
   },
+  async (db: Knex) => {
+    const d = storeDialect(db);
+    await db.schema.createTable(COMBO_TABLE, (t) => {
+      d.caseSensitive(t.string('resource_type', 64).notNullable());
+      d.caseSensitive(t.string('resource_id', 64).notNullable());
+      t.string('param', 64).notNullable();
+      // A target (type 64, id 64) and a code (255, the token index's width) with their separators always fit.
+      d.caseSensitive(t.string('value', 400).notNullable());
+      t.index(['resource_type', 'resource_id', 'param'], `${COMBO_TABLE}_owner`);
+      t.index(['resource_type', 'param', 'value', 'resource_id'], `${COMBO_TABLE}_value`);
+    });
+    for (const [resourceType, combos] of Object.entries(COMBO_DEFINITIONS)) {
+      for (const combo of combos) await backfillCombo(db, resourceType, combo);
+    }
+  },
 ];
+
+/**
+ * The combo rows of what is already stored, from its reference and token rows, as combo-index.ts makes them for new
+ * versions. A combo declared later needs a migration step that calls this for it.
+ */
+export async function backfillCombo(db: Knex, resourceType: string, combo: ComboDefinition): Promise<void> {
+  const d = storeDialect(db);
+  const concat = (...parts: string[]): string => (d.name === 'mysql' || d.name === 'mssql' ? `CONCAT(${parts.join(', ')})` : parts.join(' || '));
+  await db.raw(`INSERT INTO ${COMBO_TABLE} (resource_type, resource_id, param, value)
+    SELECT DISTINCT r.resource_type, r.resource_id, ?, ${concat('r.target_type', `'/'`, 'r.target_id', `' '`, 't.value')}
+    FROM ${INDEX_TABLES.reference} r JOIN ${INDEX_TABLES.token} t
+      ON t.resource_type = r.resource_type AND t.resource_id = r.resource_id AND t.param = ?
+    WHERE r.resource_type = ? AND r.param = ? AND r.target_type IS NOT NULL AND r.target_id IS NOT NULL AND t.value IS NOT NULL`,
+  [combo.name, combo.token, resourceType, combo.reference]);
+}
 
 export async function migrateFhirSearch(db: Knex): Promise<void> {
   await runMigrations(db, FHIR_SEARCH_COMPONENT, steps);

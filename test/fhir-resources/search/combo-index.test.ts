@@ -1,0 +1,145 @@
+import type { Observation, Resource } from '@medplum/fhirtypes';
+import { COMBO_DEFINITIONS, planCombo } from '../../../fhir-resources/search/combo-index';
+import { KnexSearchIndex } from '../../../fhir-resources/search/search-index';
+import { backfillCombo, COMBO_TABLE } from '../../../fhir-resources/search/search-migrations';
+import { ALL_DATABASES } from '../../support/databases';
+import { request, SearchHarness } from './search-harness';
+
+/*
+ * Combo rows (a reference target and a code of one resource) answer a patient's chart search in one index range.
+ * They must find exactly what the two filters find on their own: every query below runs both ways and compares.
+ */
+const LOINC = 'http://loinc.org';
+const LOCAL = 'urn:oid:2.16.156.10011.1.7';
+
+function observation(id: string, subject: string, codings: Array<[system: string | undefined, code: string]>, day: number, extra: Partial<Observation> = {}): Observation {
+  return {
+    resourceType: 'Observation', id, status: 'final', subject: { reference: subject },
+    code: { coding: codings.map(([system, code]) => ({ ...(system ? { system } : {}), code })), text: '血红蛋白' },
+    effectiveDateTime: `2024-03-${String(day).padStart(2, '0')}T08:00:00+08:00`, ...extra,
+  };
+}
+
+const resources: Resource[] = [
+  { resourceType: 'Patient', id: 'p1' },
+  { resourceType: 'Patient', id: 'p2' },
+  { resourceType: 'Group', id: 'p1', type: 'person', actual: true },
+  observation('o1', 'Patient/p1', [[LOINC, '718-7']], 1),
+  observation('o2', 'Patient/p1', [[LOINC, '718-7'], [LOCAL, 'HGB']], 2),
+  observation('o3', 'Patient/p1', [[LOCAL, '718-7']], 3),
+  observation('o4', 'Patient/p1', [[undefined, '718-7']], 4),
+  observation('o5', 'Patient/p1', [[LOINC, '789-8']], 5, { status: 'preliminary' }),
+  observation('o6', 'Patient/p2', [[LOINC, '718-7']], 6),
+  observation('o7', 'Group/p1', [[LOINC, '718-7']], 7),
+  observation('o8', 'https://other.example/fhir/Patient/p1', [[LOINC, '718-7']], 8),
+  observation('o9', 'Patient/p1', [[LOINC, '718-7']], 9, { status: 'cancelled' }),
+  { resourceType: 'Observation', id: 'o10', status: 'final', subject: { reference: 'Patient/p1' }, code: { text: '只有文字' } },
+  { resourceType: 'DiagnosticReport', id: 'r1', status: 'final', subject: { reference: 'Patient/p1' }, code: { coding: [{ system: LOINC, code: '58410-2' }] } },
+  { resourceType: 'DiagnosticReport', id: 'r2', status: 'final', subject: { reference: 'Patient/p2' }, code: { coding: [{ system: LOINC, code: '58410-2' }] } },
+];
+
+const QUERIES = [
+  'Observation?subject=Patient/p1&code=718-7&_sort=-date',
+  'Observation?patient=p1&code=718-7&_sort=-date',
+  'Observation?patient=Patient/p1&code=718-7',
+  'Observation?subject:Patient=p1&code=718-7',
+  'Observation?subject=Patient/p1&code=http://loinc.org|718-7&_sort=date',
+  'Observation?subject=Patient/p1&code=|718-7',
+  'Observation?subject=Patient/p1&code=urn:oid:2.16.156.10011.1.7|HGB',
+  'Observation?subject=Patient/p1&code=718-7&status=final',
+  'Observation?subject=Patient/p1&code=718-7&status:not=cancelled&_count=2',
+  'Observation?subject=Group/p1&code=718-7',
+  'Observation?subject=p1&code=718-7',
+  'Observation?subject=Patient/p1&code=718-7,789-8',
+  'Observation?subject=Patient/p1,Patient/p2&code=718-7',
+  'Observation?subject=Patient/p1&code:not=718-7',
+  'Observation?subject=Patient/p9&code=718-7',
+  'Observation?patient=Group/p1&code=718-7',
+  'DiagnosticReport?patient=p1&code=58410-2',
+  'DiagnosticReport?subject=Patient/p2&code=http://loinc.org|58410-2',
+];
+
+describe.each(ALL_DATABASES)('combo index on %s', (kind) => {
+  let h: SearchHarness;
+  const separate = new KnexSearchIndex({ combos: false });
+  beforeAll(async () => {
+    h = await SearchHarness.open(kind);
+    await h.put(...resources);
+  });
+  afterAll(async () => h.close());
+
+  const both = async (query: string) => ({
+    combined: await h.ids(query),
+    separate: (await separate.search(h.db, request(query))).resources.map((r) => r.id as string),
+  });
+
+  it.each(QUERIES)('finds what the two filters find: %s', async (query) => {
+    const { combined, separate: expected } = await both(query);
+    expect(combined).toEqual(expected);
+  });
+
+  it('finds a patient\'s results of one test, newest first', async () => {
+    expect(await h.ids('Observation?subject=Patient/p1&code=718-7&_sort=-date')).toEqual(['o9', 'o8', 'o4', 'o3', 'o2', 'o1']);
+  });
+
+  it('writes one row per target and code, none for a code without one or another parameter', async () => {
+    const rows = await h.db(COMBO_TABLE).where({ resource_type: 'Observation', resource_id: 'o2' }).orderBy(['value', 'param']).select('param', 'value');
+    expect(rows).toEqual([
+      { param: 'patient+code', value: 'Patient/p1 718-7' },
+      { param: 'subject+code', value: 'Patient/p1 718-7' },
+      { param: 'patient+code', value: 'Patient/p1 HGB' },
+      { param: 'subject+code', value: 'Patient/p1 HGB' },
+    ]);
+    // An absolute URL is a subject but, by its parameter's expression, not a patient.
+    expect(await h.db(COMBO_TABLE).where({ resource_type: 'Observation', resource_id: 'o8' }).select('param', 'value'))
+      .toEqual([{ param: 'subject+code', value: 'Patient/p1 718-7' }]);
+    expect(await h.db(COMBO_TABLE).where({ resource_type: 'Observation', resource_id: 'o10' })).toEqual([]);
+    expect(await h.db(COMBO_TABLE).where({ resource_type: 'Patient' })).toEqual([]);
+  });
+
+  it('follows a new version\'s codes and forgets a deleted resource', async () => {
+    await h.put(observation('o-moved', 'Patient/p2', [[LOINC, '2345-7']], 10));
+    expect(await h.ids('Observation?subject=Patient/p2&code=2345-7')).toEqual(['o-moved']);
+    await h.put(observation('o-moved', 'Patient/p2', [[LOINC, '2160-0']], 10));
+    expect(await h.ids('Observation?subject=Patient/p2&code=2345-7')).toEqual([]);
+    expect(await h.ids('Observation?subject=Patient/p2&code=2160-0')).toEqual(['o-moved']);
+    await h.remove('Observation', 'o-moved');
+    expect(await h.ids('Observation?subject=Patient/p2&code=2160-0')).toEqual([]);
+    expect(await h.db(COMBO_TABLE).where({ resource_id: 'o-moved' })).toEqual([]);
+  });
+
+  it('gives resources stored before the combo existed their rows (the migration\'s backfill)', async () => {
+    const written = await h.db(COMBO_TABLE).orderBy(['resource_type', 'resource_id', 'value', 'param']).select('resource_type', 'resource_id', 'param', 'value');
+    await h.db(COMBO_TABLE).delete();
+    for (const [type, combos] of Object.entries(COMBO_DEFINITIONS)) for (const combo of combos) await backfillCombo(h.db, type, combo);
+    const filled = await h.db(COMBO_TABLE).orderBy(['resource_type', 'resource_id', 'value', 'param']).select('resource_type', 'resource_id', 'param', 'value');
+    expect(filled).toEqual(written);
+    expect(written.length).toBeGreaterThan(10);
+  });
+});
+
+describe('planCombo', () => {
+  const plan = (query: string) => {
+    const filters = request(query).filters ?? [];
+    const p = planCombo(request(query).resourceType, filters, (_param, code) => code);
+    return p && { value: p.value, kept: filters.filter((f) => !p.consumed.has(f)).map((f) => `${f.code}:${f.operator}=${f.value}`) };
+  };
+
+  it('answers a reference to one resource and one code together', () => {
+    expect(plan('Observation?subject=Patient/1&code=718-7&status=final')).toEqual({ value: 'Patient/1 718-7', kept: ['status:eq=final'] });
+    expect(plan('Observation?patient=1&code=718-7')).toEqual({ value: 'Patient/1 718-7', kept: [] });
+  });
+
+  it('keeps a code\'s system as a filter of its own', () => {
+    expect(plan('Observation?subject=Patient/1&code=http://loinc.org|718-7')).toEqual({ value: 'Patient/1 718-7', kept: ['code:eq=http://loinc.org|718-7'] });
+  });
+
+  it('leaves alternatives, modifiers, bare ids of several target types and other resource types alone', () => {
+    expect(plan('Observation?subject=Patient/1,Patient/2&code=718-7')).toBeUndefined();
+    expect(plan('Observation?subject=Patient/1&code=718-7,789-8')).toBeUndefined();
+    expect(plan('Observation?subject=Patient/1&code:not=718-7')).toBeUndefined();
+    expect(plan('Observation?subject=1&code=718-7')).toBeUndefined();
+    expect(plan('Observation?subject=Patient/1&code=http://loinc.org|')).toBeUndefined();
+    expect(plan('Encounter?subject=Patient/1&type=x')).toBeUndefined();
+  });
+});
