@@ -68,17 +68,6 @@ const AUDIT_COLUMNS = ['seq', 'recorded', 'action', 'outcome', 'subtype', 'agent
 
 type AuditRow = Record<(typeof AUDIT_COLUMNS)[number], string | number | null>;
 
-/**
- * The audit trail (等保 安全审计): AuditEvents in a hash-chained, append-only table.
- *
- * A write's record is inserted in the write's transaction, so it commits or rolls back with the write, into a
- * pending table; the writer then waits for `seal`, which chains every pending record in one transaction under the
- * chain head's row lock. Chaining inside each write's transaction held that lock across the write's commit (an
- * fsync on PostgreSQL), which serialised all writers on it: about 70 CRUD requests/s. Records of no write (reads,
- * searches, refusals, failures after a rollback) go straight into the same group-committed chaining transaction.
- * Either way a caller answers only once its records are chained; a record left pending by a crash between commit
- * and seal is chained by the next seal.
- */
 const OPTIMISTIC_TRIES = 3;
 const PENDING_PER_SEAL = 5_000;
 /** The head and the oldest pending records in one snapshot: a row per record, or one with a null id for none. */
@@ -91,6 +80,17 @@ const GATED_SEAL_SQL = `WITH h AS (UPDATE ${HEAD_TABLE} SET seq = ?, hash = ? WH
   d AS (DELETE FROM ${PENDING_TABLE} WHERE id = ANY(?::int[]) AND EXISTS (SELECT 1 FROM h))
   SELECT id FROM h`;
 
+/**
+ * The audit trail (等保 安全审计): AuditEvents in a hash-chained, append-only table.
+ *
+ * A write's record is inserted in the write's transaction, so it commits or rolls back with the write, into a
+ * pending table; the writer then waits for `seal`, which chains every pending record in one transaction under the
+ * chain head's row lock. Chaining inside each write's transaction held that lock across the write's commit (an
+ * fsync on PostgreSQL), which serialised all writers on it: about 70 CRUD requests/s. Records of no write (reads,
+ * searches, refusals, failures after a rollback) go straight into the same group-committed chaining transaction.
+ * Either way a caller answers only once its records are chained; a record left pending by a crash between commit
+ * and seal is chained by the next seal.
+ */
 export class AuditLog {
   private readonly batcher: WriteBatcher<AuditEvent[]>;
   private readonly dialect: StoreDialect;

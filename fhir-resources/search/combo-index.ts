@@ -1,8 +1,9 @@
 import { Filter } from '@medplum/core';
 import type { SearchParameter } from '@medplum/fhirtypes';
 import type { IndexRows } from './index-rows';
-import { parseReferenceTarget } from './reference-target';
+import { BARE_ID, parseReferenceTarget } from './reference-target';
 import { searchParameter } from './search-parameters';
+import { splitTokenValue } from './token-value';
 
 /**
  * Combined index rows for the searches that a patient's chart makes all day: one patient's results of one test
@@ -99,15 +100,12 @@ function referenceTarget(resourceType: string, combo: ComboDefinition, filter: F
   if (parsed) return parsed;
   // A bare id, as filter-conditions' referenceMatch reads it: its type is the parameter's only target type.
   const param: SearchParameter | undefined = searchParameter(resourceType, filter.code);
-  if (!/^[A-Za-z0-9\-.]{1,64}$/.test(filter.value) || param?.target?.length !== 1) return undefined;
+  if (!BARE_ID.test(filter.value) || param?.target?.length !== 1) return undefined;
   return { type: param.target[0], id: filter.value };
 }
 
 function tokenCode(combo: ComboDefinition, filter: Filter): { code: string; withSystem: boolean } | undefined {
   if (filter.code !== combo.token || !plain(filter)) return undefined;
-  const unescape = (s: string): string => s.replace(/\\([|,$\\])/g, '$1');
-  const bar = filter.value.search(/(?<!\\)\|/);
-  if (bar < 0) return filter.value === '' ? undefined : { code: unescape(filter.value), withSystem: false };
-  const code = unescape(filter.value.slice(bar + 1));
-  return code === '' ? undefined : { code, withSystem: true };
+  const { system, code } = splitTokenValue(filter.value);
+  return code === '' ? undefined : { code, withSystem: system !== undefined };
 }

@@ -7,7 +7,8 @@ import { invalidSearchValue, SearchContext } from './search-context';
 import { COLUMN_PARAMETERS, searchParameter, searchParametersOf } from './search-parameters';
 import { applyCompartment } from './compartment-filter';
 import { applyHas } from './reverse-chain';
-import { parseReferenceTarget } from './reference-target';
+import { BARE_ID, parseReferenceTarget } from './reference-target';
+import { splitTokenValue } from './token-value';
 import { hasChinese, normalizeText, pinyinQuery, escapeLike } from './text-normalization';
 import { approximateDateRange, dateSearchRange, InstantRange, numberSearchRange, splitPrefix } from './value-ranges';
 
@@ -141,11 +142,7 @@ function exists(
   const sub = driver ? ctx.db(`${INDEX_TABLES[kind]} as ${a}`).select(`${a}.resource_id`) : ownerProbe(ctx, kind, a);
   sub.where(`${a}.resource_type`, resourceType).where(`${a}.param`, param);
   if (match) sub.where((b) => match(b, a));
-  if (driver) {
-    qb.whereIn(`${outer}.id`, sub);
-    ctx.driving = { query: sub, alias: a };
-    return;
-  }
+  if (driver) return ctx.drive(qb, outer, sub, a);
   const driving = outer === ctx.driverAlias ? ctx.driving : undefined;
   if (driving && !negate) {
     driving.query.join(ownerTable(ctx, kind, a), `${a}.resource_id`, `${driving.alias}.resource_id`)
@@ -216,14 +213,11 @@ function textMatch(b: Builder, a: string, value: string): void {
 
 /** `code`, `system|code`, `|code` (no system), `system|` (any code of the system). */
 function tokenMatch(b: Builder, a: string, value: string, stored: (code: string) => string = (c) => c): void {
-  const bar = value.search(/(?<!\\)\|/);
-  const unescape = (s: string): string => s.replace(/\\([|,$\\])/g, '$1');
-  if (bar < 0) {
-    b.where(`${a}.value`, stored(unescape(value)));
+  const { system, code: rawCode } = splitTokenValue(value);
+  if (system === undefined) {
+    b.where(`${a}.value`, stored(rawCode));
     return;
   }
-  const system = unescape(value.slice(0, bar));
-  const rawCode = unescape(value.slice(bar + 1));
   const code = rawCode === '' ? '' : stored(rawCode);
   if (system === '') b.whereNull(`${a}.system`).where(`${a}.value`, code);
   else if (code === '') b.where(`${a}.system`, system);
@@ -250,7 +244,7 @@ function referenceMatch(b: Builder, a: string, param: SearchParameter, value: st
     // A stored reference equal to `value` parses to the same target, so matching the target alone finds it too,
     // and keeps the condition on the (resource_type, param, target_id) index.
     b.where(`${a}.target_type`, target.type).where(`${a}.target_id`, target.id);
-  } else if (/^[A-Za-z0-9\-.]{1,64}$/.test(value)) {
+  } else if (BARE_ID.test(value)) {
     b.where(`${a}.target_id`, value);
     if (param.target?.length === 1) b.where(`${a}.target_type`, param.target[0]);
   } else {

@@ -8,3 +8,6 @@ export function parseReferenceTarget(reference: string): { type: string; id: str
   const m = TAIL.exec(reference);
   return m ? { type: m[1], id: m[2] } : undefined;
 }
+
+/** A bare resource id in a reference search (`subject=123`): its type comes from the parameter's target types. */
+export const BARE_ID = /^[A-Za-z0-9\-.]{1,64}$/;

@@ -45,6 +45,15 @@ export class SearchContext {
     return true;
   }
 
+  /**
+   * Makes `sub` (resource ids from one index table, aliased `alias`) the driving subquery of `query`'s rows
+   * (`outer`): `outer.id IN (sub)`, and later filters of those rows go inside it.
+   */
+  drive(query: Knex.QueryBuilder, outer: string, sub: Knex.QueryBuilder, alias: string): void {
+    query.whereIn(`${outer}.id`, sub);
+    this.driving = { query: sub, alias };
+  }
+
   alias(prefix = 'x'): string {
     this.aliases += 1;
     return `${prefix}${this.aliases}`;

@@ -126,12 +126,9 @@ export class KnexSearchIndex implements SearchIndex {
     await resolveValueSets(ctx, request.filters ?? [], this.codec);
     let filters = request.filters ?? [];
     const combo = this.options.combos === false ? undefined : planCombo(type, filters, (param, code) => ctx.privacy?.searchToken(type, param, code) ?? code);
-    if (combo) {
+    if (combo && ctx.takeDriver('r')) {
       // The combo's rows drive the query as the first positive filter would (filter-conditions, `exists`).
-      ctx.takeDriver('r');
-      const sub = db(`${COMBO_TABLE} as c0`).select('c0.resource_id').where('c0.resource_type', type).where('c0.param', combo.name).where('c0.value', combo.value);
-      base.whereIn('r.id', sub);
-      ctx.driving = { query: sub, alias: 'c0' };
+      ctx.drive(base, 'r', db(`${COMBO_TABLE} as c0`).select('c0.resource_id').where('c0.resource_type', type).where('c0.param', combo.name).where('c0.value', combo.value), 'c0');
       filters = filters.filter((f) => !combo.consumed.has(f));
     }
     for (const filter of byDrivingOrder(type, filters)) applyFilter(ctx, base, type, 'r', filter);
