@@ -111,7 +111,7 @@ async function runTransaction(ctx: FhirContext, outer: FhirRequest, prepared: Pr
   const results = new Map<number, FhirResponse>();
   await ctx.repo.transaction(async (trx) => {
     const inner: FhirContext = { ...ctx, repo: trx };
-    await trx.lockConditions?.(conditionsOf(ordered));
+    await trx.prepareConditions?.(conditionsOf(ordered));
     for (const p of ordered) {
       const res = await run(inner, outer, p, refs, execute);
       results.set(p.index, res);
@@ -131,9 +131,10 @@ async function runTransaction(ctx: FhirContext, outer: FhirRequest, prepared: Pr
 }
 
 /**
- * The conditions (`Type?search`) of the transaction's conditional creates and updates, as the store will lock them.
+ * The conditions (`Type?search`) of the transaction's conditional creates and updates, as the store will lock them
+ * and read their matches ahead.
  * Those that name a `urn:uuid:` are known only once that entry ran; they are left to lock themselves. A condition
- * spelled differently here than in the store costs one needless lock, nothing else.
+ * spelled differently here than in the store costs one needless lock and search, nothing else.
  */
 function conditionsOf(ordered: Prepared[]): string[] {
   const out: string[] = [];

@@ -8,6 +8,7 @@ import { sqliteReaderRows } from '../store/prepared-statements';
 import type { IndexPrivacy } from './index-privacy';
 import { applyFilter } from './filter-conditions';
 import { loadIncluded } from './includes';
+import { mayMatch } from './may-match';
 import { extractIndexRows, INDEX_COLUMNS } from './index-rows';
 import { shapeResource } from './result-shaping';
 import { SearchContext } from './search-context';
@@ -16,7 +17,7 @@ import { COMBO_TABLE, IndexKind, INDEX_TABLES, migrateFhirSearch } from './searc
 import { ensureSearchDefinitions, searchParameter } from './search-parameters';
 import { parseFhirSearchUrl } from './search-request';
 import { resolveValueSets } from './value-set-codes';
-import { applyKeyset, applyOrder, decodeCursor, encodeCursor, planSort } from './sort-keys';
+import { applyKeyset, applyOrder, decodeCursor, encodeCursor, planSort, type SortPlan } from './sort-keys';
 
 export const DEFAULT_PAGE_SIZE = 20;
 export const MAX_PAGE_SIZE = 1000;
@@ -114,11 +115,52 @@ export class KnexSearchIndex implements SearchIndex {
     }
   }
 
+  mayMatch(resource: Resource, request: SearchRequest): boolean {
+    return mayMatch(resource, request);
+  }
+
   parse(url: string): SearchRequest {
     return parseFhirSearchUrl(url);
   }
 
   async search(db: Knex | Knex.Transaction, request: SearchRequest, options: SearchOptions = {}): Promise<SearchResult> {
+    const query = await this.prepare(db, request, options);
+    if (!('page' in query)) return query;
+    return this.finish(query, sqliteReaderRows(db as Knex, query.page) ?? await query.page);
+  }
+
+  /**
+   * Several searches with one round trip where their pages can share one (no sort keys, no _include or
+   * _revinclude: a conditional interaction's condition): their pages are joined by UNION ALL, each row tagged with
+   * its search. The others run one by one. Results in the order of `requests`.
+   */
+  async searchMany(db: Knex | Knex.Transaction, requests: SearchRequest[], options: SearchOptions = {}): Promise<SearchResult[]> {
+    const results: Array<SearchResult | undefined> = [];
+    const shared: Array<{ at: number; query: PageQuery }> = [];
+    for (const request of requests) {
+      const query = await this.prepare(db, request, options);
+      if (!('page' in query)) results.push(query);
+      else if (query.plan.keys.length > 0 || request.include?.length || request.revInclude?.length) results.push(await this.finish(query, await query.page));
+      else {
+        shared.push({ at: results.length, query });
+        results.push(undefined);
+      }
+    }
+    if (shared.length === 1) results[shared[0].at] = await this.finish(shared[0].query, await shared[0].query.page);
+    if (shared.length > 1) {
+      // Each member's ORDER BY and LIMIT sit inside its derived table, so the members need no parentheses (which
+      // SQLite refuses); the tag is a literal, the index of the search in `shared`.
+      const [first, ...rest] = shared.map(({ query }, k) => db.from(query.page.as(`m${k}`)).select(db.raw(`${k} as search_k`), `m${k}.id`, `m${k}.content`));
+      const rows: Array<Record<string, unknown>> = await first.unionAll(rest);
+      const byQuery = shared.map((): Array<Record<string, unknown>> => []);
+      for (const row of rows) byQuery[Number(row.search_k)].push(row);
+      for (const [k, { at, query }] of shared.entries()) results[at] = await this.finish(query, byQuery[k]);
+    }
+    return results as SearchResult[];
+  }
+
+  /** A search's SQL up to its page query, or its whole result where it needs no page (`_summary=count`). */
+  private async prepare(db: Knex | Knex.Transaction, request: SearchRequest, options: SearchOptions): Promise<PageQuery | SearchResult> {
     const ctx = new SearchContext(db, Boolean(options.strict), options.restriction, this.options.privacy);
     const type = request.resourceType;
     const base = db('fhir_resources as r').where('r.resource_type', type).where('r.deleted', false);
@@ -151,14 +193,27 @@ export class KnexSearchIndex implements SearchIndex {
     applyOrder(page, plan);
     if (request.offset) page.offset(request.offset);
     page.limit(count + 1);
-    const rows: Array<Record<string, unknown>> = sqliteReaderRows(db as Knex, page) ?? await page;
+    return { ctx, request, plan, count, total, page };
+  }
 
+  /** The result of a page query from its rows. */
+  private async finish({ ctx, request, plan, count, total }: PageQuery, rows: Array<Record<string, unknown>>): Promise<SearchResult> {
     const matches = rows.slice(0, count).map((row) => this.codec.decode(String(row.content)));
     const next = rows.length > count ? encodeCursor(plan, rows[count - 1]) : undefined;
     const included = await loadIncluded(ctx, request, matches, this.codec);
     const shape = (r: Resource): Resource => shapeResource(r, request.summary, request.fields);
     return withOutcome(ctx, { resources: matches.map(shape), included, total, next });
   }
+}
+
+/** A search ready to run: its page's SQL (count + 1 rows, for the next cursor) and what reading the rows needs. */
+interface PageQuery {
+  ctx: SearchContext;
+  request: SearchRequest;
+  plan: SortPlan;
+  count: number;
+  total: number | undefined;
+  page: Knex.QueryBuilder;
 }
 
 /**

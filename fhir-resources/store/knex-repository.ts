@@ -8,6 +8,7 @@ import type {
 } from './repository';
 import { forgetLockedRow, lockedRow, rememberLockedRow } from './locked-rows';
 import { lockCondition, lockConditions } from './condition-locks';
+import { forgetMatchesChangedBy, matchesReadAhead, notReadAhead, rememberMatches } from './condition-matches';
 import { ContentCodec, plainJsonContent } from './content-codec';
 import { CurrentRow, currentRowOutsideTransaction, readCurrentRow } from './current-row';
 import { prepareForWrite } from './prepare-write';
@@ -246,26 +247,50 @@ export class KnexRepository implements Repository {
    * the transaction (the second waits, then finds what the first created).
    */
   private async findOne<T extends Resource>(trx: Knex.Transaction, resourceType: string, search: string): Promise<T | undefined> {
-    const query = search.startsWith('?') ? search.slice(1) : search;
-    await lockCondition(this.dialect, trx, `${resourceType}?${query}`);
-    let request: SearchRequest;
-    try {
-      request = this.searchIndex.parse?.(`${resourceType}?${query}`) ?? parseSearchRequest(`${resourceType}?${query}`);
-    } catch (err) {
-      throw invalidRequest(`The condition "${search}" is not a valid search: ${(err as Error).message}`);
-    }
-    const result = await this.searchIndex.search(trx, { ...request, count: 2 }, { strict: true });
+    const condition = `${resourceType}?${search.startsWith('?') ? search.slice(1) : search}`;
+    await lockCondition(this.dialect, trx, condition);
+    const result = matchesReadAhead(trx, condition) ?? await this.searchIndex.search(trx, this.conditionRequest(condition, search), { strict: true });
     if (result.resources.length > 1) throw tooManyMatches(search);
     return result.resources[0] as T | undefined;
   }
 
+  /** A condition as the search it is: two matches are enough to tell one from several. */
+  private conditionRequest(condition: string, search = condition): SearchRequest {
+    try {
+      return { ...(this.searchIndex.parse?.(condition) ?? parseSearchRequest(condition)), count: 2 };
+    } catch (err) {
+      throw invalidRequest(`The condition "${search}" is not a valid search: ${(err as Error).message}`);
+    }
+  }
+
   /**
-   * Takes, in one go, the locks of the conditional interactions (`Type?search`) a transaction is about to run; each
-   * conditional create or update then finds its lock held and goes straight to its search. Outside a transaction
-   * there is nothing to hold them for.
+   * Takes, in one go, the locks of the conditional interactions (`Type?search`) a transaction is about to run, then
+   * reads what they match in one more round trip (condition-matches.ts); each conditional create or update then
+   * finds its lock held and its match read. A condition that does not parse is left to its interaction, which
+   * reports it where it stands in the Bundle. Outside a transaction there is nothing to hold them for.
    */
-  async lockConditions(conditions: string[]): Promise<void> {
-    if (this.trx) await lockConditions(this.dialect, this.trx, conditions);
+  async prepareConditions(conditions: string[]): Promise<void> {
+    if (!this.trx) return;
+    await lockConditions(this.dialect, this.trx, conditions);
+    if (!this.searchIndex.searchMany) return;
+    const requests: Array<{ condition: string; request: SearchRequest }> = [];
+    for (const condition of new Set(notReadAhead(this.trx, conditions))) {
+      try {
+        requests.push({ condition, request: this.conditionRequest(condition) });
+      } catch {
+        continue;
+      }
+    }
+    if (requests.length < 2) return;
+    let results: SearchResult[];
+    try {
+      results = await this.searchIndex.searchMany(this.trx, requests.map((r) => r.request), { strict: true });
+    } catch (err) {
+      // A search the strict parser refuses is refused again, located, by its own interaction.
+      if (err instanceof OperationOutcomeError) return;
+      throw err;
+    }
+    requests.forEach(({ condition, request }, i) => rememberMatches(this.trx!, condition, request, results[i]));
   }
 
   /**
@@ -354,6 +379,7 @@ export class KnexRepository implements Repository {
     const rowsOf = this.searchIndex.indexRows;
     const written = await writeVersion(trx, this.dialect, write);
     forgetLockedRow(trx, `${resourceType}/${id}`);
+    forgetMatchesChangedBy(trx, stored, (r, request) => this.searchIndex.mayMatch?.(r, request) ?? true);
     // Compare-and-set on the version read under the lock: a writer that slipped past it updates nothing.
     if (!written) throw concurrentWrite(`${resourceType}/${id}`);
     if (!rowsOf) {

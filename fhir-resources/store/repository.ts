@@ -110,9 +110,10 @@ export interface Repository {
   transaction<T>(fn: (repo: Repository) => Promise<T>): Promise<T>;
   /**
    * Inside a transaction: takes the locks of the conditional creates and updates (`Type?search`) it will run, in one
-   * statement where the database allows, instead of one per interaction. Optional: without it each takes its own.
+   * statement where the database allows, and reads what they match in one more, instead of a lock and a search per
+   * interaction. Optional: without it each takes its own lock and runs its own search.
    */
-  lockConditions?(conditions: string[]): Promise<void>;
+  prepareConditions?(conditions: string[]): Promise<void>;
   /** The same repository acting for another caller (correlation id, author). */
   withContext(context: RequestContext): Repository;
 }

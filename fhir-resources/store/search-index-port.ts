@@ -31,6 +31,13 @@ export interface SearchIndex {
   unindex(trx: Knex.Transaction, resourceType: string, id: string): Promise<void>;
   search(db: Knex | Knex.Transaction, request: SearchRequest, options?: SearchOptions): Promise<SearchResult>;
   /**
+   * Whether `resource` could match `request`: false only when it certainly does not (true where unsure). Lets the
+   * store keep matches it read ahead across writes that cannot change them; without it every write of the type does.
+   */
+  mayMatch?(resource: Resource, request: SearchRequest): boolean;
+  /** Several searches, in one round trip where it can: the results in the order of `requests`. */
+  searchMany?(db: Knex | Knex.Transaction, requests: SearchRequest[], options?: SearchOptions): Promise<SearchResult[]>;
+  /**
    * `Type?query` as the search module reads it (a conditional interaction's condition); without it, @medplum/core's
    * parser, which refuses some values R4 allows (dates without seconds).
    */

@@ -53,7 +53,7 @@ describe.each(ALL_DATABASES)('KnexRepository conditional interactions on %s', (k
     const locks: string[] = [];
     const seen = (q: { sql: string }) => { if (/advisory|fhir_write_locks/i.test(q.sql)) locks.push(q.sql); };
     const run = (mrns: string[]) => fx.repository().transaction(async (tx) => {
-      await tx.lockConditions?.(mrns.map((m) => `Patient?identifier=${MRN}|${m}`));
+      await tx.prepareConditions?.(mrns.map((m) => `Patient?identifier=${MRN}|${m}`));
       const created: boolean[] = [];
       // Another order than the locks' (which are sorted): each create finds its lock held.
       for (const m of mrns) created.push((await tx.create(withMrn('锁', m), { ifNoneExist: `identifier=${MRN}|${m}` })).created);
@@ -85,6 +85,80 @@ describe.each(ALL_DATABASES)('KnexRepository conditional interactions on %s', (k
       const found = await fx.repository().search({ resourceType: 'Patient', filters: [{ code: 'identifier', operator: Operator.EQUALS, value: `${MRN}|${m}` }] });
       expect(found.resources).toHaveLength(1);
     }
+  });
+
+  describe('conditions read ahead for a Bundle (prepareConditions)', () => {
+    const condition = (mrn: string) => `Patient?identifier=${MRN}|${mrn}`;
+    const ifNone = (mrn: string) => ({ ifNoneExist: `identifier=${MRN}|${mrn}` });
+    /** The searches of fhir_resources the work runs (knex's query events; writes on SQLite bypass knex). */
+    async function searchesDuring<T>(work: () => Promise<T>): Promise<{ result: T; searches: string[] }> {
+      const searches: string[] = [];
+      const seen = (q: { sql: string }) => { if (/^select/i.test(q.sql.trim()) && q.sql.includes('fhir_resources')) searches.push(q.sql); };
+      fx.db.on('query', seen);
+      try {
+        return { result: await work(), searches };
+      } finally {
+        fx.db.off('query', seen);
+      }
+    }
+
+    it('reads every condition in one statement, and each conditional create and update uses what it matched', async () => {
+      const { resource: existing } = await fx.repository().create(withMrn('预', 'RA1'));
+      const { result, searches } = await searchesDuring(() => fx.repository().transaction(async (tx) => {
+        await tx.prepareConditions?.(['RA1', 'RA2', 'RA3'].map(condition));
+        const a = await tx.create(withMrn('预', 'RA1'), ifNone('RA1'));
+        const b = await tx.create(withMrn('预', 'RA2'), ifNone('RA2'));
+        const c = await tx.conditionalUpdate({ ...withMrn('预', 'RA3'), gender: 'female' }, `identifier=${MRN}|RA3`);
+        return [a, b, c];
+      }));
+      expect(searches).toHaveLength(1);
+      expect(searches[0]).toMatch(/union all/i);
+      expect(result.map((r) => r.created)).toEqual([false, true, true]);
+      expect(result[0].resource.id).toBe(existing.id);
+    });
+
+    it('searches again for a condition that a write earlier in the transaction may match', async () => {
+      const { result, searches } = await searchesDuring(() => fx.repository().transaction(async (tx) => {
+        await tx.prepareConditions?.(['RB1', 'RB2'].map(condition));
+        const plain = await tx.create(withMrn('预', 'RB1'));
+        const again = await tx.create(withMrn('预', 'RB1'), ifNone('RB1'));
+        const other = await tx.create(withMrn('预', 'RB2'), ifNone('RB2'));
+        return { plain, again, other };
+      }));
+      expect(result.again).toEqual({ resource: result.plain.resource, created: false });
+      expect(result.other.created).toBe(true);
+      // The read-ahead, then RB1's own search; RB2's match was not touched by a Patient of another identifier.
+      expect(searches).toHaveLength(2);
+    });
+
+    it('forgets a match that the transaction updates away from the condition or deletes', async () => {
+      const repo = fx.repository();
+      const { resource: moved } = await repo.create(withMrn('预', 'RC1'));
+      const { resource: gone } = await repo.create(withMrn('预', 'RC2'));
+      const created = await repo.transaction(async (tx) => {
+        await tx.prepareConditions?.(['RC1', 'RC2'].map(condition));
+        await tx.update({ ...moved, identifier: [{ system: MRN, value: 'RC9' }] });
+        await tx.delete('Patient', gone.id!);
+        return [(await tx.create(withMrn('预', 'RC1'), ifNone('RC1'))).created, (await tx.create(withMrn('预', 'RC2'), ifNone('RC2'))).created];
+      });
+      expect(created).toEqual([true, true]);
+    });
+
+    it('leaves a condition that is not a valid search to its interaction, and several matches still answer 412', async () => {
+      const repo = fx.repository();
+      await repo.create(withMrn('预', 'RD1'));
+      await repo.create(withMrn('预', 'RD1'));
+      const outcome = repo.transaction(async (tx) => {
+        await tx.prepareConditions?.([condition('RD1'), 'Patient?birthdate=not-a-date', condition('RD2')]);
+        return tx.create(withMrn('预', 'RD1'), ifNone('RD1'));
+      });
+      expect(await statusOf(outcome)).toBe(412);
+      const invalid = repo.transaction(async (tx) => {
+        await tx.prepareConditions?.([condition('RD2'), 'Patient?birthdate=not-a-date', condition('RD3')]);
+        return tx.create(withMrn('预', 'RD2'), { ifNoneExist: 'birthdate=not-a-date' });
+      });
+      expect(await statusOf(invalid)).toBe(400);
+    });
   });
 
   it('conditional update with no match creates, with a server id when the body has none', async () => {
