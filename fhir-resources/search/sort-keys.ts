@@ -129,10 +129,20 @@ export function applyKeyset(qb: Knex.QueryBuilder, plan: SortPlan, values: Curso
   });
 }
 
-export function applyOrder(qb: Knex.QueryBuilder, plan: SortPlan): void {
+/**
+ * Missing values sort last, in either direction. `nullsLast`: the database takes `NULLS LAST` (PostgreSQL, SQLite),
+ * which PostgreSQL sorts on the key alone; the portable null flag made it compute a key's subquery twice per row
+ * (the flag's and the key's), a fifth of a chart search's SQL time.
+ */
+export function applyOrder(qb: Knex.QueryBuilder, plan: SortPlan, nullsLast = false): void {
   for (const key of plan.keys) {
+    const direction = key.descending ? 'desc' : 'asc';
+    if (key.nullable && nullsLast) {
+      qb.orderByRaw(`q.${key.column} ${direction} nulls last`);
+      continue;
+    }
     if (key.nullable) qb.orderByRaw(`${nullFlag(key)} asc`);
-    qb.orderBy(`q.${key.column}`, key.descending ? 'desc' : 'asc');
+    qb.orderBy(`q.${key.column}`, direction);
   }
   qb.orderBy('q.id', plan.idDescending ? 'desc' : 'asc');
 }

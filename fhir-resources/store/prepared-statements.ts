@@ -98,6 +98,25 @@ export function sqliteReaderRows(db: Knex, query: Knex.QueryBuilder): Array<Reco
   return preparedOn(reader, sql).all(...params);
 }
 
+const pgQueryNames = new Map<string, string>();
+
+/**
+ * Rows of a knex query run outside any transaction as a PostgreSQL named statement, named after its SQL text: parsed
+ * once per pooled connection, and after five runs planned once (a generic plan) where PostgreSQL finds that as good.
+ * Only for queries whose best plan does not depend on their values. Undefined on other databases, inside a
+ * transaction, or past PG_NAMED_LIMIT texts, where the caller runs the query through knex.
+ */
+export async function pgNamedRows(db: Knex, query: Knex.QueryBuilder): Promise<Array<Record<string, unknown>> | undefined> {
+  if ((db as Knex & { isTransaction?: boolean }).isTransaction || dialectOf(db) !== 'postgres') return undefined;
+  const { sql, bindings } = query.toSQL().toNative();
+  let name = pgQueryNames.get(sql);
+  if (name === undefined) {
+    if (pgQueryNames.size >= PG_NAMED_LIMIT) return undefined;
+    pgQueryNames.set(sql, (name = `lingshu_q${pgQueryNames.size}`));
+  }
+  return pgRows(db, name, sql, bindings as unknown[]);
+}
+
 async function pgRows(db: Knex, name: string, text: string, values: unknown[]): Promise<Array<Record<string, unknown>>> {
   const client = clientOf(db);
   const connection = (await client.acquireConnection()) as PgConnection;
