@@ -23,6 +23,12 @@ export interface ComboDefinition {
   reference: string;
   /** A token parameter, matched by code (any system). */
   token: string;
+  /**
+   * Rows hold the code with its system (`<Type>/<id> <system>|<code>`, codes that have one): they answer a search
+   * that names the system, which a row of the code alone would leave to a probe of the token index per candidate
+   * (a random page each).
+   */
+  withSystem?: boolean;
 }
 
 /**
@@ -32,6 +38,8 @@ export interface ComboDefinition {
 const CHART: readonly ComboDefinition[] = [
   { name: 'subject+code', reference: 'subject', token: 'code' },
   { name: 'patient+code', reference: 'patient', token: 'code' },
+  { name: 'subject+system|code', reference: 'subject', token: 'code', withSystem: true },
+  { name: 'patient+system|code', reference: 'patient', token: 'code', withSystem: true },
 ];
 
 export const COMBO_DEFINITIONS: Readonly<Record<string, readonly ComboDefinition[]>> = {
@@ -47,17 +55,23 @@ export function comboValue(targetType: string, targetId: string, code: string): 
   return `${targetType}/${targetId} ${code}`;
 }
 
+/**
+ * The width of fhir_idx_combo.value. A target and a code always fit; with a long system a value may not, and has no
+ * row: a search for that same value (the same length) is then not answered by a combo either, so none is missed.
+ */
+export const COMBO_VALUE_WIDTH = 400;
+
 /** The combo rows of a resource, from its own index rows (after the privacy digests). */
 export function comboRows(resourceType: string, rows: IndexRows): Array<[param: string, value: string]> {
   const out: Array<[string, string]> = [];
   for (const combo of COMBO_DEFINITIONS[resourceType] ?? []) {
     const seen = new Set<string>();
     const targets = rows.reference.filter((r) => r.param === combo.reference && r.target_type && r.target_id);
-    const codes = rows.token.filter((t) => t.param === combo.token && t.value !== null && t.value !== undefined);
+    const codes = rows.token.filter((t) => t.param === combo.token && t.value !== null && t.value !== undefined && (!combo.withSystem || systemFits(t.system)));
     for (const target of targets) {
       for (const code of codes) {
-        const value = comboValue(String(target.target_type), String(target.target_id), String(code.value));
-        if (seen.has(value)) continue;
+        const value = comboValue(String(target.target_type), String(target.target_id), combo.withSystem ? `${code.system}|${code.value}` : String(code.value));
+        if (seen.has(value) || value.length > COMBO_VALUE_WIDTH) continue;
         seen.add(value);
         out.push([combo.name, value]);
       }
@@ -75,19 +89,34 @@ export interface ComboPlan {
 
 /**
  * A combo that answers two of `filters` together: a reference to one resource and one code, both plain (no
- * modifier, no comma-separated alternatives). A code with a system keeps its own filter too (the row matches the
- * code in any system), probed on the combo's few rows. `stored` digests a code as the token index stores it.
+ * modifier, no comma-separated alternatives). A code with a system is answered by a combo with systems; where there
+ * is none, or the code is `|code` (no system), the code's filter stays, probed on the combo's few rows. `stored`
+ * digests a code as the token index stores it.
  */
 export function planCombo(resourceType: string, filters: readonly Filter[], stored: (param: string, code: string) => string): ComboPlan | undefined {
-  for (const combo of COMBO_DEFINITIONS[resourceType] ?? []) {
+  const combos = COMBO_DEFINITIONS[resourceType] ?? [];
+  let fallback: ComboPlan | undefined;
+  for (const combo of combos) {
     const target = filters.map((f) => ({ f, t: referenceTarget(resourceType, combo, f) })).find((x) => x.t);
     const token = filters.map((f) => ({ f, c: tokenCode(combo, f) })).find((x) => x.c);
     if (!target?.t || !token?.c) continue;
-    const consumed = new Set<Filter>([target.f]);
-    if (!token.c.withSystem) consumed.add(token.f);
-    return { name: combo.name, value: comboValue(target.t.type, target.t.id, stored(combo.token, token.c.code)), consumed };
+    const { system, code } = token.c;
+    if (combo.withSystem) {
+      const value = systemFits(system) ? comboValue(target.t.type, target.t.id, `${system}|${stored(combo.token, code)}`) : undefined;
+      if (value !== undefined && value.length <= COMBO_VALUE_WIDTH) return { name: combo.name, value, consumed: new Set([target.f, token.f]) };
+      continue;
+    }
+    fallback ??= { name: combo.name, value: comboValue(target.t.type, target.t.id, stored(combo.token, code)), consumed: new Set(system === undefined ? [target.f, token.f] : [target.f]) };
   }
-  return undefined;
+  return fallback;
+}
+
+/**
+ * A system a combo with systems can hold: one with a bar would make `a|b|c` ambiguous (system `a|b`, or `a` with code
+ * `b|c`), so such codes have no row and a search naming one is not answered by a combo.
+ */
+function systemFits(system: unknown): system is string {
+  return typeof system === 'string' && system !== '' && !system.includes('|');
 }
 
 function plain(filter: Filter): boolean {
@@ -104,8 +133,8 @@ function referenceTarget(resourceType: string, combo: ComboDefinition, filter: F
   return { type: param.target[0], id: filter.value };
 }
 
-function tokenCode(combo: ComboDefinition, filter: Filter): { code: string; withSystem: boolean } | undefined {
+function tokenCode(combo: ComboDefinition, filter: Filter): { code: string; system?: string } | undefined {
   if (filter.code !== combo.token || !plain(filter)) return undefined;
   const { system, code } = splitTokenValue(filter.value);
-  return code === '' ? undefined : { code, withSystem: system !== undefined };
+  return code === '' ? undefined : { code, system };
 }

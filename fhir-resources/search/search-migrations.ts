@@ -1,7 +1,7 @@
 import { Knex } from 'knex';
 import { MigrationStep, runMigrations } from '../../engine/migrations';
 import { storeDialect } from '../store/store-dialect';
-import { COMBO_DEFINITIONS, ComboDefinition } from './combo-index';
+import { COMBO_DEFINITIONS, COMBO_VALUE_WIDTH, ComboDefinition } from './combo-index';
 
 export const FHIR_SEARCH_COMPONENT = 'fhir-search';
 
@@ -117,6 +117,12 @@ const steps: MigrationStep[] = [
       for (const combo of combos.filter((c) => ['subject+code', 'patient+code'].includes(c.name))) await backfillCombo(db, resourceType, combo);
     }
   },
+  async (db: Knex) => {
+    // Combos with systems (a chart search that names the code's system), for the resources stored before them.
+    for (const [resourceType, combos] of Object.entries(COMBO_DEFINITIONS)) {
+      for (const combo of combos.filter((c) => ['subject+system|code', 'patient+system|code'].includes(c.name))) await backfillCombo(db, resourceType, combo);
+    }
+  },
 ];
 
 /**
@@ -126,11 +132,16 @@ const steps: MigrationStep[] = [
 export async function backfillCombo(db: Knex, resourceType: string, combo: ComboDefinition): Promise<void> {
   const d = storeDialect(db);
   const concat = (...parts: string[]): string => (d.name === 'mysql' || d.name === 'mssql' ? `CONCAT(${parts.join(', ')})` : parts.join(' || '));
+  const length = d.name === 'mysql' ? 'CHAR_LENGTH' : d.name === 'mssql' ? 'LEN' : 'LENGTH';
+  // As comboRows writes them: with systems, only codes whose system has no bar, and no value wider than the column.
+  const code = combo.withSystem ? ['t.system', `'|'`, 't.value'] : ['t.value'];
+  const value = concat('r.target_type', `'/'`, 'r.target_id', `' '`, ...code);
+  const system = combo.withSystem ? ` AND t.system IS NOT NULL AND t.system <> '' AND t.system NOT LIKE '%|%' AND ${length}(${value}) <= ${COMBO_VALUE_WIDTH}` : '';
   await db.raw(`INSERT INTO ${COMBO_TABLE} (resource_type, resource_id, param, value)
-    SELECT DISTINCT r.resource_type, r.resource_id, ?, ${concat('r.target_type', `'/'`, 'r.target_id', `' '`, 't.value')}
+    SELECT DISTINCT r.resource_type, r.resource_id, ?, ${value}
     FROM ${INDEX_TABLES.reference} r JOIN ${INDEX_TABLES.token} t
       ON t.resource_type = r.resource_type AND t.resource_id = r.resource_id AND t.param = ?
-    WHERE r.resource_type = ? AND r.param = ? AND r.target_type IS NOT NULL AND r.target_id IS NOT NULL AND t.value IS NOT NULL`,
+    WHERE r.resource_type = ? AND r.param = ? AND r.target_type IS NOT NULL AND r.target_id IS NOT NULL AND t.value IS NOT NULL${system}`,
   [combo.name, combo.token, resourceType, combo.reference]);
 }
 

@@ -1,5 +1,5 @@
 import type { Observation, Resource } from '@medplum/fhirtypes';
-import { COMBO_DEFINITIONS, planCombo } from '../../../fhir-resources/search/combo-index';
+import { COMBO_DEFINITIONS, COMBO_VALUE_WIDTH, planCombo } from '../../../fhir-resources/search/combo-index';
 import { KnexSearchIndex } from '../../../fhir-resources/search/search-index';
 import { backfillCombo, COMBO_TABLE } from '../../../fhir-resources/search/search-migrations';
 import { ALL_DATABASES } from '../../support/databases';
@@ -11,6 +11,10 @@ import { request, SearchHarness } from './search-harness';
  */
 const LOINC = 'http://loinc.org';
 const LOCAL = 'urn:oid:2.16.156.10011.1.7';
+/** Systems a combo with systems cannot hold: a bar would make its value ambiguous; this one is wider than the column. */
+const BARRED = 'urn:lab|local';
+const WIDE = `urn:${'w'.repeat(250)}`;
+const WIDE_CODE = 'Z'.repeat(160);
 
 function observation(id: string, subject: string, codings: Array<[system: string | undefined, code: string]>, day: number, extra: Partial<Observation> = {}): Observation {
   return {
@@ -33,6 +37,8 @@ const resources: Resource[] = [
   observation('o7', 'Group/p1', [[LOINC, '718-7']], 7),
   observation('o8', 'https://other.example/fhir/Patient/p1', [[LOINC, '718-7']], 8),
   observation('o9', 'Patient/p1', [[LOINC, '718-7']], 9, { status: 'cancelled' }),
+  observation('o11', 'Patient/p1', [[BARRED, 'Z1']], 11),
+  observation('o12', 'Patient/p1', [[WIDE, WIDE_CODE]], 12),
   { resourceType: 'Observation', id: 'o10', status: 'final', subject: { reference: 'Patient/p1' }, code: { text: '只有文字' } },
   { resourceType: 'DiagnosticReport', id: 'r1', status: 'final', subject: { reference: 'Patient/p1' }, code: { coding: [{ system: LOINC, code: '58410-2' }] } },
   { resourceType: 'DiagnosticReport', id: 'r2', status: 'final', subject: { reference: 'Patient/p2' }, code: { coding: [{ system: LOINC, code: '58410-2' }] } },
@@ -56,6 +62,11 @@ const QUERIES = [
   'Observation?subject=Patient/p9&code=718-7',
   'Observation?patient=Group/p1&code=718-7',
   'DiagnosticReport?patient=p1&code=58410-2',
+  'Observation?subject=Patient/p1&code=urn:lab\\|local|Z1',
+  'Observation?subject=Patient/p1&code=urn:lab|local|Z1',
+  `Observation?subject=Patient/p1&code=${WIDE}|${WIDE_CODE}`,
+  `Observation?subject=Patient/p1&code=${WIDE_CODE}`,
+  'Observation?patient=p1&code=urn:oid:2.16.156.10011.1.7|HGB&_sort=-date',
   'DiagnosticReport?subject=Patient/p2&code=http://loinc.org|58410-2',
 ];
 
@@ -111,10 +122,17 @@ describe.each(ALL_DATABASES)('combo index on %s', (kind) => {
       { param: 'subject+code', value: 'Patient/p1 718-7' },
       { param: 'patient+code', value: 'Patient/p1 HGB' },
       { param: 'subject+code', value: 'Patient/p1 HGB' },
+      { param: 'patient+system|code', value: `Patient/p1 ${LOINC}|718-7` },
+      { param: 'subject+system|code', value: `Patient/p1 ${LOINC}|718-7` },
+      { param: 'patient+system|code', value: `Patient/p1 ${LOCAL}|HGB` },
+      { param: 'subject+system|code', value: `Patient/p1 ${LOCAL}|HGB` },
     ]);
     // An absolute URL is a subject but, by its parameter's expression, not a patient.
-    expect(await h.db(COMBO_TABLE).where({ resource_type: 'Observation', resource_id: 'o8' }).select('param', 'value'))
-      .toEqual([{ param: 'subject+code', value: 'Patient/p1 718-7' }]);
+    expect(await h.db(COMBO_TABLE).where({ resource_type: 'Observation', resource_id: 'o8' }).orderBy('param').select('param', 'value'))
+      .toEqual([{ param: 'subject+code', value: 'Patient/p1 718-7' }, { param: 'subject+system|code', value: `Patient/p1 ${LOINC}|718-7` }]);
+    // A code without a system has a row of the code alone; one whose system has a bar or is too wide, only that.
+    expect(await h.db(COMBO_TABLE).where({ resource_type: 'Observation', resource_id: 'o4', param: 'subject+system|code' })).toEqual([]);
+    expect(await h.db(COMBO_TABLE).whereIn('resource_id', ['o11', 'o12']).where('param', 'subject+system|code')).toEqual([]);
     expect(await h.db(COMBO_TABLE).where({ resource_type: 'Observation', resource_id: 'o10' })).toEqual([]);
     expect(await h.db(COMBO_TABLE).where({ resource_type: 'Patient' })).toEqual([]);
   });
@@ -152,8 +170,16 @@ describe('planCombo', () => {
     expect(plan('Observation?patient=1&code=718-7')).toEqual({ value: 'Patient/1 718-7', kept: [] });
   });
 
-  it('keeps a code\'s system as a filter of its own', () => {
-    expect(plan('Observation?subject=Patient/1&code=http://loinc.org|718-7')).toEqual({ value: 'Patient/1 718-7', kept: ['code:eq=http://loinc.org|718-7'] });
+  it('answers a code with its system from the rows with systems', () => {
+    expect(plan('Observation?subject=Patient/1&code=http://loinc.org|718-7')).toEqual({ value: 'Patient/1 http://loinc.org|718-7', kept: [] });
+    expect(plan('Observation?patient=1&code=http://loinc.org|718-7')).toEqual({ value: 'Patient/1 http://loinc.org|718-7', kept: [] });
+  });
+
+  it('keeps the code\'s filter where no row with a system can answer it: |code, a system with a bar, a value too wide', () => {
+    expect(plan('Observation?subject=Patient/1&code=|718-7')).toEqual({ value: 'Patient/1 718-7', kept: ['code:eq=|718-7'] });
+    expect(plan('Observation?subject=Patient/1&code=urn:a\\|b|718-7')).toEqual({ value: 'Patient/1 718-7', kept: ['code:eq=urn:a\\|b|718-7'] });
+    const wide = `urn:${'x'.repeat(COMBO_VALUE_WIDTH)}`;
+    expect(plan(`Observation?subject=Patient/1&code=${wide}|718-7`)).toEqual({ value: 'Patient/1 718-7', kept: [`code:eq=${wide}|718-7`] });
   });
 
   it('leaves alternatives, modifiers, bare ids of several target types and other resource types alone', () => {
