@@ -1,7 +1,6 @@
 import { Knex } from 'knex';
 import { OperationOutcomeError, SearchRequest, generateId, parseSearchRequest } from '@medplum/core';
 import type { Resource, ResourceType } from '@medplum/fhirtypes';
-import { applyPatch, JsonPatchError, Operation } from 'fast-json-patch';
 import type {
   CreateOptions, HistoryOptions, HistoryResult, JsonPatchOperation, Repository, RequestContext, SearchOptions,
   SearchResult, UpdateOptions, WriteResult,
@@ -17,6 +16,8 @@ import { StoreDialect, storeDialect } from './store-dialect';
 import { readHistory } from './store-history';
 import { VersionWrite, writeVersion, writeVersionAlone } from './version-writer';
 import { takeCompanions } from './write-companions';
+import { applyJsonPatch } from './json-patch';
+import { nextInstant, parseETag } from './version-stamps';
 import {
   concurrentWrite, invalidRequest, resourceGone, resourceNotFound, tooManyMatches, versionMismatch,
 } from './store-outcomes';
@@ -387,30 +388,5 @@ export class KnexRepository implements Repository {
       else await this.searchIndex.index(trx, stored, prev === undefined);
     }
     return stored;
-  }
-}
-
-/** Now, but never before the previous version's instant (clocks of several nodes may disagree slightly). */
-function nextInstant(previous: string | undefined): string {
-  const now = new Date().toISOString();
-  return previous !== undefined && previous > now ? previous : now;
-}
-
-/** `W/"3"`, `"3"` or `3` → `3`. */
-function parseETag(etag: string): string {
-  return etag.trim().replace(/^W\//, '').replace(/^"(.*)"$/, '$1');
-}
-
-function applyJsonPatch<T extends Resource>(doc: T, patch: JsonPatchOperation[]): T {
-  if (!Array.isArray(patch)) throw invalidRequest('A JSON Patch body must be an array of operations.');
-  try {
-    return applyPatch(doc, patch as Operation[], true, false).newDocument;
-  } catch (err) {
-    if (err instanceof JsonPatchError) {
-      const op = patch[err.index ?? 0];
-      const what = err.name === 'TEST_OPERATION_FAILED' ? 'its "test" failed' : err.message.split('\n')[0];
-      throw invalidRequest(`JSON Patch operation ${(err.index ?? 0) + 1} (${op?.op} ${op?.path}) cannot be applied: ${what}.`);
-    }
-    throw err;
   }
 }
