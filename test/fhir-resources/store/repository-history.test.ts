@@ -50,6 +50,10 @@ describe.each(ALL_DATABASES)('KnexRepository history on %s', (kind) => {
     const repo = fx.repository();
     for (let i = 0; i < 4; i++) await repo.create<Device>({ resourceType: 'Device', serialNumber: `d${i}` });
     const first = await repo.history('Device', undefined, { count: 2 });
+    // Versions are ordered by their instant (ms), then type and id: a version written in the very millisecond of the
+    // cursor's row can sort behind it. A newcomer a moment later, as between a client's page requests, cannot.
+    const newest = Math.max(...first.entries.map((e) => Date.parse(e.lastUpdated)));
+    while (Date.now() <= newest) await new Promise((r) => setTimeout(r, 1));
     await repo.create<Device>({ resourceType: 'Device', serialNumber: 'newcomer' });
     const second = await repo.history('Device', undefined, { count: 2, cursor: first.next });
     const ids = [...first.entries, ...second.entries].map((e) => e.id);
