@@ -137,28 +137,23 @@ export class KnexSearchIndex implements SearchIndex {
    * its search. The others run one by one. Results in the order of `requests`.
    */
   async searchMany(db: Knex | Knex.Transaction, requests: SearchRequest[], options: SearchOptions = {}): Promise<SearchResult[]> {
-    const results: Array<SearchResult | undefined> = [];
-    const shared: Array<{ at: number; query: PageQuery }> = [];
-    for (const request of requests) {
-      const query = await this.prepare(db, request, options);
-      if (!('page' in query)) results.push(query);
-      else if (query.plan.keys.length > 0 || request.include?.length || request.revInclude?.length) results.push(await this.finish(query, await query.page));
-      else {
-        shared.push({ at: results.length, query });
-        results.push(undefined);
-      }
-    }
-    if (shared.length === 1) results[shared[0].at] = await this.finish(shared[0].query, await shared[0].query.page);
-    if (shared.length > 1) {
+    const queries: Array<PageQuery | SearchResult> = [];
+    for (const request of requests) queries.push(await this.prepare(db, request, options));
+    const shareable = (q: PageQuery | SearchResult): q is PageQuery =>
+      'page' in q && q.plan.keys.length === 0 && !q.request.include?.length && !q.request.revInclude?.length;
+    // One search alone gains nothing from a union: it runs as the others do.
+    const shared = queries.filter(shareable);
+    const together = shared.length > 1 ? shared : [];
+    const rowsOf = new Map<PageQuery, Array<Record<string, unknown>>>(together.map((q) => [q, []]));
+    if (together.length > 0) {
       // Each member's ORDER BY and LIMIT sit inside its derived table, so the members need no parentheses (which
-      // SQLite refuses); the tag is a literal, the index of the search in `shared`.
-      const [first, ...rest] = shared.map(({ query }, k) => db.from(query.page.as(`m${k}`)).select(db.raw(`${k} as search_k`), `m${k}.id`, `m${k}.content`));
-      const rows: Array<Record<string, unknown>> = await first.unionAll(rest);
-      const byQuery = shared.map((): Array<Record<string, unknown>> => []);
-      for (const row of rows) byQuery[Number(row.search_k)].push(row);
-      for (const [k, { at, query }] of shared.entries()) results[at] = await this.finish(query, byQuery[k]);
+      // SQLite refuses); the tag is a literal, the index of the search in `together`.
+      const [first, ...rest] = together.map(({ page }, k) => db.from(page.as(`m${k}`)).select(db.raw(`${k} as search_k`), `m${k}.id`, `m${k}.content`));
+      for (const row of (await first.unionAll(rest)) as Array<Record<string, unknown>>) rowsOf.get(together[Number(row.search_k)])!.push(row);
     }
-    return results as SearchResult[];
+    const results: SearchResult[] = [];
+    for (const q of queries) results.push('page' in q ? await this.finish(q, rowsOf.get(q) ?? await q.page) : q);
+    return results;
   }
 
   /** A search's SQL up to its page query, or its whole result where it needs no page (`_summary=count`). */

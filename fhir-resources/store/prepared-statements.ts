@@ -102,8 +102,6 @@ export function sqliteReaderRows(db: Knex, query: Knex.QueryBuilder): Array<Reco
   return preparedOn(reader, sql).all(...params);
 }
 
-const pgQueryNames = new Map<string, string>();
-
 /**
  * Rows of a knex query run outside any transaction as a PostgreSQL named statement, named after its SQL text: parsed
  * once per pooled connection, and after five runs planned once (a generic plan) where PostgreSQL finds that as good.
@@ -113,12 +111,8 @@ const pgQueryNames = new Map<string, string>();
 export async function pgNamedRows(db: Knex, query: Knex.QueryBuilder): Promise<Array<Record<string, unknown>> | undefined> {
   if ((db as Knex & { isTransaction?: boolean }).isTransaction || dialectOf(db) !== 'postgres') return undefined;
   const { sql, bindings } = query.toSQL().toNative();
-  let name = pgQueryNames.get(sql);
-  if (name === undefined) {
-    if (pgQueryNames.size >= PG_NAMED_LIMIT) return undefined;
-    pgQueryNames.set(sql, (name = `lingshu_q${pgQueryNames.size}`));
-  }
-  return pgRows(db, name, sql, bindings as unknown[]);
+  const name = pgNameOf(sql, 'lingshu_q');
+  return name === undefined ? undefined : pgRows(db, name, sql, bindings as unknown[]);
 }
 
 async function pgRows(db: Knex, name: string, text: string, values: unknown[]): Promise<Array<Record<string, unknown>>> {
@@ -130,8 +124,6 @@ async function pgRows(db: Knex, name: string, text: string, values: unknown[]): 
     await client.releaseConnection(connection);
   }
 }
-
-const pgTexts = new Map<string, string>();
 
 /**
  * Rows of `sql` (positional `?` parameters) run outside any transaction, or undefined when this database has no
@@ -146,17 +138,36 @@ export async function preparedRows(db: Knex, name: string, sql: string, params: 
     return reader ? preparedOn(reader, sql).all(...params) : undefined;
   }
   if (dialect !== 'postgres') return undefined;
+  return pgRows(db, name, pgText(sql), params);
+}
+
+const pgTexts = new Map<string, string>();
+
+/** `sql` with PostgreSQL's `$1, $2, …` for its positional `?` parameters, converted once per text. */
+function pgText(sql: string): string {
   let text = pgTexts.get(sql);
   if (text === undefined) {
     let n = 0;
-    pgTexts.set(sql, (text = sql.replace(/\?/g, () => `$${++n}`)));
+    text = sql.replace(/\?/g, () => `$${++n}`);
+    // Bounded like the names: past it, a rare shape is converted each time rather than kept forever.
+    if (pgTexts.size < 2000) pgTexts.set(sql, text);
   }
-  return pgRows(db, name, text, params);
+  return text;
 }
 
-/** Named statements per text, at most PG_NAMED_LIMIT of them: each pooled connection keeps every one it has run. */
-const pgNamed = new Map<string, { name: string; text: string }>();
+/**
+ * Names of the statements run named (searches and writes alike), one per text, at most PG_NAMED_LIMIT: each pooled
+ * connection keeps every one it has run.
+ */
+const pgNames = new Map<string, string>();
 const PG_NAMED_LIMIT = 500;
+
+/** The name of the PostgreSQL statement `text` (prefix and a serial), or undefined past PG_NAMED_LIMIT texts. */
+function pgNameOf(text: string, prefix: string): string | undefined {
+  let name = pgNames.get(text);
+  if (name === undefined && pgNames.size < PG_NAMED_LIMIT) pgNames.set(text, (name = `${prefix}${pgNames.size}`));
+  return name;
+}
 
 /**
  * Runs `sql` (positional `?` parameters) on PostgreSQL as a prepared statement named after its text, so that a write
@@ -166,14 +177,9 @@ const PG_NAMED_LIMIT = 500;
  */
 export async function pgStatement(q: Knex | Knex.Transaction, sql: string, params: unknown[]): Promise<{ rowCount: number } | undefined> {
   if (dialectOf(q as Knex) !== 'postgres') return undefined;
-  let statement = pgNamed.get(sql);
-  if (!statement) {
-    let n = 0;
-    statement = { name: `lingshu_w${pgNamed.size}`, text: sql.replace(/\?/g, () => `$${++n}`) };
-    if (pgNamed.size < PG_NAMED_LIMIT) pgNamed.set(sql, statement);
-    else statement = { name: '', text: statement.text };
-  }
-  const query = { ...(statement.name ? { name: statement.name } : {}), text: statement.text, values: params };
+  const text = pgText(sql);
+  const name = pgNameOf(text, 'lingshu_w');
+  const query = { ...(name ? { name } : {}), text, values: params };
   const client = clientOf(q as Knex);
   const connection = (await client.acquireConnection()) as PgConnection;
   try {
