@@ -1,13 +1,14 @@
 import {
   convertToSearchableDates, convertToSearchableNumbers, convertToSearchableQuantities, convertToSearchableReferences,
-  convertToSearchableStrings, convertToSearchableTokens, convertToSearchableUris, evalFhirPathTyped, toTypedValue, TypedValue,
+  convertToSearchableStrings, convertToSearchableTokens, convertToSearchableUris, toTypedValue, TypedValue,
 } from '@medplum/core';
 import type { CodeableConcept, Coding, Identifier, Resource } from '@medplum/fhirtypes';
 import type { IndexKind } from './search-migrations';
 import { COLUMN_PARAMETERS, parameterDetails, searchParametersOf } from './search-parameters';
 import { hasChinese, INDEXED_TEXT_LENGTH, normalizeText, PinyinKeys, pinyinKeys } from './text-normalization';
-import { hasAnyRoot, parameterRoots } from './parameter-roots';
+import { hasAnyRoot, parameterRoots, presentRoots } from './parameter-roots';
 import { parseReferenceTarget } from './reference-target';
+import { evaluatePath } from './compiled-fhirpath';
 
 /** Rows of one resource for each index table (without resource_type / resource_id, added by the writer). */
 export type IndexRows = Record<IndexKind, Array<Record<string, string | number | null>>>;
@@ -42,14 +43,15 @@ export function extractIndexRows(resource: Resource, only?: readonly string[]): 
   const root = toTypedValue(resource);
   const all = searchParametersOf(resource.resourceType);
   const entries = only ? only.flatMap((code) => (all[code] ? [[code, all[code]] as const] : [])) : Object.entries(all);
-  const keys = Object.keys(resource);
+  // Passing over parameters whose elements are absent pays for all of a type's parameters, not for a chosen few.
+  const present = only ? undefined : presentRoots(Object.keys(resource));
   for (const [code, param] of entries) {
     if (COLUMN_PARAMETERS.has(code) || !param.expression || !INDEXED_TYPES.has(param.type)) continue;
-    const roots = parameterRoots(resource.resourceType, param);
-    if (roots && !hasAnyRoot(keys, roots)) continue;
+    const roots = present && parameterRoots(resource.resourceType, param);
+    if (present && roots && !hasAnyRoot(present, roots)) continue;
     let values: TypedValue[];
     try {
-      values = evalFhirPathTyped(parameterDetails(resource.resourceType, param).parsedExpression, [root], { '%resource': root, '%rootResource': root });
+      values = evaluatePath(parameterDetails(resource.resourceType, param).parsedExpression, root, { '%resource': root, '%rootResource': root });
     } catch {
       // A few R4 expressions use functions the FHIRPath engine lacks (e.g. resolve()-based ones); they stay unindexed.
       continue;

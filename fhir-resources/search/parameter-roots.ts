@@ -23,16 +23,26 @@ export function parameterRoots(resourceType: string, param: SearchParameter): re
 }
 
 /**
- * True when one of a resource's keys is one of the elements: `value` also as `valueQuantity`, any element also as
- * its `_element` sibling (a primitive's id and extensions).
+ * The element names a resource's keys can hold values of: each key itself, also as its `_element` sibling (a
+ * primitive's id and extensions), and a choice's name (`value` for `valueQuantity`). Made once per resource, so
+ * that each of its type's parameters is judged with a set look-up.
  */
-export function hasAnyRoot(keys: readonly string[], roots: readonly string[]): boolean {
+export function presentRoots(keys: readonly string[]): Set<string> {
+  const present = new Set<string>();
   for (const key of keys) {
     const name = key.startsWith('_') ? key.slice(1) : key;
-    for (const root of roots) {
-      if (name === root || (name.startsWith(root) && /^[A-Z]/.test(name.charAt(root.length)))) return true;
+    present.add(name);
+    for (let i = 1; i < name.length; i++) {
+      const c = name.charCodeAt(i);
+      if (c >= 65 && c <= 90) present.add(name.slice(0, i));
     }
   }
+  return present;
+}
+
+/** True when one of the elements is present (see presentRoots). */
+export function hasAnyRoot(present: ReadonlySet<string>, roots: readonly string[]): boolean {
+  for (const root of roots) if (present.has(root)) return true;
   return false;
 }
 
