@@ -17,7 +17,15 @@ export function loadR4Definitions(): void {
   loaded = true;
 }
 
+let registrations = 0;
+
+/** Changes whenever parameters are registered, so that what is derived from the registry can be made anew. */
+export function searchParameterGeneration(): number {
+  return registrations;
+}
+
 export function registerSearchParameters(params: SearchParameter[]): void {
   loadR4Definitions();
+  registrations += 1;
   indexSearchParameterBundle({ resourceType: 'Bundle', type: 'collection', entry: params.map((resource) => ({ resource })) });
 }
