@@ -1,5 +1,6 @@
 import { type InternalSchemaElement, type InternalTypeSchema, tryGetDataType } from '@medplum/core';
 import type { Resource } from '@medplum/fhirtypes';
+import { elementOfKey } from './element-keys';
 
 /** One element value met while walking a resource, with its FHIR type and the FHIRPath that points at it. */
 export interface TypedElement {
@@ -34,9 +35,10 @@ function walkResource(resource: Record<string, unknown>, path: string, visit: Ty
 function walkObject(object: Record<string, unknown>, schema: InternalTypeSchema, path: string, visit: TypedElementVisitor): void {
   for (const [key, value] of Object.entries(object)) {
     if (key === 'resourceType' || key.startsWith('_') || value === null || value === undefined) continue;
-    const resolved = resolveElement(schema, key);
+    const resolved = elementOfKey(schema, key);
     if (!resolved) continue;
-    const { element, type, name } = resolved;
+    const { element, type } = resolved;
+    const name = resolved.choice ? `${resolved.elementName.slice(0, -3)}.ofType(${type})` : key;
     const items = Array.isArray(value) ? value : [value];
     if (Array.isArray(value) !== Boolean(element.isArray)) continue;
     items.forEach((item, i) => {
@@ -50,23 +52,6 @@ function walkObject(object: Record<string, unknown>, schema: InternalTypeSchema,
       }
     });
   }
-}
-
-function resolveElement(schema: InternalTypeSchema, key: string): { element: InternalSchemaElement; type: string; name: string } | undefined {
-  const direct = schema.elements[key];
-  if (direct) {
-    if (direct.type.length !== 1) return undefined;
-    return { element: direct, type: direct.type[0].code, name: key };
-  }
-  for (const [name, element] of Object.entries(schema.elements)) {
-    if (!name.endsWith('[x]')) continue;
-    const base = name.slice(0, -3);
-    if (!key.startsWith(base)) continue;
-    const suffix = key.slice(base.length);
-    const match = element.type.find((t) => t.code.charAt(0).toUpperCase() + t.code.slice(1) === suffix);
-    if (match) return { element, type: match.code, name: `${base}.ofType(${match.code})` };
-  }
-  return undefined;
 }
 
 /** Primitive types start lower-case (`code`, `dateTime`); FHIRPath system types are URLs. */

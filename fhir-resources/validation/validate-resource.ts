@@ -3,6 +3,7 @@ import type { OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
 import { loadR4Definitions } from '../definitions';
 import { chinaElementIssues, chinaResourceIssues, chinaTerminologyResources } from '../profiles';
 import { jsonShapeIssues } from './json-shape-guards';
+import { plainlyValid } from './plain-structure';
 import { requiredBindingIssue } from './required-bindings';
 import { walkTypedElements } from './typed-element-walker';
 import { registerTerminology } from './value-set-expansion';
@@ -12,7 +13,8 @@ import { registerTerminology } from './value-set-expansion';
  * plain-words `diagnostics` and the FHIRPath of the element in `expression`:
  *  1. JSON shape guards (json-shape-guards.ts). When these fail nothing else runs: the later passes recurse and would
  *     overflow or crawl on exactly that input.
- *  2. R4 structure: types, cardinality, required elements, invariants (@medplum/core `validateResource`).
+ *  2. R4 structure: types, cardinality, required elements, invariants (@medplum/core `validateResource`; skipped
+ *     where plain-structure.ts proves it would find no error, and run when another pass fails, for its warnings).
  *  3. Code bindings of strength `required` that can be expanded offline (value-set-expansion.ts says which cannot).
  *  4. The China profile rules (../profiles/china-profile-rules.ts says when they apply).
  * Passes 2–4 all run, so a client sees every problem at once.
@@ -21,7 +23,8 @@ export function validateResourceForWrite(resource: Resource): void {
   const shapeIssues = jsonShapeIssues(resource);
   if (shapeIssues.length > 0) throw new OperationOutcomeError({ resourceType: 'OperationOutcome', issue: shapeIssues });
   loadDefinitions();
-  const issues = structureIssues(resource);
+  const plain = plainlyValid(resource);
+  const issues = plain ? [] : structureIssues(resource);
   walkTypedElements(resource, (element) => {
     const bindingIssue = requiredBindingIssue(element);
     if (bindingIssue) issues.push(bindingIssue);
@@ -29,6 +32,8 @@ export function validateResourceForWrite(resource: Resource): void {
   });
   issues.push(...chinaResourceIssues(resource));
   if (issues.some((i) => i.severity === 'error' || i.severity === 'fatal')) {
+    // The library's warnings belong in the answer as they always did.
+    if (plain) issues.unshift(...structureIssues(resource));
     throw new OperationOutcomeError({ resourceType: 'OperationOutcome', issue: issues });
   }
 }

@@ -1,27 +1,8 @@
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
 import { evalFhirPathTyped, toTypedValue } from '@medplum/core';
 import type { Bundle, Resource } from '@medplum/fhirtypes';
 import { evaluatePath } from '../../../fhir-resources/search/compiled-fhirpath';
 import { parameterDetails, searchParametersOf } from '../../../fhir-resources/search/search-parameters';
-
-/** Every FHIR resource in the fixtures (the mappings' expected outputs and inputs), contained and bundled ones too. */
-function fixtureResources(dir: string): Resource[] {
-  const found: Resource[] = [];
-  const visit = (value: unknown): void => {
-    if (Array.isArray(value)) { value.forEach(visit); return; }
-    if (!value || typeof value !== 'object') return;
-    const r = value as Resource;
-    if (typeof r.resourceType === 'string' && Object.keys(searchParametersOf(r.resourceType)).length > 0) found.push(r);
-    Object.values(value).forEach(visit);
-  };
-  for (const name of readdirSync(dir)) {
-    const path = join(dir, name);
-    if (statSync(path).isDirectory()) found.push(...fixtureResources(path));
-    else if (name.endsWith('.json')) visit(JSON.parse(readFileSync(path, 'utf8')));
-  }
-  return found;
-}
+import { fixtureResources } from '../../support/fixture-resources';
 
 const patientRef = { reference: 'Patient/p1', display: '张三' };
 /** The shapes the fast navigation hands back to the library, and those it answers itself. */
@@ -48,7 +29,7 @@ const MADE: Resource[] = [
   { resourceType: 'Appointment', status: 'booked', participant: [{ actor: patientRef, status: 'accepted' }, { actor: { reference: 'Practitioner/d1' }, status: 'accepted' }], start: '2024-01-01T08:00:00Z' },
 ];
 
-const RESOURCES = [...MADE, ...fixtureResources(join(__dirname, '../../fixtures'))];
+const RESOURCES = [...MADE, ...fixtureResources()];
 
 describe('evaluatePath', () => {
   it('reads a corpus of resources', () => {
