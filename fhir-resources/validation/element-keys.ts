@@ -10,11 +10,22 @@ export interface KeyElement {
   choice: boolean;
 }
 
+const tables = new WeakMap<InternalTypeSchema, Map<string, KeyElement | null>>();
+
 /**
- * Which element `key` is of `schema`: an element of one type by its own name, or a choice by its name and one of its
+ * Which element `key` is of `schema` (looked up once per type and key: validation asks it of every key of every
+ * object of every resource written): an element of one type by its own name, or a choice by its name and one of its
  * types; undefined for anything else (an unknown key, a primitive's `_key`, an element of several types by name).
  */
 export function elementOfKey(schema: InternalTypeSchema, key: string): KeyElement | undefined {
+  let table = tables.get(schema);
+  if (!table) tables.set(schema, (table = new Map()));
+  let found = table.get(key);
+  if (found === undefined) table.set(key, (found = findElement(schema, key) ?? null));
+  return found ?? undefined;
+}
+
+function findElement(schema: InternalTypeSchema, key: string): KeyElement | undefined {
   const direct = schema.elements[key];
   if (direct) {
     if (direct.type.length !== 1 || key.endsWith('[x]')) return undefined;

@@ -46,22 +46,20 @@ function schemaOf(type: string, resource: boolean): InternalTypeSchema | undefin
   return schema && (schema.kind === 'resource') === resource ? schema : undefined;
 }
 
-const keyTables = new Map<string, Map<string, KeyElement | null>>();
+const requiredByType = new WeakMap<InternalTypeSchema, string[]>();
 
-/** elementOfKey, once per type and key. */
-function keyTarget(schema: InternalTypeSchema, key: string): KeyElement | null {
-  let table = keyTables.get(schema.name);
-  if (!table) keyTables.set(schema.name, (table = new Map()));
-  let target = table.get(key);
-  if (target === undefined) table.set(key, (target = elementOfKey(schema, key) ?? null));
-  return target;
+/** The names of a type's elements that must be present (min > 0), once per type. */
+function requiredElements(schema: InternalTypeSchema): string[] {
+  let names = requiredByType.get(schema);
+  if (!names) requiredByType.set(schema, (names = Object.entries(schema.elements).filter(([, e]) => e.min > 0).map(([name]) => name)));
+  return names;
 }
 
 function objectValid(value: Record<string, unknown>, schema: InternalTypeSchema, variables: Record<string, TypedValue>, isRoot: boolean): boolean {
   const seen = new Set<string>();
   for (const key of Object.keys(value)) {
     if (isRoot && key === 'resourceType') continue;
-    const target = keyTarget(schema, key);
+    const target = elementOfKey(schema, key);
     if (!target) return false; // unknown, a primitive's _element, or a shape left to the library
     const v = value[key];
     if (v === undefined) continue; // absent to the library as well; the key is a known element
@@ -69,9 +67,7 @@ function objectValid(value: Record<string, unknown>, schema: InternalTypeSchema,
     seen.add(target.elementName);
     if (!elementValid(v, target, variables)) return false;
   }
-  for (const [name, element] of Object.entries(schema.elements)) {
-    if (element.min > 0 && !seen.has(name)) return false;
-  }
+  for (const name of requiredElements(schema)) if (!seen.has(name)) return false;
   return true;
 }
 
