@@ -3,7 +3,9 @@ import {
   validationRegexes,
 } from '@medplum/core';
 import type { Resource } from '@medplum/fhirtypes';
+import { presentRoots } from '../search/parameter-roots';
 import { elementOfKey, KeyElement } from './element-keys';
+import { invariantRoots } from './invariant-roots';
 
 /**
  * A quick proof that @medplum/core's `validateResource` would find no error in a resource, for the resources channels
@@ -111,20 +113,51 @@ function primitiveValid(item: unknown, type: string): boolean {
 
 type Invariant = { key: string; severity: string; expression: string };
 
-const parsed = new Map<string, ReturnType<typeof parseFhirPath>>();
+/** An invariant parsed once, and whether it plainly holds on an element lacking everything it can see. */
+interface PreparedInvariant { expression: ReturnType<typeof parseFhirPath>; roots?: Set<string>; holdsWhenAbsent: boolean }
 
-/** Each invariant evaluates to exactly `true`, as the library requires; an error in one counts as not holding. */
+const prepared = new WeakMap<Invariant, Map<string, PreparedInvariant>>();
+
+function prepare(invariant: Invariant, type: string): PreparedInvariant {
+  let byType = prepared.get(invariant);
+  if (!byType) prepared.set(invariant, (byType = new Map()));
+  let p = byType.get(type);
+  if (!p) {
+    const expression = parseFhirPath(invariant.expression);
+    const roots = invariantRoots(expression);
+    byType.set(type, (p = { expression, roots, holdsWhenAbsent: roots !== undefined && evaluatesTrue(expression, { type, value: {} }, {}) }));
+  }
+  return p;
+}
+
+function evaluatesTrue(expression: PreparedInvariant['expression'], context: TypedValue, variables: Record<string, TypedValue>): boolean {
+  try {
+    const result = evalFhirPathTyped(expression, [context], { ...variables, '%context': context, '%ucum': UCUM });
+    return result.length === 1 && result[0].value === true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Each invariant evaluates to exactly `true`, as the library requires; an error in one counts as not holding. One that
+ * can see only elements the context lacks (invariant-roots.ts) has the value it has on an empty element, known once.
+ */
 function invariantsHold(invariants: Invariant[] | undefined, context: TypedValue, variables: Record<string, TypedValue>): boolean {
+  let present: Set<string> | undefined;
   for (const invariant of invariants ?? []) {
     if (invariant.severity !== 'error' || SKIPPED_INVARIANTS.has(invariant.key)) continue;
-    let expression = parsed.get(invariant.expression);
+    let p: PreparedInvariant;
     try {
-      if (!expression) parsed.set(invariant.expression, (expression = parseFhirPath(invariant.expression)));
-      const result = evalFhirPathTyped(expression, [context], { ...variables, '%context': context, '%ucum': UCUM });
-      if (result.length !== 1 || result[0].value !== true) return false;
+      p = prepare(invariant, context.type);
     } catch {
       return false;
     }
+    if (p.holdsWhenAbsent && p.roots && context.value && typeof context.value === 'object') {
+      present ??= presentRoots(Object.keys(context.value));
+      if (![...p.roots].some((root) => present!.has(root))) continue;
+    }
+    if (!evaluatesTrue(p.expression, context, variables)) return false;
   }
   return true;
 }
