@@ -4,7 +4,7 @@ import {
 } from '@medplum/core';
 import type { CodeableConcept, Coding, Identifier, Resource } from '@medplum/fhirtypes';
 import type { IndexKind } from './search-migrations';
-import { COLUMN_PARAMETERS, parameterDetails, searchParameterEntries, searchParametersOf } from './search-parameters';
+import { COLUMN_PARAMETERS, parameterDetails, searchParameterEntries } from './search-parameters';
 import { hasChinese, INDEXED_TEXT_LENGTH, normalizeText, PinyinKeys, pinyinKeys } from './text-normalization';
 import { hasAnyRoot, parameterRoots, presentRoots } from './parameter-roots';
 import { parseReferenceTarget } from './reference-target';
@@ -41,9 +41,7 @@ export function emptyRows(): IndexRows {
 export function extractIndexRows(resource: Resource, only?: readonly string[]): IndexRows {
   const rows = emptyRows();
   const root = toTypedValue(resource);
-  const entries = only
-    ? only.flatMap((code) => { const param = searchParametersOf(resource.resourceType)[code]; return param ? [[code, param] as const] : []; })
-    : searchParameterEntries(resource.resourceType);
+  const entries = searchParameterEntries(resource.resourceType, only);
   // Passing over parameters whose elements are absent pays for all of a type's parameters, not for a chosen few.
   const present = only ? undefined : presentRoots(Object.keys(resource));
   for (const [code, param] of entries) {

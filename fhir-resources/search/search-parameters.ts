@@ -65,20 +65,32 @@ export function searchParametersOf(resourceType: string): Record<string, SearchP
 
 let entriesGeneration = -1;
 const entriesByType = new Map<string, ReadonlyArray<readonly [string, SearchParameter]>>();
+let chosenEntries = new WeakMap<readonly string[], Map<string, ReadonlyArray<readonly [string, SearchParameter]>>>();
 
 /**
  * searchParametersOf as [code, parameter] pairs, made once per type (the registry's objects are in dictionary mode:
  * Object.entries of an Observation's took a tenth of indexing it).
  */
-export function searchParameterEntries(resourceType: string): ReadonlyArray<readonly [string, SearchParameter]> {
+export function searchParameterEntries(resourceType: string, only?: readonly string[]): ReadonlyArray<readonly [string, SearchParameter]> {
   ensureSearchDefinitions();
   if (entriesGeneration !== searchParameterGeneration()) {
     entriesByType.clear();
+    chosenEntries = new WeakMap();
     entriesGeneration = searchParameterGeneration();
   }
   let entries = entriesByType.get(resourceType);
   if (!entries) entriesByType.set(resourceType, (entries = Object.entries(searchParametersOf(resourceType))));
-  return entries;
+  if (!only) return entries;
+  // A few chosen codes (the compartment's references, asked on every read): in their order, known ones only.
+  // Keyed by the list itself: its callers pass the same array each time (compartmentParams).
+  let byType = chosenEntries.get(only);
+  if (!byType) chosenEntries.set(only, (byType = new Map()));
+  let chosen = byType.get(resourceType);
+  if (!chosen) {
+    const all = searchParametersOf(resourceType);
+    byType.set(resourceType, (chosen = only.flatMap((code) => (all[code] ? [[code, all[code]] as const] : []))));
+  }
+  return chosen;
 }
 
 export function searchParameter(resourceType: string, code: string): SearchParameter | undefined {
