@@ -73,13 +73,13 @@ export class AccessControl {
   }
 
   /** The SQL form of `canSee`, for every fhir_resources row a search reads. */
-  readonly restriction: RowRestriction = (db, query, type, alias) => {
+  readonly restriction: RowRestriction = Object.assign((db: Knex | Knex.Transaction, query: Knex.QueryBuilder, type: string, alias: string) => {
     if (!this.canRead(type)) {
       query.whereRaw('1 = 0');
       return;
     }
-    const params = compartmentParams(type);
-    if (!this.compartmentBound || !params) return;
+    if (this.addsNothingFor(type)) return;
+    const params = compartmentParams(type) as string[];
     const member = () => db('fhir_idx_reference as cr')
       .where('cr.resource_type', type).whereIn('cr.param', params.length ? params : ['-']).where('cr.target_type', 'Patient');
     query.where((w) => {
@@ -88,7 +88,12 @@ export class AccessControl {
       w.orWhereIn(`${alias}.id`, member().select('cr.resource_id').whereIn('cr.target_id', this.allowedPatientIds(db)));
       if (SHARED_COMPARTMENT_TYPES.has(type)) w.orWhereNotExists(member().select(db.raw('1')).where('cr.resource_id', db.ref(`${alias}.id`)));
     });
-  };
+  }, { addsNothingFor: (type: string) => this.addsNothingFor(type) });
+
+  /** The restriction adds nothing for a type the caller reads whole: not bound to compartments, or not in one. */
+  private addsNothingFor(type: string): boolean {
+    return this.canRead(type) && (!this.compartmentBound || !compartmentParams(type));
+  }
 
   /** Whether the caller may see this resource: the type rule, then compartment membership. */
   async canSee(db: Knex | Knex.Transaction, resource: Resource): Promise<boolean> {

@@ -4,7 +4,7 @@ import type { Knex } from 'knex';
 import type { SearchOptions, SearchResult } from '../store/repository';
 import type { IndexTableRows, SearchIndex } from '../store/search-index-port';
 import { ContentCodec, plainJsonContent } from '../store/content-codec';
-import { pgNamedRows, sqliteReaderRows } from '../store/prepared-statements';
+import { nativeRows, nativeRowsAvailable, pgNamedRows, sqliteReaderRows } from '../store/prepared-statements';
 import { dialectOf } from '../../engine/db';
 import type { IndexPrivacy } from './index-privacy';
 import { applyFilter } from './filter-conditions';
@@ -13,12 +13,13 @@ import { mayMatch } from './may-match';
 import { extractIndexRows, INDEX_COLUMNS } from './index-rows';
 import { shapeResource } from './result-shaping';
 import { SearchContext } from './search-context';
-import { COMBO_COLUMNS, comboRows, planCombo } from './combo-index';
+import { COMBO_COLUMNS, ComboPlan, comboRows, planCombo } from './combo-index';
+import { bindTemplate, PageTemplate, PageTemplates, slotMarker } from './page-templates';
 import { COMBO_TABLE, IndexKind, INDEX_TABLES, migrateFhirSearch } from './search-migrations';
 import { ensureSearchDefinitions, searchParameter } from './search-parameters';
 import { parseFhirSearchUrl } from './search-request';
 import { resolveValueSets } from './value-set-codes';
-import { applyKeyset, applyOrder, decodeCursor, encodeCursor, planSort, type SortPlan } from './sort-keys';
+import { applyKeyset, applyOrder, cursorShape, decodeCursor, encodeCursor, planSort, type SortPlan } from './sort-keys';
 
 export const DEFAULT_PAGE_SIZE = 20;
 export const MAX_PAGE_SIZE = 1000;
@@ -48,6 +49,7 @@ export interface KnexSearchIndexOptions {
 export class KnexSearchIndex implements SearchIndex {
   readonly indexTables: readonly string[] = [...Object.values(INDEX_TABLES), COMBO_TABLE];
   private readonly codec: ContentCodec;
+  private readonly templates = new PageTemplates();
 
   constructor(private readonly options: KnexSearchIndexOptions = {}) {
     ensureSearchDefinitions();
@@ -126,9 +128,8 @@ export class KnexSearchIndex implements SearchIndex {
 
   async search(db: Knex | Knex.Transaction, request: SearchRequest, options: SearchOptions = {}): Promise<SearchResult> {
     const query = await this.prepare(db, request, options);
-    if (!('page' in query)) return query;
-    const rows = sqliteReaderRows(db as Knex, query.page) ?? (query.planStable ? await pgNamedRows(db as Knex, query.page) : undefined);
-    return this.finish(query, rows ?? await query.page);
+    if (!('plan' in query)) return query;
+    return this.finish(query, await pageRows(db as Knex, query));
   }
 
   /**
@@ -139,8 +140,8 @@ export class KnexSearchIndex implements SearchIndex {
   async searchMany(db: Knex | Knex.Transaction, requests: SearchRequest[], options: SearchOptions = {}): Promise<SearchResult[]> {
     const queries: Array<PageQuery | SearchResult> = [];
     for (const request of requests) queries.push(await this.prepare(db, request, options));
-    const shareable = (q: PageQuery | SearchResult): q is PageQuery =>
-      'page' in q && q.plan.keys.length === 0 && !q.request.include?.length && !q.request.revInclude?.length;
+    const shareable = (q: PageQuery | SearchResult): q is PageQuery & { page: Knex.QueryBuilder } =>
+      'plan' in q && q.page !== undefined && q.plan.keys.length === 0 && !q.request.include?.length && !q.request.revInclude?.length;
     // One search alone gains nothing from a union: it runs as the others do.
     const shared = queries.filter(shareable);
     const together = shared.length > 1 ? shared : [];
@@ -152,27 +153,35 @@ export class KnexSearchIndex implements SearchIndex {
       for (const row of (await first.unionAll(rest)) as Array<Record<string, unknown>>) rowsOf.get(together[Number(row.search_k)])!.push(row);
     }
     const results: SearchResult[] = [];
-    for (const q of queries) results.push('page' in q ? await this.finish(q, rowsOf.get(q) ?? await q.page) : q);
+    for (const q of queries) results.push('plan' in q ? await this.finish(q, rowsOf.get(q) ?? await pageRows(db as Knex, q, false)) : q);
     return results;
   }
 
-  /** A search's SQL up to its page query, or its whole result where it needs no page (`_summary=count`). */
-  private async prepare(db: Knex | Knex.Transaction, request: SearchRequest, options: SearchOptions): Promise<PageQuery | SearchResult> {
+  /**
+   * A search's SQL up to its page query, or its whole result where it needs no page (`_summary=count`). A shape that
+   * page-templates.ts can repeat is built once with markers for its values (`templated`), then filled in.
+   */
+  private async prepare(db: Knex | Knex.Transaction, request: SearchRequest, options: SearchOptions, templated = true): Promise<PageQuery | SearchResult> {
     const ctx = new SearchContext(db, Boolean(options.strict), options.restriction, this.options.privacy);
     const type = request.resourceType;
-    const base = db('fhir_resources as r').where('r.resource_type', type).where('r.deleted', false);
-    ctx.restrict(base, type, 'r');
-    await resolveValueSets(ctx, request.filters ?? [], this.codec);
+    const count = Math.min(Math.max(request.count ?? DEFAULT_PAGE_SIZE, 0), MAX_PAGE_SIZE);
     let filters = request.filters ?? [];
     const combo = this.options.combos === false ? undefined : planCombo(type, filters, (param, code) => ctx.privacy?.searchToken(type, param, code) ?? code);
+    const templateKey = templated && combo ? this.templateKey(db, request, options, combo, count) : undefined;
+    const known = templateKey ? this.templates.get(templateKey) : undefined;
+    if (known) return templatedPage(ctx, request, count, known, combo!.value);
+
+    const base = db('fhir_resources as r').where('r.resource_type', type).where('r.deleted', false);
+    ctx.restrict(base, type, 'r');
+    await resolveValueSets(ctx, filters, this.codec);
     if (combo && ctx.takeDriver('r')) {
       // The combo's rows drive the query as the first positive filter would (filter-conditions, `exists`).
-      ctx.drive(base, 'r', db(`${COMBO_TABLE} as c0`).select('c0.resource_id').where('c0.resource_type', type).where('c0.param', combo.name).where('c0.value', combo.value), 'c0');
+      const value = templateKey ? slotMarker(0) : combo.value;
+      ctx.drive(base, 'r', db(`${COMBO_TABLE} as c0`).select('c0.resource_id').where('c0.resource_type', type).where('c0.param', combo.name).where('c0.value', value), 'c0');
       filters = filters.filter((f) => !combo.consumed.has(f));
     }
     for (const filter of byDrivingOrder(type, filters)) applyFilter(ctx, base, type, 'r', filter);
     const plan = planSort(ctx, type, 'r', request.sortRules);
-    const count = Math.min(Math.max(request.count ?? DEFAULT_PAGE_SIZE, 0), MAX_PAGE_SIZE);
     const cursorValues = request.cursor ? decodeCursor(plan, request.cursor) : undefined;
 
     let total: number | undefined;
@@ -186,12 +195,36 @@ export class KnexSearchIndex implements SearchIndex {
     const inner = base.clone().select('r.id', 'r.content');
     for (const key of plan.keys) inner.select(key.select);
     const page = db.from(inner.as('q')).select('*');
-    if (cursorValues) applyKeyset(page, plan, cursorValues);
+    // The cursor's non-null values are slots 1, 2, … of a template, in order.
+    let slot = 1;
+    if (cursorValues) applyKeyset(page, plan, templateKey ? cursorValues.map((v) => (v === null ? null : slotMarker(slot++))) : cursorValues);
     const dialect = dialectOf(db as Knex);
     applyOrder(page, plan, dialect === 'postgres' || dialect === 'sqlite');
     if (request.offset) page.offset(request.offset);
     page.limit(count + 1);
+    if (templateKey) {
+      const { sql, bindings } = page.toSQL().toNative();
+      const template = ctx.warnings.length === 0 ? this.templates.remember(templateKey, sql, bindings, slot, plan) : undefined;
+      // A shape that cannot be repeated (a rejected _sort key warns) is built again with its values.
+      return template ? templatedPage(ctx, request, count, template, combo!.value) : this.prepare(db, request, options, false);
+    }
     return { ctx, request, plan, count, total, page, planStable: combo !== undefined };
+  }
+
+  /**
+   * The key of a search's page template, or undefined where the search is not of a shape one can serve: driven by a
+   * combo row that stands for all its filters, no access restriction on its rows, no offset or total, run outside a transaction
+   * where the SQL can be run as text (nativeRows). Within such a shape the SQL depends only on what the key names:
+   * the dialect, the type, the combo, the sort, the page size and which of the cursor's values are null.
+   */
+  private templateKey(db: Knex | Knex.Transaction, request: SearchRequest, options: SearchOptions, combo: ComboPlan, count: number): string | undefined {
+    if (combo.consumed.size !== (request.filters ?? []).length || request.offset || request.total === 'accurate' || count === 0) return undefined;
+    if (options.restriction && !options.restriction.addsNothingFor?.(request.resourceType)) return undefined;
+    if (!nativeRowsAvailable(db as Knex)) return undefined;
+    const cursor = request.cursor ? cursorShape(request.cursor) : '-';
+    if (cursor === undefined) return undefined;
+    const sort = (request.sortRules ?? []).map((r) => `${r.descending ? '-' : ''}${r.code}`).join(',');
+    return [dialectOf(db as Knex), request.resourceType, combo.name, sort, count, cursor].join('|');
   }
 
   /** The result of a page query from its rows. */
@@ -211,7 +244,9 @@ interface PageQuery {
   plan: SortPlan;
   count: number;
   total: number | undefined;
-  page: Knex.QueryBuilder;
+  /** The page as a knex query, or (`native`) as SQL text and bindings from a template. */
+  page?: Knex.QueryBuilder;
+  native?: { sql: string; bindings: unknown[] };
   /**
    * Driven by a combo row (one equality on an index): the best plan is the same whatever the values, so PostgreSQL
    * may keep one (a named statement) instead of planning each search, which was half of a chart search's time. Other
@@ -233,6 +268,28 @@ function byDrivingOrder(type: string, filters: Filter[]): Filter[] {
     return kind === 'reference' ? 0 : kind === 'token' ? 1 : 2;
   };
   return filters.map((f, i) => ({ f, i, r: rank(f) })).sort((x, y) => x.r - y.r || x.i - y.i).map((x) => x.f);
+}
+
+/** A page of a known shape: the template's SQL with this search's combo value and cursor values. */
+function templatedPage(ctx: SearchContext, request: SearchRequest, count: number, template: PageTemplate, comboValue: string): PageQuery {
+  const cursorValues = request.cursor ? decodeCursor(template.plan, request.cursor) : [];
+  const native = { sql: template.sql, bindings: bindTemplate(template, [comboValue, ...cursorValues.filter((v) => v !== null)]) };
+  return { ctx, request, plan: template.plan, count, total: undefined, native, planStable: true };
+}
+
+/**
+ * The rows of a page query: a template's SQL as text; a knex query on SQLite's read connection, or (`named`, when
+ * its plan is stable) as a PostgreSQL named statement; else through knex.
+ */
+async function pageRows(db: Knex, query: PageQuery, named = true): Promise<Array<Record<string, unknown>>> {
+  if (query.native) {
+    const rows = await nativeRows(db, query.native.sql, query.native.bindings);
+    if (!rows) throw new Error('a templated search page ran where its SQL cannot run as text');
+    return rows;
+  }
+  const page = query.page as Knex.QueryBuilder;
+  if (!named) return page;
+  return sqliteReaderRows(db, page) ?? (query.planStable ? await pgNamedRows(db, page) : undefined) ?? await page;
 }
 
 function withOutcome(ctx: SearchContext, result: SearchResult): SearchResult {

@@ -98,6 +98,20 @@ export function decodeCursor(plan: SortPlan, cursor: string): CursorValue[] {
   return content.k;
 }
 
+/**
+ * Which of a cursor's values are null (`v`/`n` each), read without its plan: the one thing in a cursor that changes
+ * a page's SQL. Undefined for a cursor this server did not issue (decodeCursor then says why).
+ */
+export function cursorShape(cursor: string): string | undefined {
+  try {
+    const content = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as CursorContent;
+    if (!content || typeof content.f !== 'string' || !Array.isArray(content.k)) return undefined;
+    return `${content.f}:${content.k.map((v) => (v === null ? 'n' : 'v')).join('')}`;
+  } catch {
+    return undefined;
+  }
+}
+
 function normalizeCursorValue(value: unknown): CursorValue {
   if (value === null || value === undefined) return null;
   if (typeof value === 'number' || typeof value === 'string') return value;

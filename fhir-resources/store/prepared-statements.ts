@@ -94,10 +94,20 @@ function sqliteReader(db: Knex): SqliteConnection | undefined {
  * about three times slower.) Bindings are converted as knex's better-sqlite3 client converts them.
  */
 export function sqliteReaderRows(db: Knex, query: Knex.QueryBuilder): Array<Record<string, unknown>> | undefined {
-  if ((db as Knex & { isTransaction?: boolean }).isTransaction || dialectOf(db) !== 'sqlite') return undefined;
-  const reader = sqliteReader(db);
-  if (!reader) return undefined;
+  if (!sqliteReaderOf(db)) return undefined;
   const { sql, bindings } = query.toSQL().toNative();
+  return sqliteRows(db, sql, bindings as unknown[]);
+}
+
+/** The SQLite read connection when `db` may use it (outside a transaction, on a file), else undefined. */
+function sqliteReaderOf(db: Knex): SqliteConnection | undefined {
+  if ((db as Knex & { isTransaction?: boolean }).isTransaction || dialectOf(db) !== 'sqlite') return undefined;
+  return sqliteReader(db);
+}
+
+function sqliteRows(db: Knex, sql: string, bindings: unknown[]): Array<Record<string, unknown>> | undefined {
+  const reader = sqliteReaderOf(db);
+  if (!reader) return undefined;
   const params = bindings.map((b) => (b instanceof Date ? b.valueOf() : typeof b === 'boolean' ? Number(b) : b));
   return preparedOn(reader, sql).all(...params);
 }
@@ -105,21 +115,44 @@ export function sqliteReaderRows(db: Knex, query: Knex.QueryBuilder): Array<Reco
 /**
  * Rows of a knex query run outside any transaction as a PostgreSQL named statement, named after its SQL text: parsed
  * once per pooled connection, and after five runs planned once (a generic plan) where PostgreSQL finds that as good.
- * Only for queries whose best plan does not depend on their values. Undefined on other databases, inside a
- * transaction, or past PG_NAMED_LIMIT texts, where the caller runs the query through knex.
+ * Only for queries whose best plan does not depend on their values. Undefined on other databases or inside a
+ * transaction, where the caller runs the query through knex; past PG_NAMED_LIMIT texts it runs unnamed.
  */
 export async function pgNamedRows(db: Knex, query: Knex.QueryBuilder): Promise<Array<Record<string, unknown>> | undefined> {
   if ((db as Knex & { isTransaction?: boolean }).isTransaction || dialectOf(db) !== 'postgres') return undefined;
   const { sql, bindings } = query.toSQL().toNative();
-  const name = pgNameOf(sql, 'lingshu_q');
-  return name === undefined ? undefined : pgRows(db, name, sql, bindings as unknown[]);
+  return pgNamedSqlRows(db, sql, bindings as unknown[]);
 }
 
-async function pgRows(db: Knex, name: string, text: string, values: unknown[]): Promise<Array<Record<string, unknown>>> {
+async function pgNamedSqlRows(db: Knex, sql: string, bindings: unknown[]): Promise<Array<Record<string, unknown>>> {
+  // Past PG_NAMED_LIMIT texts a query runs unnamed: parsed and planned each time, as knex would run it.
+  return pgRows(db, pgNameOf(sql, 'lingshu_q'), sql, bindings);
+}
+
+/**
+ * Whether `nativeRows` can run a query on `db`: outside a transaction, on SQLite's read connection or as a
+ * PostgreSQL named statement.
+ */
+export function nativeRowsAvailable(db: Knex): boolean {
+  if ((db as Knex & { isTransaction?: boolean }).isTransaction) return false;
+  const dialect = dialectOf(db);
+  return dialect === 'postgres' || (dialect === 'sqlite' && sqliteReader(db) !== undefined);
+}
+
+/**
+ * Rows of a query already in the database's own SQL (`toSQL().toNative()`), run as sqliteReaderRows or pgNamedRows
+ * run a knex query; undefined where nativeRowsAvailable says no.
+ */
+export async function nativeRows(db: Knex, sql: string, bindings: unknown[]): Promise<Array<Record<string, unknown>> | undefined> {
+  if (!nativeRowsAvailable(db)) return undefined;
+  return dialectOf(db) === 'sqlite' ? sqliteRows(db, sql, bindings) : pgNamedSqlRows(db, sql, bindings);
+}
+
+async function pgRows(db: Knex, name: string | undefined, text: string, values: unknown[]): Promise<Array<Record<string, unknown>>> {
   const client = clientOf(db);
   const connection = (await client.acquireConnection()) as PgConnection;
   try {
-    return (await connection.query({ name, text, values })).rows;
+    return (await connection.query({ ...(name ? { name } : {}), text, values })).rows;
   } finally {
     await client.releaseConnection(connection);
   }

@@ -81,7 +81,13 @@ export interface SearchResult {
  * are of `resourceType`. The search module adds it to every query it runs for the caller (the matches, the total,
  * `_include` / `_revinclude` targets and chained targets), so what it excludes never leaves the database.
  */
-export type RowRestriction = (db: Knex | Knex.Transaction, query: Knex.QueryBuilder, resourceType: string, alias: string) => void;
+export type RowRestriction = ((db: Knex | Knex.Transaction, query: Knex.QueryBuilder, resourceType: string, alias: string) => void) & {
+  /**
+   * True where the restriction adds nothing to a query over this type's rows (a caller who sees every row of it), so
+   * that the search may use SQL compiled before (search/page-templates.ts). Absent: assume it adds something.
+   */
+  addsNothingFor?(resourceType: string): boolean;
+};
 
 export interface SearchOptions {
   /** `Prefer: handling=strict`: unknown or unsupported parameters are a 400 instead of a warning. */
