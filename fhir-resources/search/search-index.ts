@@ -213,9 +213,9 @@ export class KnexSearchIndex implements SearchIndex {
 
   /**
    * The key of a search's page template, or undefined where the search is not of a shape one can serve: driven by a
-   * combo row that stands for all its filters, no access restriction on its rows, no offset or total, run outside a transaction
-   * where the SQL can be run as text (nativeRows). Within such a shape the SQL depends only on what the key names:
-   * the dialect, the type, the combo, the sort, the page size and which of the cursor's values are null.
+   * combo row that stands for all its filters, no access restriction on its rows, no offset or total, run outside a
+   * transaction where the SQL can be run as text (nativeRows). Within such a shape the SQL depends only on what the
+   * key names: the dialect, the type, the combo, the sort, the page size and which of the cursor's values are null.
    */
   private templateKey(db: Knex | Knex.Transaction, request: SearchRequest, options: SearchOptions, combo: ComboPlan, count: number): string | undefined {
     if (combo.consumed.size !== (request.filters ?? []).length || request.offset || request.total === 'accurate' || count === 0) return undefined;
