@@ -39,7 +39,8 @@ function readEverything(text: string): number {
   return chars;
 }
 
-function rate(run: () => unknown, ms: number): number {
+/** Runs of `run` per second, measured for about `ms` after a warm-up. */
+export function rate(run: () => unknown, ms: number): number {
   for (let i = 0; i < 200; i++) run();
   let n = 0;
   const start = process.hrtime.bigint();

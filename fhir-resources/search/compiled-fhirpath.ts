@@ -1,6 +1,6 @@
 import {
-  AsAtom, DotAtom, FhirPathAtom, getElementDefinition, getTypedPropertyValue, isEmpty, isResource, removeDuplicates, SymbolAtom,
-  TypedValue, UnionAtom,
+  AsAtom, capitalize, DotAtom, FhirPathAtom, getElementDefinition, getTypedPropertyValue, isEmpty, isResource,
+  removeDuplicates, SymbolAtom, TypedValue, UnionAtom,
 } from '@medplum/core';
 import type { ResourceType } from '@medplum/fhirtypes';
 
@@ -130,7 +130,7 @@ function candidatesOf(type: string, name: string): Candidate[] | null {
   const candidates: Candidate[] = [];
   for (const { code } of element.type) {
     if (code === 'Resource') return null;
-    const key = last.replace('[x]', code.charAt(0).toUpperCase() + code.slice(1));
+    const key = last.replace('[x]', capitalize(code));
     // An Element or BackboneElement value takes the element's first type, as in the library.
     candidates.push({ key, type: code === 'Element' || code === 'BackboneElement' ? element.type[0].code : code });
   }

@@ -90,13 +90,13 @@ function sqliteReader(db: Knex): SqliteConnection | undefined {
 /**
  * Rows of a knex query run outside any transaction on SQLite's read connection, its statement prepared once per SQL
  * text (a chart search's SQL took longer to compile than to run); undefined elsewhere, where the caller runs the
- * query through knex. (A named statement on PostgreSQL saved planning, but its generic plan made the chart search
- * about three times slower.) Bindings are converted as knex's better-sqlite3 client converts them.
+ * query through knex.
  */
 export function sqliteReaderRows(db: Knex, query: Knex.QueryBuilder): Array<Record<string, unknown>> | undefined {
-  if (!sqliteReaderOf(db)) return undefined;
+  const reader = sqliteReaderOf(db);
+  if (!reader) return undefined;
   const { sql, bindings } = query.toSQL().toNative();
-  return sqliteRows(db, sql, bindings as unknown[]);
+  return sqliteRows(reader, sql, bindings as unknown[]);
 }
 
 /** The SQLite read connection when `db` may use it (outside a transaction, on a file), else undefined. */
@@ -105,9 +105,8 @@ function sqliteReaderOf(db: Knex): SqliteConnection | undefined {
   return sqliteReader(db);
 }
 
-function sqliteRows(db: Knex, sql: string, bindings: unknown[]): Array<Record<string, unknown>> | undefined {
-  const reader = sqliteReaderOf(db);
-  if (!reader) return undefined;
+/** Bindings are converted as knex's better-sqlite3 client converts them. */
+function sqliteRows(reader: SqliteConnection, sql: string, bindings: unknown[]): Array<Record<string, unknown>> {
   const params = bindings.map((b) => (b instanceof Date ? b.valueOf() : typeof b === 'boolean' ? Number(b) : b));
   return preparedOn(reader, sql).all(...params);
 }
@@ -135,8 +134,7 @@ async function pgNamedSqlRows(db: Knex, sql: string, bindings: unknown[]): Promi
  */
 export function nativeRowsAvailable(db: Knex): boolean {
   if ((db as Knex & { isTransaction?: boolean }).isTransaction) return false;
-  const dialect = dialectOf(db);
-  return dialect === 'postgres' || (dialect === 'sqlite' && sqliteReader(db) !== undefined);
+  return dialectOf(db) === 'postgres' || sqliteReaderOf(db) !== undefined;
 }
 
 /**
@@ -144,8 +142,10 @@ export function nativeRowsAvailable(db: Knex): boolean {
  * run a knex query; undefined where nativeRowsAvailable says no.
  */
 export async function nativeRows(db: Knex, sql: string, bindings: unknown[]): Promise<Array<Record<string, unknown>> | undefined> {
-  if (!nativeRowsAvailable(db)) return undefined;
-  return dialectOf(db) === 'sqlite' ? sqliteRows(db, sql, bindings) : pgNamedSqlRows(db, sql, bindings);
+  if ((db as Knex & { isTransaction?: boolean }).isTransaction) return undefined;
+  if (dialectOf(db) === 'postgres') return pgNamedSqlRows(db, sql, bindings);
+  const reader = sqliteReaderOf(db);
+  return reader ? sqliteRows(reader, sql, bindings) : undefined;
 }
 
 async function pgRows(db: Knex, name: string | undefined, text: string, values: unknown[]): Promise<Array<Record<string, unknown>>> {

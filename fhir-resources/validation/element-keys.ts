@@ -1,4 +1,4 @@
-import type { InternalSchemaElement, InternalTypeSchema } from '@medplum/core';
+import { capitalize, type InternalSchemaElement, type InternalTypeSchema } from '@medplum/core';
 
 /** The element a JSON key of an object of a type holds: the element, its name in the schema, and the key's type. */
 export interface KeyElement {
@@ -36,7 +36,7 @@ function findElement(schema: InternalTypeSchema, key: string): KeyElement | unde
     const stem = name.slice(0, -3);
     if (!key.startsWith(stem)) continue;
     const suffix = key.slice(stem.length);
-    const match = element.type.find((t) => t.code.charAt(0).toUpperCase() + t.code.slice(1) === suffix);
+    const match = element.type.find((t) => capitalize(t.code) === suffix);
     if (match) return { element, elementName: name, type: match.code, choice: true };
   }
   return undefined;

@@ -3,7 +3,7 @@ import {
   validationRegexes,
 } from '@medplum/core';
 import type { Resource } from '@medplum/fhirtypes';
-import { presentRoots } from '../search/parameter-roots';
+import { hasAnyRoot, presentRoots } from '../search/parameter-roots';
 import { elementOfKey, KeyElement } from './element-keys';
 import { invariantRoots } from './invariant-roots';
 
@@ -74,11 +74,10 @@ function objectValid(value: Record<string, unknown>, schema: InternalTypeSchema,
 }
 
 function elementValid(v: unknown, { element, type }: KeyElement, variables: Record<string, TypedValue>): boolean {
-  if (v === null || element.slicing || element.fixed || element.pattern || !type) return false;
+  if (v === null || element.slicing || element.fixed || element.pattern) return false;
   if (Array.isArray(v) !== element.isArray) return false;
   const values = Array.isArray(v) ? v : [v];
   if (values.length === 0 || values.length < element.min || values.length > element.max) return false;
-  const invariants = element.constraints?.filter((c) => c.severity === 'error' && !SKIPPED_INVARIANTS.has(c.key));
   for (const item of values) {
     if (item === null || item === undefined) return false;
     if (isPrimitiveType(type)) {
@@ -89,7 +88,7 @@ function elementValid(v: unknown, { element, type }: KeyElement, variables: Reco
       if (!schema || Object.keys(item).length === 0) return false;
       if (!objectValid(item as Record<string, unknown>, schema, variables, false)) return false;
     }
-    if (invariants?.length && !invariantsHold(invariants, { type, value: item }, variables)) return false;
+    if (element.constraints?.length && !invariantsHold(element.constraints, { type, value: item }, variables)) return false;
   }
   return true;
 }
@@ -113,8 +112,11 @@ function primitiveValid(item: unknown, type: string): boolean {
 
 type Invariant = { key: string; severity: string; expression: string };
 
-/** An invariant parsed once, and whether it plainly holds on an element lacking everything it can see. */
-interface PreparedInvariant { expression: ReturnType<typeof parseFhirPath>; roots?: Set<string>; holdsWhenAbsent: boolean }
+/**
+ * An invariant parsed once, and (`holdsWithout`) the elements it can see when it plainly holds on an element that
+ * lacks them all; undefined where that is not known.
+ */
+interface PreparedInvariant { expression: ReturnType<typeof parseFhirPath>; holdsWithout?: readonly string[] }
 
 const prepared = new WeakMap<Invariant, Map<string, PreparedInvariant>>();
 
@@ -125,7 +127,8 @@ function prepare(invariant: Invariant, type: string): PreparedInvariant {
   if (!p) {
     const expression = parseFhirPath(invariant.expression);
     const roots = invariantRoots(expression);
-    byType.set(type, (p = { expression, roots, holdsWhenAbsent: roots !== undefined && evaluatesTrue(expression, { type, value: {} }, {}) }));
+    const holds = roots !== undefined && evaluatesTrue(expression, { type, value: {} }, {});
+    byType.set(type, (p = { expression, holdsWithout: holds ? [...roots] : undefined }));
   }
   return p;
 }
@@ -153,9 +156,9 @@ function invariantsHold(invariants: Invariant[] | undefined, context: TypedValue
     } catch {
       return false;
     }
-    if (p.holdsWhenAbsent && p.roots && context.value && typeof context.value === 'object') {
+    if (p.holdsWithout && context.value && typeof context.value === 'object') {
       present ??= presentRoots(Object.keys(context.value));
-      if (![...p.roots].some((root) => present!.has(root))) continue;
+      if (!hasAnyRoot(present, p.holdsWithout)) continue;
     }
     if (!evaluatesTrue(p.expression, context, variables)) return false;
   }

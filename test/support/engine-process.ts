@@ -26,13 +26,17 @@ export async function freePort(): Promise<number> {
 }
 
 const given = new Set<number>();
+let range: [number, number] | undefined;
 
+/** The kernel's ephemeral port range, read once per process. */
 function ephemeralRange(): [number, number] {
+  if (range) return range;
+  range = [32_768, 60_999];
   try {
     const [low, high] = fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
-    if (low > 3_000 && high > low) return [low, high];
+    if (low > 3_000 && high > low) range = [low, high];
   } catch { /* not Linux */ }
-  return [32_768, 60_999];
+  return range;
 }
 
 function listenable(port: number): Promise<boolean> {
