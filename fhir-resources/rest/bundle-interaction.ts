@@ -138,13 +138,16 @@ async function runTransaction(ctx: FhirContext, outer: FhirRequest, prepared: Pr
  */
 function conditionsOf(ordered: Prepared[]): string[] {
   const out: string[] = [];
+  // A condition naming another entry of the Bundle is known only once that entry is written; an identifier's
+  // urn:oid: system is not such a name.
+  const entryUrns = ordered.map((p) => p.entry.fullUrl).filter((u): u is string => Boolean(u?.startsWith('urn:')));
   for (const p of ordered) {
     const r = p.entry.request!;
     const type = p.entry.resource?.resourceType;
     let search: string | undefined;
     if (p.method === 'POST' && r.ifNoneExist) search = r.ifNoneExist;
     else if (p.method === 'PUT' && r.url.includes('?')) search = r.url.split('?')[1];
-    if (!type || !search || search.includes('urn:')) continue;
+    if (!type || !search || entryUrns.some((u) => search.includes(u))) continue;
     out.push(`${type}?${search.startsWith('?') ? search.slice(1) : search}`);
   }
   return out;

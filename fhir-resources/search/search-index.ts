@@ -11,6 +11,7 @@ import { applyFilter } from './filter-conditions';
 import { loadIncluded } from './includes';
 import { mayMatch } from './may-match';
 import { extractIndexRows, INDEX_COLUMNS } from './index-rows';
+import { identifierCondition, lookUpIdentifiers, type IdentifierCondition } from './identifier-lookup';
 import { shapeResource } from './result-shaping';
 import { SearchContext } from './search-context';
 import { COMBO_COLUMNS, ComboPlan, comboRows, planCombo } from './combo-index';
@@ -129,7 +130,9 @@ export class KnexSearchIndex implements SearchIndex {
   async search(db: Knex | Knex.Transaction, request: SearchRequest, options: SearchOptions = {}): Promise<SearchResult> {
     const query = await this.prepare(db, request, options);
     if (!('plan' in query)) return query;
-    return this.finish(query, await pageRows(db as Knex, query));
+    const condition = query.page && identifierCondition(db, request, options, this.options.privacy);
+    if (condition) return this.finish(query, (await lookUpIdentifiers(db, [condition]))[0].slice(0, query.count + 1));
+    return this.finish(query, await pageRows(db, query));
   }
 
   /**
@@ -142,18 +145,30 @@ export class KnexSearchIndex implements SearchIndex {
     for (const request of requests) queries.push(await this.prepare(db, request, options));
     const shareable = (q: PageQuery | SearchResult): q is PageQuery & { page: Knex.QueryBuilder } =>
       'plan' in q && q.page !== undefined && q.plan.keys.length === 0 && !q.request.include?.length && !q.request.revInclude?.length;
-    // One search alone gains nothing from a union: it runs as the others do.
     const shared = queries.filter(shareable);
-    const together = shared.length > 1 ? shared : [];
-    const rowsOf = new Map<PageQuery, Array<Record<string, unknown>>>(together.map((q) => [q, []]));
+    const rowsOf = new Map<PageQuery, Array<Record<string, unknown>>>();
+    // Conditions on identifiers are answered together (identifier-lookup.ts); the rest share a union.
+    const conditions = new Map<PageQuery, IdentifierCondition>();
+    for (const q of shared) {
+      const condition = identifierCondition(db, q.request, options, this.options.privacy);
+      if (condition) conditions.set(q, condition);
+    }
+    if (conditions.size > 0) {
+      const found = await lookUpIdentifiers(db, [...conditions.values()]);
+      [...conditions.keys()].forEach((q, i) => rowsOf.set(q, found[i].slice(0, q.count + 1)));
+    }
+    // One search alone gains nothing from a union: it runs as the others do.
+    const rest = shared.filter((q) => !conditions.has(q));
+    const together = rest.length > 1 ? rest : [];
+    for (const q of together) rowsOf.set(q, []);
     if (together.length > 0) {
       // Each member's ORDER BY and LIMIT sit inside its derived table, so the members need no parentheses (which
       // SQLite refuses); the tag is a literal, the index of the search in `together`.
-      const [first, ...rest] = together.map(({ page }, k) => db.from(page.as(`m${k}`)).select(db.raw(`${k} as search_k`), `m${k}.id`, `m${k}.content`));
-      for (const row of (await first.unionAll(rest)) as Array<Record<string, unknown>>) rowsOf.get(together[Number(row.search_k)])!.push(row);
+      const [first, ...others] = together.map(({ page }, k) => db.from(page.as(`m${k}`)).select(db.raw(`${k} as search_k`), `m${k}.id`, `m${k}.content`));
+      for (const row of (await first.unionAll(others)) as Array<Record<string, unknown>>) rowsOf.get(together[Number(row.search_k)])!.push(row);
     }
     const results: SearchResult[] = [];
-    for (const q of queries) results.push('plan' in q ? await this.finish(q, rowsOf.get(q) ?? await pageRows(db as Knex, q, false)) : q);
+    for (const q of queries) results.push('plan' in q ? await this.finish(q, rowsOf.get(q) ?? await pageRows(db, q)) : q);
     return results;
   }
 
@@ -278,18 +293,17 @@ function templatedPage(ctx: SearchContext, request: SearchRequest, count: number
 }
 
 /**
- * The rows of a page query: a template's SQL as text; a knex query on SQLite's read connection, or (`named`, when
- * its plan is stable) as a PostgreSQL named statement; else through knex.
+ * The rows of a page query: a template's SQL as text; outside transactions, a knex query on SQLite's read connection
+ * or, when its plan is stable, as a PostgreSQL named statement; else through knex.
  */
-async function pageRows(db: Knex, query: PageQuery, named = true): Promise<Array<Record<string, unknown>>> {
+async function pageRows(db: Knex | Knex.Transaction, query: PageQuery): Promise<Array<Record<string, unknown>>> {
   if (query.native) {
-    const rows = await nativeRows(db, query.native.sql, query.native.bindings);
+    const rows = await nativeRows(db as Knex, query.native.sql, query.native.bindings);
     if (!rows) throw new Error('a templated search page ran where its SQL cannot run as text');
     return rows;
   }
   const page = query.page as Knex.QueryBuilder;
-  if (!named) return page;
-  return sqliteReaderRows(db, page) ?? (query.planStable ? await pgNamedRows(db, page) : undefined) ?? await page;
+  return sqliteReaderRows(db as Knex, page) ?? (query.planStable ? await pgNamedRows(db as Knex, page) : undefined) ?? await page;
 }
 
 function withOutcome(ctx: SearchContext, result: SearchResult): SearchResult {

@@ -112,7 +112,8 @@ describe.each(ALL_DATABASES)('KnexRepository conditional interactions on %s', (k
         return [a, b, c];
       }));
       expect(searches).toHaveLength(1);
-      expect(searches[0]).toMatch(/union all/i);
+      // PostgreSQL answers conditions on identifiers with one lookup (identifier-lookup.ts), the others with a union.
+      expect(searches[0]).toMatch(kind === 'postgres' ? /unnest/i : /union all/i);
       expect(result.map((r) => r.created)).toEqual([false, true, true]);
       expect(result[0].resource.id).toBe(existing.id);
     });
