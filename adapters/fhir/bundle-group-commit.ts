@@ -1,5 +1,6 @@
 import type { Bundle } from '@medplum/fhirtypes';
 import { childLogger } from '../../engine/logger';
+import { transactionConditions } from '../../fhir-resources/rest/bundle-interaction';
 import type { Repository } from '../../fhir-resources/store/repository';
 
 const log = childLogger({ component: 'fhir-transaction' });
@@ -61,6 +62,9 @@ export class BundleGroupCommit {
     let results: Bundle[];
     try {
       results = await this.repository().transaction(async (trx) => {
+        // All the group's conditions locked (in one order, so groups cannot deadlock on them) and read in one round
+        // trip each, instead of per Bundle; a write in the group that may change a match drops it, as within one.
+        await trx.prepareConditions?.(group.flatMap((p) => transactionConditions(p.bundle)));
         const written: Bundle[] = [];
         for (const p of group) written.push(await p.write(trx));
         return written;

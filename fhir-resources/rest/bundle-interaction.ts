@@ -136,6 +136,14 @@ async function runTransaction(ctx: FhirContext, outer: FhirRequest, prepared: Pr
  * Those that name a `urn:uuid:` are known only once that entry ran; they are left to lock themselves. A condition
  * spelled differently here than in the store costs one needless lock and search, nothing else.
  */
+/**
+ * The conditions (`Type?search`) of a transaction Bundle's conditional creates and updates, for a caller that writes
+ * several Bundles in one database transaction to lock and read ahead all of theirs at once (bundle-group-commit.ts).
+ */
+export function transactionConditions(bundle: Bundle): string[] {
+  return conditionsOf((bundle.entry ?? []).flatMap((entry, index) => (entry.request?.method ? [{ index, entry, method: entry.request.method as Method }] : [])));
+}
+
 function conditionsOf(ordered: Prepared[]): string[] {
   const out: string[] = [];
   // A condition naming another entry of the Bundle is known only once that entry is written; an identifier's
