@@ -12,15 +12,30 @@ import { splitTokenValue } from './token-value';
  * and codes are compared ignoring case, which can only say yes more often.
  */
 export function mayMatch(resource: Resource, request: SearchRequest): boolean {
-  if (resource.resourceType !== request.resourceType) return false;
-  return !(request.filters ?? []).some((filter) => tokenRejects(resource, filter));
+  return matcherFor(resource)(request);
 }
 
-function tokenRejects(resource: Resource, filter: Filter): boolean {
-  // `_id` and other columns are not in the index rows; chains, `_has` and modifiers are not judged.
-  if (filter.operator !== 'eq' || filter.code.startsWith('_') || searchParameter(resource.resourceType, filter.code)?.type !== 'token') return false;
-  const wanted = splitSearchOnComma(filter.value).map((v) => splitTokenValue(v).code.toLowerCase());
-  if (wanted.length === 0 || wanted.includes('')) return false;
-  const tokens = extractIndexRows(resource, [filter.code]).token;
-  return !tokens.some((row) => row.param === filter.code && wanted.includes(String(row.value ?? '').toLowerCase()));
+/**
+ * `mayMatch` for one resource against many requests (every condition a transaction read ahead, after each of its
+ * writes): the resource's token values are extracted once per parameter, not once per request.
+ */
+export function matcherFor(resource: Resource): (request: SearchRequest) => boolean {
+  const valuesByCode = new Map<string, Set<string>>();
+  const valuesOf = (code: string): Set<string> => {
+    let values = valuesByCode.get(code);
+    if (!values) {
+      values = new Set(extractIndexRows(resource, [code]).token.filter((row) => row.param === code).map((row) => String(row.value ?? '').toLowerCase()));
+      valuesByCode.set(code, values);
+    }
+    return values;
+  };
+  const rejects = (filter: Filter): boolean => {
+    // `_id` and other columns are not in the index rows; chains, `_has` and modifiers are not judged.
+    if (filter.operator !== 'eq' || filter.code.startsWith('_') || searchParameter(resource.resourceType, filter.code)?.type !== 'token') return false;
+    const wanted = splitSearchOnComma(filter.value).map((v) => splitTokenValue(v).code.toLowerCase());
+    if (wanted.length === 0 || wanted.includes('')) return false;
+    const values = valuesOf(filter.code);
+    return !wanted.some((w) => values.has(w));
+  };
+  return (request) => resource.resourceType === request.resourceType && !(request.filters ?? []).some(rejects);
 }

@@ -9,7 +9,7 @@ import { dialectOf } from '../../engine/db';
 import type { IndexPrivacy } from './index-privacy';
 import { applyFilter } from './filter-conditions';
 import { loadIncluded } from './includes';
-import { mayMatch } from './may-match';
+import { matcherFor } from './may-match';
 import { extractIndexRows, INDEX_COLUMNS } from './index-rows';
 import { identifierCondition, lookUpIdentifiers, type IdentifierCondition } from './identifier-lookup';
 import { shapeResource } from './result-shaping';
@@ -119,8 +119,8 @@ export class KnexSearchIndex implements SearchIndex {
     }
   }
 
-  mayMatch(resource: Resource, request: SearchRequest): boolean {
-    return mayMatch(resource, request);
+  matcherFor(resource: Resource): (request: SearchRequest) => boolean {
+    return matcherFor(resource);
   }
 
   parse(url: string): SearchRequest {

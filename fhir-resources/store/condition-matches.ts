@@ -37,11 +37,11 @@ export function matchesReadAhead(trx: Knex.Transaction, condition: string): Sear
 }
 
 /** After the transaction wrote `resource` (a new version, or its deletion): drops the matches it may change. */
-export function forgetMatchesChangedBy(trx: Knex.Transaction, resource: Resource, mayMatch: (resource: Resource, request: SearchRequest) => boolean): void {
+export function forgetMatchesChangedBy(trx: Knex.Transaction, resource: Resource, mayMatch: (request: SearchRequest) => boolean): void {
   const kept = ahead.get(trx);
   if (!kept) return;
   for (const [condition, { request, result }] of kept) {
     if (request.resourceType !== resource.resourceType) continue;
-    if (result.resources.some((r) => r.id === resource.id) || mayMatch(resource, request)) kept.delete(condition);
+    if (result.resources.some((r) => r.id === resource.id) || mayMatch(request)) kept.delete(condition);
   }
 }

@@ -380,7 +380,7 @@ export class KnexRepository implements Repository {
     const rowsOf = this.searchIndex.indexRows;
     const written = await writeVersion(trx, this.dialect, write);
     forgetLockedRow(trx, `${resourceType}/${id}`);
-    forgetMatchesChangedBy(trx, stored, (r, request) => this.searchIndex.mayMatch?.(r, request) ?? true);
+    forgetMatchesChangedBy(trx, stored, this.searchIndex.matcherFor?.(stored) ?? (() => true));
     // Compare-and-set on the version read under the lock: a writer that slipped past it updates nothing.
     if (!written) throw concurrentWrite(`${resourceType}/${id}`);
     if (!rowsOf) {

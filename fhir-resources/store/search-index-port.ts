@@ -31,10 +31,11 @@ export interface SearchIndex {
   unindex(trx: Knex.Transaction, resourceType: string, id: string): Promise<void>;
   search(db: Knex | Knex.Transaction, request: SearchRequest, options?: SearchOptions): Promise<SearchResult>;
   /**
-   * Whether `resource` could match `request`: false only when it certainly does not (true where unsure). Lets the
+   * Whether `resource` could match a request: false only when it certainly does not (true where unsure). Lets the
    * store keep matches it read ahead across writes that cannot change them; without it every write of the type does.
+   * One matcher serves all the requests asked about one written resource.
    */
-  mayMatch?(resource: Resource, request: SearchRequest): boolean;
+  matcherFor?(resource: Resource): (request: SearchRequest) => boolean;
   /** Several searches, in one round trip where it can: the results in the order of `requests`. */
   searchMany?(db: Knex | Knex.Transaction, requests: SearchRequest[], options?: SearchOptions): Promise<SearchResult[]>;
   /**
