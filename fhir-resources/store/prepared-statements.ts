@@ -125,7 +125,7 @@ export async function pgNamedRows(db: Knex, query: Knex.QueryBuilder): Promise<A
 
 async function pgNamedSqlRows(db: Knex, sql: string, bindings: unknown[]): Promise<Array<Record<string, unknown>>> {
   // Past PG_NAMED_LIMIT texts a query runs unnamed: parsed and planned each time, as knex would run it.
-  return pgRows(db, pgNameOf(sql, 'lingshu_q'), sql, bindings);
+  return pgRows(db, plansMayBeKept(db) ? pgNameOf(sql, 'lingshu_q') : undefined, sql, bindings);
 }
 
 /**
@@ -171,7 +171,7 @@ export async function preparedRows(db: Knex, name: string, sql: string, params: 
     return reader ? preparedOn(reader, sql).all(...params) : undefined;
   }
   if (dialect !== 'postgres') return undefined;
-  return pgRows(db, name, pgText(sql), params);
+  return pgRows(db, plansMayBeKept(db) ? name : undefined, pgText(sql), params);
 }
 
 const pgTexts = new Map<string, string>();
@@ -211,7 +211,7 @@ function pgNameOf(text: string, prefix: string): string | undefined {
 export async function pgStatement(q: Knex | Knex.Transaction, sql: string, params: unknown[]): Promise<{ rowCount: number } | undefined> {
   if (dialectOf(q as Knex) !== 'postgres') return undefined;
   const text = pgText(sql);
-  const name = pgNameOf(text, 'lingshu_w');
+  const name = plansMayBeKept(q as Knex) ? pgNameOf(text, 'lingshu_w') : undefined;
   const query = { ...(name ? { name } : {}), text, values: params };
   const client = clientOf(q as Knex);
   const connection = (await client.acquireConnection()) as PgConnection;
@@ -222,3 +222,63 @@ export async function pgStatement(q: Knex | Knex.Transaction, sql: string, param
     if (!(q as Knex & { isTransaction?: boolean }).isTransaction) await client.releaseConnection(connection);
   }
 }
+
+/**
+ * Whether PostgreSQL may keep the plans of the store's named statements on this database: only once its resources
+ * table was analyzed at a real size. A named statement's plan turns generic after five runs and stays until the
+ * statistics change; one made while the tables were empty (a new installation's first minutes) walks every row once
+ * they have grown: a chart search planned on empty tables did not finish in 30 s over 20,000 Observations. Until then
+ * statements run unnamed, planned with each run's values and the tables' actual size. Checked in the background at
+ * most every ten seconds (the first statements of a process run unnamed); once sized, for good.
+ */
+export function plansMayBeKept(db: Knex | Knex.Transaction): boolean {
+  const known = sizeStateOf(db);
+  if (known?.sized) return true;
+  if (known && !known.checking && Date.now() - known.checkedAt > SIZE_CHECK_MS) void checkTableSizes(db);
+  return false;
+}
+
+/** Reads whether the resources table was analyzed at a real size (`plansMayBeKept`), and remembers it. */
+export async function checkTableSizes(db: Knex | Knex.Transaction): Promise<boolean> {
+  const state = sizeStateOf(db);
+  if (!state) return false;
+  if (state.sized) return true;
+  state.checking ??= (async () => {
+    try {
+      const rows = await pgRows(db as Knex, undefined, `SELECT reltuples FROM pg_class WHERE oid = to_regclass('fhir_resources')`, []);
+      state.sized = Number(rows[0]?.reltuples ?? -1) >= SIZED_ROWS;
+    } catch {
+      // Unknown: ask again later.
+    } finally {
+      state.checkedAt = Date.now();
+      state.checking = undefined;
+    }
+  })();
+  await state.checking;
+  return state.sized;
+}
+
+interface SizeState {
+  sized: boolean;
+  checkedAt: number;
+  checking?: Promise<void>;
+}
+const sizesByObject = new WeakMap<object, SizeState>();
+const sizesByUrl = new Map<string, SizeState>();
+
+/** The size state of `db`'s database: a transaction's client shares its pool's connection settings (object or URL). */
+function sizeStateOf(db: Knex | Knex.Transaction): SizeState | undefined {
+  const settings = clientOf(db).connectionSettings as unknown;
+  if (!settings) return undefined;
+  const fresh = (): SizeState => ({ sized: false, checkedAt: 0 });
+  if (typeof settings === 'string') {
+    if (!sizesByUrl.has(settings)) sizesByUrl.set(settings, fresh());
+    return sizesByUrl.get(settings);
+  }
+  if (typeof settings !== 'object') return undefined;
+  if (!sizesByObject.has(settings)) sizesByObject.set(settings, fresh());
+  return sizesByObject.get(settings);
+}
+/** Rows the resources table must have had at its last ANALYZE. */
+const SIZED_ROWS = 1000;
+const SIZE_CHECK_MS = 10_000;
