@@ -131,12 +131,6 @@ async function runTransaction(ctx: FhirContext, outer: FhirRequest, prepared: Pr
 }
 
 /**
- * The conditions (`Type?search`) of the transaction's conditional creates and updates, as the store will lock them
- * and read their matches ahead.
- * Those that name a `urn:uuid:` are known only once that entry ran; they are left to lock themselves. A condition
- * spelled differently here than in the store costs one needless lock and search, nothing else.
- */
-/**
  * The conditions (`Type?search`) of a transaction Bundle's conditional creates and updates, for a caller that writes
  * several Bundles in one database transaction to lock and read ahead all of theirs at once (bundle-group-commit.ts).
  */
@@ -144,10 +138,15 @@ export function transactionConditions(bundle: Bundle): string[] {
   return conditionsOf((bundle.entry ?? []).flatMap((entry, index) => (entry.request?.method ? [{ index, entry, method: entry.request.method as Method }] : [])));
 }
 
+/**
+ * The conditions (`Type?search`) of the transaction's conditional creates and updates, as the store will lock them
+ * and read their matches ahead.
+ * Those that name another entry of the Bundle (its `urn:` fullUrl) are known only once that entry ran; they are left
+ * to lock themselves. An identifier's `urn:oid:` system is not such a name. A condition spelled differently here than
+ * in the store costs one needless lock and search, nothing else.
+ */
 function conditionsOf(ordered: Prepared[]): string[] {
   const out: string[] = [];
-  // A condition naming another entry of the Bundle is known only once that entry is written; an identifier's
-  // urn:oid: system is not such a name.
   const entryUrns = ordered.map((p) => p.entry.fullUrl).filter((u): u is string => Boolean(u?.startsWith('urn:')));
   for (const p of ordered) {
     const r = p.entry.request!;

@@ -70,9 +70,5 @@ export async function lookUpIdentifiers(db: Knex | Knex.Transaction, conditions:
     if (!byId) found.set(key, (byId = new Map()));
     byId.set(String(row.id), { id: row.id, content: row.content });
   }
-  return conditions.map((c) => {
-    const byId = found.get(keyOf(c.resourceType, c.system, c.value));
-    if (!byId) return [];
-    return [...byId.values()];
-  });
+  return conditions.map((c) => [...(found.get(keyOf(c.resourceType, c.system, c.value))?.values() ?? [])]);
 }

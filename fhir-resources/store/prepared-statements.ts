@@ -263,22 +263,17 @@ interface SizeState {
   checkedAt: number;
   checking?: Promise<void>;
 }
-const sizesByObject = new WeakMap<object, SizeState>();
-const sizesByUrl = new Map<string, SizeState>();
+/** By the pool's connection settings (an object or a URL), which a transaction's client shares: a few per process. */
+const sizes = new Map<unknown, SizeState>();
 
-/** The size state of `db`'s database: a transaction's client shares its pool's connection settings (object or URL). */
 function sizeStateOf(db: Knex | Knex.Transaction): SizeState | undefined {
   const settings = clientOf(db).connectionSettings as unknown;
   if (!settings) return undefined;
-  const fresh = (): SizeState => ({ sized: false, checkedAt: 0 });
-  if (typeof settings === 'string') {
-    if (!sizesByUrl.has(settings)) sizesByUrl.set(settings, fresh());
-    return sizesByUrl.get(settings);
-  }
-  if (typeof settings !== 'object') return undefined;
-  if (!sizesByObject.has(settings)) sizesByObject.set(settings, fresh());
-  return sizesByObject.get(settings);
+  let state = sizes.get(settings);
+  if (!state) sizes.set(settings, (state = { sized: false, checkedAt: 0 }));
+  return state;
 }
+
 /** Rows the resources table must have had at its last ANALYZE. */
 const SIZED_ROWS = 1000;
 const SIZE_CHECK_MS = 10_000;
