@@ -1,7 +1,7 @@
 import { Knex } from 'knex';
 import { Dialect } from '../db';
 import { ERRORS, MESSAGES, STAGES } from './message-store-schema';
-import { AttemptError, NewMessage, StageStatus, StageUpdate } from './types';
+import { AttemptError, MessageStatus, NewMessage, StageStatus, StageUpdate } from './types';
 
 export type WriteOp =
   | { kind: 'insert'; message: NewMessage }
@@ -50,10 +50,10 @@ export async function applyWrites(trx: Knex.Transaction, ctx: WriteContext, ops:
     if (ra !== undefined) (m.onlyIfPending ? queued : full).push({ ...m, receivedAt: ra });
   }
   for (const rows of chunk(full, Math.floor(MAX_PARAMS / FULL_COLUMNS.length), (r) => (r.content?.length ?? 0) + (r.response?.length ?? 0) + (r.error?.length ?? 0))) {
-    await trx.raw(...updateSql(ctx.dialect, FULL_COLUMNS, rows.map(fullValues), fullSets(now), ''));
+    await trx.raw(...updateSql(ctx.dialect, STAGE_TARGET, FULL_COLUMNS, rows.map(fullValues), fullSets(now), ''));
   }
   for (const rows of chunk(queued, Math.floor(MAX_PARAMS / KEY_COLUMNS.length))) {
-    await trx.raw(...updateSql(ctx.dialect, KEY_COLUMNS, rows.map(keyValues), QUEUED_SETS(now), QUEUED_ONLY));
+    await trx.raw(...updateSql(ctx.dialect, STAGE_TARGET, KEY_COLUMNS, rows.map(keyValues), QUEUED_SETS(now), QUEUED_ONLY));
   }
   const errorRows = errors.flatMap((e) => {
     const ra = receivedAt.get(e.messageId);
@@ -61,7 +61,11 @@ export async function applyWrites(trx: Knex.Transaction, ctx: WriteContext, ops:
     return [{ message_id: e.messageId, stage: e.error.stage, attempt: e.error.attempt, error: e.error.error, at: e.error.at, received_at: ra }];
   });
   await insertRows(trx, ERRORS, errorRows);
-  await recomputeStatus(trx, ctx.dialect, full, now);
+  const sole = full.filter((f) => f.sole);
+  for (const rows of chunk(sole, Math.floor(MAX_PARAMS / SOLE_COLUMNS.length))) {
+    await trx.raw(...updateSql(ctx.dialect, MESSAGE_TARGET, SOLE_COLUMNS, rows.map(soleValues), SOLE_SETS(now), ''));
+  }
+  await recomputeStatus(trx, ctx.dialect, full.filter((f) => !f.sole), now);
 }
 
 /** What a batch writes, with several changes to one stage collapsed into one row, applied as if they had run in order. */
@@ -92,6 +96,8 @@ export interface MergedStage {
   stage: string;
   /** markQueued: pending → queued only, whatever else happened to the stage meanwhile. */
   onlyIfPending: boolean;
+  /** Every update merged here said the message has no other destination (StageUpdate.soleDestination). */
+  sole: boolean;
   status: StageStatus;
   content?: string | null;
   response?: string | null;
@@ -103,9 +109,13 @@ function mergeUpdate(merged: Map<string, MergedStage>, u: StageUpdate): void {
   const key = `${u.messageId}\u0000${u.stage}`;
   const prev = merged.get(key);
   if (!prev || prev.onlyIfPending) {
-    merged.set(key, { messageId: u.messageId, stage: u.stage, onlyIfPending: false, status: u.status, content: u.content, response: u.response, error: u.error, attempts: u.attempts });
+    merged.set(key, {
+      messageId: u.messageId, stage: u.stage, onlyIfPending: false, sole: u.soleDestination === true, status: u.status,
+      content: u.content, response: u.response, error: u.error, attempts: u.attempts,
+    });
     return;
   }
+  prev.sole &&= u.soleDestination === true;
   prev.status = u.status;
   if (u.content !== undefined) prev.content = u.content;
   if (u.response !== undefined) prev.response = u.response;
@@ -116,7 +126,7 @@ function mergeUpdate(merged: Map<string, MergedStage>, u: StageUpdate): void {
 function mergeQueued(merged: Map<string, MergedStage>, messageId: string, stage: string): void {
   const key = `${messageId}\u0000${stage}`;
   const prev = merged.get(key);
-  if (!prev) merged.set(key, { messageId, stage, onlyIfPending: true, status: 'queued' });
+  if (!prev) merged.set(key, { messageId, stage, onlyIfPending: true, sole: false, status: 'queued' });
   else if (!prev.onlyIfPending && prev.status === 'pending') prev.status = 'queued';
 }
 
@@ -225,6 +235,19 @@ export const QUEUED_SETS = (now: number): [string, string][] => [['status', `'qu
 /** markQueued: pending → queued only, whatever else happened to the stage meanwhile. */
 export const QUEUED_ONLY = `AND s.status = 'pending'`;
 
+/** A message's status when its only destination stage has this status: what OVERALL_STATUS gives with one destination. */
+export function soleDestinationStatus(stage: StageStatus): MessageStatus {
+  if (stage === 'error' || stage === 'sent' || stage === 'filtered') return stage;
+  return 'queued';
+}
+
+export const SOLE_COLUMNS: Column[] = [['n_message_id', 'varchar'], ['n_received_at', 'bigint'], ['n_status', 'varchar']];
+export const SOLE_SETS = (now: number): [string, string][] => [['status', 'v.n_status'], ['updated_at', String(now)]];
+
+export function soleValues(r: Located): unknown[] {
+  return [r.messageId, r.receivedAt, soleDestinationStatus(r.status)];
+}
+
 export function keyValues(r: Located): unknown[] {
   return [r.messageId, r.stage, r.receivedAt];
 }
@@ -237,34 +260,45 @@ export function fullValues(r: Located): unknown[] {
   ];
 }
 
+/** A table updated by updateSql: its key columns, each matched to a column of the inline table `v`. */
+export interface UpdateTarget {
+  table: string;
+  key: [column: string, valueColumn: string][];
+}
+
+export const STAGE_TARGET: UpdateTarget = { table: STAGES, key: [['message_id', 'n_message_id'], ['name', 'n_name'], ['received_at', 'n_received_at']] };
+export const MESSAGE_TARGET: UpdateTarget = { table: MESSAGES, key: [['id', 'n_message_id'], ['received_at', 'n_received_at']] };
+
 /**
- * One UPDATE of many stage rows, each with its own values, joined against an inline table `v`. The join carries
- * received_at; the same days repeated as a constant list let PostgreSQL prune partitions at plan time. Without it
- * every row of `v` had to probe every partition, so the planner chose a sequential scan of whole day partitions
- * (growing all day) with a hash join over an index lookup per row.
+ * One UPDATE of many rows, each with its own values, joined against an inline table `v` (aliased `s`). The join
+ * carries received_at (column n_received_at of `v`); the same days repeated as a constant list let PostgreSQL prune
+ * partitions at plan time. Without it every row of `v` had to probe every partition, so the planner chose a
+ * sequential scan of whole day partitions (growing all day) with a hash join over an index lookup per row.
  */
-export function updateSql(dialect: Dialect, columns: Column[], rows: unknown[][], sets: [string, string][], extra: string): [string, Knex.RawBinding[]] {
-  const days = [...new Set(rows.map((r) => r[2] as number))];
+export function updateSql(dialect: Dialect, target: UpdateTarget, columns: Column[], rows: unknown[][], sets: [string, string][], extra: string): [string, Knex.RawBinding[]] {
+  const at = columns.findIndex((c) => c[0] === 'n_received_at');
+  const days = [...new Set(rows.map((r) => r[at] as number))];
   const bindings = [...rows.flat(), ...days] as Knex.RawBinding[];
-  const join = `s.message_id = v.n_message_id AND s.name = v.n_name AND s.received_at = v.n_received_at AND s.received_at IN (${placeholders(days.length)})`;
+  const keys = target.key.map(([col, v]) => `s.${col} = v.${v}`).join(' AND ');
+  const join = `${keys} AND s.received_at IN (${placeholders(days.length)})`;
   const names = columns.map((c) => c[0]).join(', ');
   const assignments = sets.map(([col, expr]) => `${col} = ${expr}`).join(', ');
   if (dialect === 'postgres') {
     const tuple = `(${columns.map((c) => `?::${c[1]}`).join(', ')})`;
     const values = rows.map(() => tuple).join(', ');
-    return [`UPDATE ${STAGES} AS s SET ${assignments} FROM (VALUES ${values}) AS v(${names}) WHERE ${join} ${extra}`, bindings];
+    return [`UPDATE ${target.table} AS s SET ${assignments} FROM (VALUES ${values}) AS v(${names}) WHERE ${join} ${extra}`, bindings];
   }
   if (dialect === 'sqlite') {
     const tuple = `(${columns.map(() => '?').join(', ')})`;
     const values = rows.map(() => tuple).join(', ');
-    return [`WITH v(${names}) AS (VALUES ${values}) UPDATE ${STAGES} AS s SET ${assignments} FROM v WHERE ${join} ${extra}`, bindings];
+    return [`WITH v(${names}) AS (VALUES ${values}) UPDATE ${target.table} AS s SET ${assignments} FROM v WHERE ${join} ${extra}`, bindings];
   }
   // MySQL/MariaDB: no column list on a derived VALUES table in all versions, so a UNION ALL of SELECTs.
   const first = `SELECT ${columns.map((c) => `? AS ${c[0]}`).join(', ')}`;
   const rest = `SELECT ${columns.map(() => '?').join(', ')}`;
   const derived = rows.map((_, i) => (i === 0 ? first : rest)).join(' UNION ALL ');
   const mySets = sets.map(([col, expr]) => `s.${col} = ${expr}`).join(', ');
-  return [`UPDATE ${STAGES} AS s JOIN (${derived}) AS v ON ${join} SET ${mySets} WHERE 1 = 1 ${extra}`, bindings];
+  return [`UPDATE ${target.table} AS s JOIN (${derived}) AS v ON ${join} SET ${mySets} WHERE 1 = 1 ${extra}`, bindings];
 }
 
 /**

@@ -62,6 +62,12 @@ export interface StageUpdate {
   response?: string | null;
   error?: string | null;
   attempts?: number;
+  /**
+   * The message has no other destination stage, so its status follows this stage's alone: the store sets it
+   * without aggregating the message's stages. The engine knows this when it stores the message (the envelope
+   * carries the count); anyone else leaves it unset.
+   */
+  soleDestination?: boolean;
 }
 
 export interface MessageQuery {

@@ -11,6 +11,8 @@ export interface DestinationEnvelope {
   correlationId: string;
   content: string;
   receivedAt: number;
+  /** How many destination stages the message has; absent on envelopes of older versions and from the sweep. */
+  destinations?: number;
 }
 
 interface Log {
@@ -43,11 +45,12 @@ export function destinationHandler(dest: DestinationDefinition, store: MessageSt
       }
     }
     const outbound: OutboundMessage = { ...env, destination: dest.name, attempt: delivery.attempt };
+    const soleDestination = env.destinations === 1;
     try {
       const response = await dest.connector.send(outbound);
       dest.checkResponse?.(response);
       settle(env.messageId, dest.name);
-      await store.updateStage({ messageId: env.messageId, stage: dest.name, status: 'sent', response: response.response?.slice(0, MAX_RECORDED) ?? null, error: null, attempts: delivery.attempt });
+      await store.updateStage({ messageId: env.messageId, stage: dest.name, status: 'sent', response: response.response?.slice(0, MAX_RECORDED) ?? null, error: null, attempts: delivery.attempt, soleDestination });
       stats.count(env.channelId, 'sent');
       stats.delivered(env.channelId, env.receivedAt);
     } catch (err) {
@@ -56,7 +59,7 @@ export function destinationHandler(dest: DestinationDefinition, store: MessageSt
       settle(env.messageId, dest.name);
       try {
         await store.recordAttemptError(env.messageId, { stage: dest.name, attempt: delivery.attempt, error, at: Date.now() });
-        await store.updateStage({ messageId: env.messageId, stage: dest.name, status: final ? 'error' : 'queued', error, attempts: delivery.attempt });
+        await store.updateStage({ messageId: env.messageId, stage: dest.name, status: final ? 'error' : 'queued', error, attempts: delivery.attempt, soleDestination });
       } catch (storeErr) {
         log.error('could not record a failed attempt', { ...meta, error: describe(storeErr) });
       }

@@ -235,7 +235,7 @@ export class Engine {
     if (status === 'filtered') this.stats.count(channelId, 'filtered');
     if (status === 'error') this.stats.count(channelId, 'errored');
     if (targets.length) {
-      this.dispatcher.dispatch(targets.map((dest) => this.dispatchItem(def, dest.name, { messageId: id, channelId, destination: dest.name, correlationId, content: output!, receivedAt: now }, false)));
+      this.dispatcher.dispatch(targets.map((dest) => this.dispatchItem(def, dest.name, { messageId: id, channelId, destination: dest.name, correlationId, content: output!, receivedAt: now, destinations: targets.length }, false)));
     }
     return { messageId: id, correlationId, status };
   }

@@ -122,6 +122,41 @@ describe.each(ALL_DATABASES)('KnexMessageStore on %s', (kind) => {
     expect(got.stages.find((s) => s.name === 'd1')).toMatchObject({ status: 'sent', response: '确认', attempts: 1, content: 'to d1', error: null });
   });
 
+  test('the outcome of a sole destination sets its message status without aggregating the stages, beside others that do', async () => {
+    const ch = channel('sole');
+    const sole = Array.from({ length: 4 }, () => message(ch, {}, ['d1']));
+    const pair = message(ch);
+    await Promise.all([...sole, pair].map((m) => store.insert(m)));
+    const update = (m: { id: string }, status: 'sent' | 'error' | 'filtered' | 'queued', extra: object = {}) =>
+      store.updateStage({ messageId: m.id, stage: 'd1', status, attempts: 2, soleDestination: true, ...extra });
+    const statements = await statementsOf(db, () => Promise.all([
+      update(sole[0], 'sent', { response: '已接收' }),
+      update(sole[1], 'error', { error: 'refused' }),
+      update(sole[2], 'filtered'),
+      update(sole[3], 'queued', { error: 'timeout' }),
+    ]));
+    expect(statements.join('\n')).not.toMatch(/SUM\(CASE/);
+    const got = async (id: string) => (await store.get(id))!;
+    expect(await Promise.all(sole.map(async (m) => (await got(m.id)).status))).toEqual(['sent', 'error', 'filtered', 'queued']);
+    expect((await got(sole[0].id)).stages.find((s) => s.name === 'd1')).toMatchObject({ status: 'sent', response: '已接收', attempts: 2, content: 'to d1' });
+    expect((await got(sole[1].id)).updatedAt).toBeGreaterThanOrEqual(sole[1].receivedAt);
+
+    // With a message of two destinations in the same batch, that one is still aggregated (d2 is pending: queued).
+    await Promise.all([
+      update(sole[3], 'sent'),
+      store.markQueued([{ messageId: pair.id, stage: 'd2' }]),
+      store.updateStage({ messageId: pair.id, stage: 'd1', status: 'sent', attempts: 1 }),
+    ]);
+    expect((await got(sole[3].id)).status).toBe('sent');
+    expect((await got(pair.id)).status).toBe('queued');
+    // A failed attempt goes the general way (its error row needs the message looked up); the status follows as well.
+    await Promise.all([
+      store.recordAttemptError(sole[0].id, { stage: 'd1', attempt: 3, error: 'late', at: Date.now() }),
+      update(sole[0], 'error', { error: 'late' }),
+    ]);
+    expect(await got(sole[0].id)).toMatchObject({ status: 'error', errors: [expect.objectContaining({ error: 'late' })] });
+  });
+
   test('updateStage overwrites only the fields given; markQueued never undoes a later status', async () => {
     const ch = channel('fields');
     const m = message(ch);
