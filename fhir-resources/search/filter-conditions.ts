@@ -4,7 +4,7 @@ import type { Knex } from 'knex';
 import { dialectOf } from '../../engine/db';
 import { IndexKind, INDEX_TABLES } from './search-migrations';
 import { invalidSearchValue, SearchContext } from './search-context';
-import { COLUMN_PARAMETERS, searchParameter, searchParametersOf } from './search-parameters';
+import { COLUMN_PARAMETERS, searchParameter, searchParametersOf, storedParameters } from './search-parameters';
 import { applyCompartment } from './compartment-filter';
 import { applyHas } from './reverse-chain';
 import { BARE_ID, parseReferenceTarget } from './reference-target';
@@ -140,13 +140,13 @@ function exists(
   const a = ctx.alias();
   const driver = !negate && ctx.takeDriver(outer);
   const sub = driver ? ctx.db(`${INDEX_TABLES[kind]} as ${a}`).select(`${a}.resource_id`) : ownerProbe(ctx, kind, a);
-  sub.where(`${a}.resource_type`, resourceType).where(`${a}.param`, param);
+  whereParam(sub.where(`${a}.resource_type`, resourceType), `${a}.param`, resourceType, param);
   if (match) sub.where((b) => match(b, a));
   if (driver) return ctx.drive(qb, outer, sub, a);
   const driving = outer === ctx.driverAlias ? ctx.driving : undefined;
   if (driving && !negate) {
-    driving.query.join(ownerTable(ctx, kind, a), `${a}.resource_id`, `${driving.alias}.resource_id`)
-      .where(`${a}.resource_type`, resourceType).where(`${a}.param`, param);
+    whereParam(driving.query.join(ownerTable(ctx, kind, a), `${a}.resource_id`, `${driving.alias}.resource_id`)
+      .where(`${a}.resource_type`, resourceType), `${a}.param`, resourceType, param);
     if (match) driving.query.where((b) => match(b, a));
     return;
   }
@@ -154,6 +154,12 @@ function exists(
   const owner = ctx.db.ref(driving ? `${driving.alias}.resource_id` : `${outer}.id`);
   if (negate) target.whereNotExists(sub.where(`${a}.resource_id`, owner));
   else target.whereExists(sub.where(`${a}.resource_id`, owner));
+}
+
+/** Rows of the parameter `code`: for a union parameter, of its members (storedParameters). */
+export function whereParam(b: Builder, column: string, resourceType: string, code: string): Builder {
+  const stored = storedParameters(resourceType, code);
+  return stored.length === 1 ? b.where(column, stored[0]) : b.whereIn(column, [...stored]);
 }
 
 /**

@@ -4,7 +4,7 @@ import {
 } from '@medplum/core';
 import type { CodeableConcept, Coding, Identifier, Resource } from '@medplum/fhirtypes';
 import type { IndexKind } from './search-migrations';
-import { COLUMN_PARAMETERS, parameterDetails, searchParameterEntries } from './search-parameters';
+import { COLUMN_PARAMETERS, parameterDetails, searchParameterEntries, unionsOf } from './search-parameters';
 import { hasChinese, INDEXED_TEXT_LENGTH, normalizeText, PinyinKeys, pinyinKeys } from './text-normalization';
 import { hasAnyRoot, parameterRoots, presentRoots } from './parameter-roots';
 import { parseReferenceTarget } from './reference-target';
@@ -44,8 +44,9 @@ export function extractIndexRows(resource: Resource, only?: readonly string[]): 
   const entries = searchParameterEntries(resource.resourceType, only);
   // Passing over parameters whose elements are absent pays for all of a type's parameters, not for a chosen few.
   const present = only ? undefined : presentRoots(Object.keys(resource));
+  const unions = unionsOf(resource.resourceType);
   for (const [code, param] of entries) {
-    if (COLUMN_PARAMETERS.has(code) || !param.expression || !INDEXED_TYPES.has(param.type)) continue;
+    if (COLUMN_PARAMETERS.has(code) || !param.expression || !INDEXED_TYPES.has(param.type) || unions.has(code)) continue;
     const roots = present && parameterRoots(resource.resourceType, param);
     if (present && roots && !hasAnyRoot(present, roots)) continue;
     let values: TypedValue[];

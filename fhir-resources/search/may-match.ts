@@ -1,7 +1,7 @@
 import { Filter, SearchRequest, splitSearchOnComma } from '@medplum/core';
 import type { Resource } from '@medplum/fhirtypes';
 import { extractIndexRows } from './index-rows';
-import { searchParameter } from './search-parameters';
+import { searchParameter, storedParameters } from './search-parameters';
 import { splitTokenValue } from './token-value';
 
 /**
@@ -24,7 +24,9 @@ export function matcherFor(resource: Resource): (request: SearchRequest) => bool
   const valuesOf = (code: string): Set<string> => {
     let values = valuesByCode.get(code);
     if (!values) {
-      values = new Set(extractIndexRows(resource, [code]).token.filter((row) => row.param === code).map((row) => String(row.value ?? '').toLowerCase()));
+      // A union parameter's values are its members' (storedParameters); `stored` is the same array on every call.
+      const stored = storedParameters(resource.resourceType, code);
+      values = new Set(extractIndexRows(resource, stored).token.filter((row) => (stored as readonly unknown[]).includes(row.param)).map((row) => String(row.value ?? '').toLowerCase()));
       valuesByCode.set(code, values);
     }
     return values;

@@ -123,6 +123,12 @@ const steps: MigrationStep[] = [
       for (const combo of combos.filter((c) => ['subject+system|code', 'patient+system|code'].includes(c.name))) await backfillCombo(db, resourceType, combo);
     }
   },
+  async (db: Knex) => {
+    // Union parameters (search-parameters.ts storedParameters) are searched over their members' rows and written no
+    // more; the rows written before would be dead weight. The unions as derived when this step was written.
+    await db(INDEX_TABLES.token).where('resource_type', 'Observation').whereIn('param', ['combo-code', 'combo-data-absent-reason', 'combo-value-concept']).delete();
+    await db(INDEX_TABLES.quantity).where('resource_type', 'Observation').where('param', 'combo-value-quantity').delete();
+  },
 ];
 
 /**

@@ -93,6 +93,63 @@ export function searchParameterEntries(resourceType: string, only?: readonly str
   return chosen;
 }
 
+let unionsGeneration = -1;
+const unionsByType = new Map<string, ReadonlyMap<string, readonly string[]>>();
+
+/**
+ * The parameters whose index rows answer `code` on `resourceType`: `code` itself, or, for a parameter whose
+ * expression is the union of other parameters' expressions of the same type (Observation's combo-code is
+ * code | component-code, combo-value-quantity is value-quantity | component-value-quantity), those parameters.
+ * A union gets no index rows of its own (extractIndexRows skips it): they would repeat its members' rows — five of an
+ * Observation's nineteen, each with its B-tree entries on every write — and its searches read the members' rows.
+ */
+export function storedParameters(resourceType: string, code: string): readonly string[] {
+  return unionsOf(resourceType).get(code) ?? [code];
+}
+
+/** The union parameters of a type (storedParameters), by code. */
+export function unionsOf(resourceType: string): ReadonlyMap<string, readonly string[]> {
+  ensureSearchDefinitions();
+  if (unionsGeneration !== searchParameterGeneration()) {
+    unionsByType.clear();
+    unionsGeneration = searchParameterGeneration();
+  }
+  let unions = unionsByType.get(resourceType);
+  if (!unions) unionsByType.set(resourceType, (unions = findUnions(resourceType)));
+  return unions;
+}
+
+/** The top-level `|` parts of a parameter's expression that apply to `resourceType` (a shared one lists several types). */
+function expressionParts(resourceType: string, param: SearchParameter): Set<string> {
+  const parts = (param.expression ?? '').split('|').map((p) => p.trim());
+  return new Set(parts.filter((p) => p.startsWith(`${resourceType}.`) || p.startsWith(`(${resourceType}.`)));
+}
+
+/**
+ * Derived, not declared: a parameter is a union when other parameters of its type (references excepted: their
+ * target narrowing lives in the expression) cover exactly its parts between them. A custom parameter registered
+ * later is judged the same way.
+ */
+function findUnions(resourceType: string): Map<string, readonly string[]> {
+  const entries = searchParameterEntries(resourceType).filter(([code, p]) => p.type !== 'reference' && !COLUMN_PARAMETERS.has(code));
+  const parts = new Map(entries.map(([code, p]) => [code, expressionParts(resourceType, p)]));
+  const unions = new Map<string, readonly string[]>();
+  for (const [code, param] of entries) {
+    const own = parts.get(code)!;
+    if (own.size < 2) continue;
+    const members = entries
+      .filter(([c, q]) => c !== code && q.type === param.type && parts.get(c)!.size > 0 && parts.get(c)!.size < own.size && [...parts.get(c)!].every((x) => own.has(x)))
+      .map(([c]) => c);
+    const covered = new Set(members.flatMap((c) => [...parts.get(c)!]));
+    if (members.length && covered.size === own.size) unions.set(code, members);
+  }
+  // A member that is itself a union has no rows: its own members stand in for it.
+  for (const [code, members] of unions) {
+    unions.set(code, [...new Set(members.flatMap((m) => unions.get(m) ?? [m]))]);
+  }
+  return unions;
+}
+
 export function searchParameter(resourceType: string, code: string): SearchParameter | undefined {
   ensureSearchDefinitions();
   return getSearchParameter(resourceType, code);

@@ -1,6 +1,6 @@
 import type { SortRule } from '@medplum/core';
 import type { Knex } from 'knex';
-import { indexKindOf } from './filter-conditions';
+import { indexKindOf, whereParam } from './filter-conditions';
 import { IndexKind, INDEX_TABLES } from './search-migrations';
 import { invalidSearchValue, SearchContext } from './search-context';
 import { searchParameter } from './search-parameters';
@@ -59,8 +59,8 @@ export function planSort(ctx: SearchContext, resourceType: string, outer: string
     const value = `${a}.${SORT_COLUMN[kind][descending ? 1 : 0]}`;
     // GROUP BY keeps planners from answering min/max by walking the (param, value) index and filtering on the
     // resource id, which is a scan per row; the owner index finds the handful of rows of this resource instead.
-    const sub = ctx.db(`${INDEX_TABLES[kind]} as ${a}`)
-      .where(`${a}.resource_type`, resourceType).where(`${a}.resource_id`, ctx.db.ref(`${outer}.id`)).where(`${a}.param`, rule.code)
+    const sub = whereParam(ctx.db(`${INDEX_TABLES[kind]} as ${a}`)
+      .where(`${a}.resource_type`, resourceType).where(`${a}.resource_id`, ctx.db.ref(`${outer}.id`)), `${a}.param`, resourceType, rule.code)
       .groupBy(`${a}.resource_id`);
     if (descending) sub.max(value);
     else sub.min(value);
