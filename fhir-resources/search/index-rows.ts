@@ -12,6 +12,7 @@ import { evaluatePath } from './compiled-fhirpath';
 
 /** Rows of one resource for each index table (without resource_type / resource_id, added by the writer). */
 export type IndexRows = Record<IndexKind, Array<Record<string, string | number | null>>>;
+type IndexRow = IndexRows[IndexKind][number];
 
 export const MIN_INSTANT = '0001-01-01T00:00:00.000Z';
 export const MAX_INSTANT = '9999-12-31T23:59:59.999Z';
@@ -106,17 +107,23 @@ function addStrings(rows: IndexRows, param: string, values: TypedValue[]): void 
 }
 
 /**
- * Codes and display texts go to separate rows: @medplum/core's token conversion lists texts as system-less codes,
- * which would make `code=Hemoglobin` match a display; here only `:text` looks at them.
+ * Display texts go to the text columns, codes to system and value: @medplum/core's token conversion lists texts as
+ * system-less codes, which would make `code=Hemoglobin` match a display; here only `:text` looks at them. A text
+ * rides on one of the parameter's code rows (which one does not matter: `:text` asks whether any row of the
+ * parameter has it) and gets a row of its own only when there are more texts than codes, which halved the token
+ * rows of a coded concept with displays (each row costs its B-tree entries on every write).
  */
 function addTokens(rows: IndexRows, param: string, values: TypedValue[]): void {
   const seen = new Set<string>();
+  const codeRows: IndexRow[] = [];
   const token = (system: string | undefined, value: string | undefined): void => {
     if (value === undefined && system === undefined) return;
     const key = `${system ?? ''}|${value ?? ''}`;
     if (seen.has(key)) return;
     seen.add(key);
-    rows.token.push({ param, system: cut(system), value: cut(value), text: null, text_initials: null, text_pinyin: null });
+    const row: IndexRow = { param, system: cut(system), value: cut(value), text: null, text_initials: null, text_pinyin: null };
+    codeRows.push(row);
+    rows.token.push(row);
   };
   const texts = new Set<string>();
   const coding = (c: Coding | undefined): void => {
@@ -140,12 +147,14 @@ function addTokens(rows: IndexRows, param: string, values: TypedValue[]): void {
       for (const t of convertToSearchableTokens([tv])) token(t.system, t.value);
     }
   }
+  let carrier = 0;
   for (const text of texts) {
     const keys = pinyinOf(text);
-    rows.token.push({
-      param, system: null, value: null, text: normalizeText(text),
-      text_initials: keys?.initials.slice(0, INDEXED_TEXT_LENGTH) ?? null, text_pinyin: keys?.full.slice(0, INDEXED_TEXT_LENGTH) ?? null,
-    });
+    const columns = {
+      text: normalizeText(text), text_initials: keys?.initials.slice(0, INDEXED_TEXT_LENGTH) ?? null, text_pinyin: keys?.full.slice(0, INDEXED_TEXT_LENGTH) ?? null,
+    };
+    if (carrier < codeRows.length) Object.assign(codeRows[carrier++], columns);
+    else rows.token.push({ param, system: null, value: null, ...columns });
   }
 }
 

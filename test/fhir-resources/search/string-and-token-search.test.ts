@@ -13,6 +13,9 @@ const resources: Resource[] = [
   { resourceType: 'ActivityDefinition', id: 'cbc', status: 'active', name: 'CBC', title: '血常规' },
   { resourceType: 'Medication', id: 'amox', code: { text: '阿莫西林胶囊', coding: [{ system: 'urn:drug', code: 'A01', display: 'Amoxicillin capsules' }] } },
   { resourceType: 'Medication', id: 'ibu', code: { coding: [{ system: 'urn:drug', code: 'I02', display: '布洛芬缓释胶囊' }] } },
+  // Texts ride on code rows (index-rows.ts addTokens): more texts than codes, and texts without any code.
+  { resourceType: 'Medication', id: 'pcm', code: { text: '对乙酰氨基酚片', coding: [{ system: 'urn:drug', code: 'P03', display: 'Paracetamol tablets' }, { system: 'urn:atc', code: 'N02BE01' }] }, form: { text: '片剂' } },
+  { resourceType: 'Medication', id: 'herb', code: { text: '板蓝根颗粒' } },
 ];
 
 describe.each(ALL_DATABASES)('string and token search on %s', (kind) => {
@@ -89,7 +92,7 @@ describe.each(ALL_DATABASES)('string and token search on %s', (kind) => {
       expect(await h.ids('Patient?identifier=|110101199003070017')).toEqual([]);
     });
     it('system| matches any code of the system', async () => {
-      expect(await h.ids('Medication?code=urn:drug|')).toEqual(['amox', 'ibu']);
+      expect(sorted(await h.ids('Medication?code=urn:drug|'))).toEqual(['amox', 'ibu', 'pcm']);
     });
     it('matches codes and booleans', async () => {
       expect(sorted(await h.ids('Patient?gender=male'))).toEqual(['mueller', 'zhang-san']);
@@ -107,6 +110,17 @@ describe.each(ALL_DATABASES)('string and token search on %s', (kind) => {
     });
     it(':text matches the pinyin initials of a Chinese display', async () => {
       expect(await h.ids('Medication?code:text=blf')).toEqual(['ibu']);
+    });
+    it(':text finds every text of a concept, with or without codes, and a code still matches only codes', async () => {
+      expect(await h.ids('Medication?code:text=paracetamol')).toEqual(['pcm']);
+      expect(await h.ids('Medication?code:text=乙酰氨基')).toEqual(['pcm']);
+      expect(await h.ids('Medication?code:text=dyxajf')).toEqual(['pcm']);
+      expect(await h.ids('Medication?form:text=片剂')).toEqual(['pcm']);
+      expect(await h.ids('Medication?code:text=blg')).toEqual(['herb']);
+      expect(await h.ids('Medication?code=urn:atc|N02BE01')).toEqual(['pcm']);
+      expect(await h.ids('Medication?code=对乙酰氨基酚片')).toEqual([]);
+      expect(sorted(await h.ids('Medication?code:missing=false'))).toEqual(['amox', 'herb', 'ibu', 'pcm']);
+      expect(sorted(await h.ids('Medication?code:not=urn:drug|P03'))).toEqual(['amox', 'herb', 'ibu']);
     });
     it('_id matches one or several ids', async () => {
       expect(sorted(await h.ids('Patient?_id=wang-wu,mueller'))).toEqual(['mueller', 'wang-wu']);
