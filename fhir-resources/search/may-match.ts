@@ -31,13 +31,32 @@ export function matcherFor(resource: Resource): (request: SearchRequest) => bool
     }
     return values;
   };
-  const rejects = (filter: Filter): boolean => {
-    // `_id` and other columns are not in the index rows; chains, `_has` and modifiers are not judged.
-    if (filter.operator !== 'eq' || filter.code.startsWith('_') || searchParameter(resource.resourceType, filter.code)?.type !== 'token') return false;
-    const wanted = splitSearchOnComma(filter.value).map((v) => splitTokenValue(v).code.toLowerCase());
-    if (wanted.length === 0 || wanted.includes('')) return false;
-    const values = valuesOf(filter.code);
-    return !wanted.some((w) => values.has(w));
-  };
-  return (request) => resource.resourceType === request.resourceType && !(request.filters ?? []).some(rejects);
+  return (request) => resource.resourceType === request.resourceType && !checksOf(request).some((c) => !c.wanted.some((w) => valuesOf(c.code).has(w)));
+}
+
+/** A filter that can reject a resource: one of `wanted` (lower-cased codes) must be among its values of `code`. */
+interface TokenCheck {
+  code: string;
+  wanted: string[];
+}
+
+/**
+ * The checks of a request, made once per request object: a transaction's read-ahead conditions are judged against
+ * every resource it writes, and parsing their filters anew each time was most of that (a group commit of thirty
+ * ORU messages judges a hundred and fifty conditions after each of its hundred and fifty Observation writes).
+ */
+const checks = new WeakMap<SearchRequest, TokenCheck[]>();
+
+function checksOf(request: SearchRequest): TokenCheck[] {
+  let found = checks.get(request);
+  if (!found) checks.set(request, (found = (request.filters ?? []).flatMap((f) => checkOf(request.resourceType, f))));
+  return found;
+}
+
+function checkOf(resourceType: string, filter: Filter): TokenCheck[] {
+  // `_id` and other columns are not in the index rows; chains, `_has` and modifiers are not judged.
+  if (filter.operator !== 'eq' || filter.code.startsWith('_') || searchParameter(resourceType, filter.code)?.type !== 'token') return [];
+  const wanted = splitSearchOnComma(filter.value).map((v) => splitTokenValue(v).code.toLowerCase());
+  if (wanted.length === 0 || wanted.includes('')) return [];
+  return [{ code: filter.code, wanted }];
 }
