@@ -6,7 +6,7 @@ import type { Repository } from '../../store/repository';
 import { code, integer, many, operation, optional, parts, ref, refs, resource, string, dateTime, type OperationCaller, type ParamValues } from '../operation';
 import { badInput, notYours, peerUnavailable, stateConflict } from '../workflow-outcomes';
 import { heldByOtherInvoice, itemName, resolveBill, type Bill } from './bill-items';
-import { channelOf, identifierOf, invoiceOf, withLock } from './invoice';
+import { channelOf, identifierOf, invoiceOf, readChargeItems, withLock } from './invoice';
 import { cancelInvoice } from './invoice-cancel';
 import { findInvoice } from './invoice-lookup';
 import type { GatewayChannel, PaymentDeps } from './payment-deps';
@@ -92,7 +92,7 @@ export function checkoutOperation(deps: PaymentDeps) {
 
       const invoice = await elevated.transaction(async (trx) => {
         // Locked at their current versions: a checkout or payment racing this one makes one of the two fail (409).
-        const items = await Promise.all(bill.chargeItems.map((c) => trx.read<ChargeItem>('ChargeItem', c.id!)));
+        const items = await readChargeItems(trx, bill.chargeItems.map((c) => c.id!));
         for (const item of items) {
           if (item.status !== 'billable') throw stateConflict(`${itemName(item)} 已缴费或正在支付中，请刷新后重试`);
           if (await heldByOtherInvoice(trx, item)) throw stateConflict(`${itemName(item)} 正在另一笔支付中，请勿重复提交`);

@@ -4,6 +4,7 @@ import {
   PHARMACY_EXTENSION, type PaymentChannelCode,
 } from '../../billing/billing-vocabulary';
 import { fenOf, money } from '../../billing/money';
+import type { Repository } from '../../store/repository';
 
 export interface InvoiceDraft {
   patient: string;
@@ -50,6 +51,21 @@ export function channelOf(invoice: Invoice): PaymentChannelCode | undefined {
 
 export function chargeItemRefs(invoice: Invoice): string[] {
   return (invoice.lineItem ?? []).map((l) => l.chargeItemReference?.reference).filter((r): r is string => !!r);
+}
+
+/**
+ * The ChargeItems with these ids, read one after the other: inside a transaction all reads share one connection,
+ * where overlapping queries only queue (and node-postgres 9 refuses them).
+ */
+export async function readChargeItems(repo: Pick<Repository, 'read'>, ids: string[]): Promise<ChargeItem[]> {
+  const items: ChargeItem[] = [];
+  for (const id of ids) items.push(await repo.read<ChargeItem>('ChargeItem', id));
+  return items;
+}
+
+/** The ChargeItems an Invoice lists, in its order (readChargeItems). */
+export function invoiceChargeItems(repo: Pick<Repository, 'read'>, invoice: Invoice): Promise<ChargeItem[]> {
+  return readChargeItems(repo, chargeItemRefs(invoice).map((r) => r.split('/')[1]));
 }
 
 /** The item with the lock of `invoice` set, or removed when `invoice` is undefined. */

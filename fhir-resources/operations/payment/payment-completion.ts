@@ -9,7 +9,7 @@ import { fenOf, money } from '../../billing/money';
 import type { Repository } from '../../store/repository';
 import { lockOf } from './bill-items';
 import { findInvoice } from './invoice-lookup';
-import { chargeItemRefs, identifierOf, withLock } from './invoice';
+import { identifierOf, invoiceChargeItems, withLock } from './invoice';
 import { cancelInvoice } from './invoice-cancel';
 import { newPickupCode } from './payment-numbers';
 import { voucherOf } from './voucher';
@@ -37,7 +37,7 @@ export async function applyTradeStatus(elevated: Repository, trade: TradeStatus,
   if (trade.amountFen !== undefined && trade.amountFen !== total) {
     throw new Error(`paid amount ${trade.amountFen} differs from Invoice/${invoice.id} total ${total} (out_trade_no ${trade.outTradeNo})`);
   }
-  const items = await Promise.all(chargeItemRefs(invoice).map((r) => elevated.read<ChargeItem>('ChargeItem', r.split('/')[1])));
+  const items = await invoiceChargeItems(elevated, invoice);
   const lateAfterCancel = invoice.status === INVOICE_STATUS.cancelled;
   // Paid after the Invoice was given up: honoured when nothing else paid the items meanwhile, else it needs a refund.
   if (lateAfterCancel && items.some((c) => c.status !== CHARGE_STATUS.unpaid || (lockOf(c) && lockOf(c) !== `Invoice/${invoice.id}`))) {

@@ -8,7 +8,7 @@ import type { Repository } from '../../store/repository';
 import { operation, resource, string } from '../operation';
 import { badInput, notFoundHere, stateConflict } from '../workflow-outcomes';
 import { findInvoice } from './invoice-lookup';
-import { chargeItemRefs, identifierOf } from './invoice';
+import { identifierOf, invoiceChargeItems } from './invoice';
 
 /**
  * `POST /fhir/MedicationDispense/$redeem` with the pickup code (取药码) the patient shows at the hospital pharmacy
@@ -31,7 +31,7 @@ export const redeemOperation = operation({
     const redeemed = invoice.extension?.find((e) => e.url === REDEEMED_EXTENSION)?.valueDateTime;
     if (redeemed) throw stateConflict(`取药码 ${code} 已于 ${redeemed} 核销，不能重复取药`);
     if (invoice.status !== INVOICE_STATUS.paid) throw stateConflict(`取药码 ${code} 对应的账单未支付`);
-    const items = await Promise.all(chargeItemRefs(invoice).map((r) => elevated.read<ChargeItem>('ChargeItem', r.split('/')[1])));
+    const items = await invoiceChargeItems(elevated, invoice);
     const drugs = items.filter((c) => c.status === CHARGE_STATUS.paid && c.service?.some((s) => s.reference?.startsWith('MedicationRequest/')));
     if (drugs.length === 0) throw stateConflict(`取药码 ${code} 没有可发放的药品（可能已退费）`);
     const now = new Date().toISOString();
