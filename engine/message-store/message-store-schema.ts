@@ -146,6 +146,13 @@ export function messageStoreMigrations(): MigrationStep[] {
       else if (dialect === 'sqlite') await db.transaction((trx) => createPortableTables(trx, dialect));
       else await createPortableTables(db, dialect);
     },
+    async (db) => {
+      // 'raw': the stage's content is the message's raw content, which is not stored a second time (a pass-through
+      // channel's destinations). NULL: the stage's own content column holds it.
+      await db.schema.alterTable(STAGES, (t) => {
+        t.string('content_from', 16).nullable();
+      });
+    },
   ];
 }
 

@@ -134,7 +134,10 @@ export const MESSAGE_COLUMNS = [
   'id', 'channel_id', 'correlation_id', 'status', 'content_type', 'encoding', 'raw', 'received_at', 'updated_at',
   'reprocessed_from', 'content_pruned', 'size',
 ] as const;
-export const STAGE_COLUMNS = ['message_id', 'name', 'seq', 'kind', 'status', 'content', 'response', 'error', 'attempts', 'updated_at', 'received_at'] as const;
+export const STAGE_COLUMNS = ['message_id', 'name', 'seq', 'kind', 'status', 'content', 'response', 'error', 'attempts', 'updated_at', 'received_at', 'content_from'] as const;
+
+/** stage.content_from of a stage whose content is the message's raw content, stored once (message-store-schema.ts). */
+export const CONTENT_FROM_RAW = 'raw';
 
 function addMessage(plan: WritePlan, m: NewMessage): void {
   plan.inserted.set(m.id, m.receivedAt);
@@ -142,9 +145,14 @@ function addMessage(plan: WritePlan, m: NewMessage): void {
     m.id, m.channelId, m.correlationId, m.status, m.contentType, m.encoding, m.raw, m.receivedAt, m.receivedAt,
     m.reprocessedFrom ?? null, false, Buffer.byteLength(m.raw, 'utf8'),
   ]);
-  m.stages.forEach((s, seq) => plan.stages.push([
-    m.id, s.name, seq, s.kind, s.status, s.content ?? null, s.response ?? null, s.error ?? null, s.attempts, s.updatedAt, m.receivedAt,
-  ]));
+  m.stages.forEach((s, seq) => {
+    // A pass-through destination's content is the raw content itself (the same string): kept once, on the message.
+    const fromRaw = typeof s.content === 'string' && s.content.length > 0 && s.content === m.raw;
+    plan.stages.push([
+      m.id, s.name, seq, s.kind, s.status, fromRaw ? null : s.content ?? null, s.response ?? null, s.error ?? null, s.attempts, s.updatedAt,
+      m.receivedAt, fromRaw ? CONTENT_FROM_RAW : null,
+    ]);
+  });
 }
 
 /** Text length of a row, for the statement size limit. */
@@ -225,6 +233,8 @@ export const FULL_COLUMNS: Column[] = [
 export const fullSets = (now: number): [string, string][] => [
   ['status', 'v.n_status'],
   ['content', 'CASE WHEN v.n_hc = 1 THEN v.n_content ELSE s.content END'],
+  // Content given: the stage has its own from now on.
+  ['content_from', 'CASE WHEN v.n_hc = 1 THEN NULL ELSE s.content_from END'],
   ['response', 'CASE WHEN v.n_hr = 1 THEN v.n_response ELSE s.response END'],
   ['error', 'CASE WHEN v.n_he = 1 THEN v.n_error ELSE s.error END'],
   ['attempts', 'COALESCE(v.n_attempts, s.attempts)'],

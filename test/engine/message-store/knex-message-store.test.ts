@@ -246,6 +246,36 @@ describe.each(ALL_DATABASES)('KnexMessageStore on %s', (kind) => {
     expect((await store.search({ channel: ch, limit: 50 })).messages).toHaveLength(7);
   });
 
+  test('a destination whose content is the raw content stores it once and reads it back everywhere', async () => {
+    const ch = channel('passthrough');
+    const raw = 'MSH|^~\\&|LIS|桃源院区|' + 'x'.repeat(2000);
+    const m = message(ch, { raw, receivedAt: Date.now() - 120_000 });
+    m.stages[2].content = raw;
+    m.stages[3].content = 'transformed for d2';
+    await store.insert(m);
+    const stored = await db('lingshu_message_stages').where({ message_id: m.id }).orderBy('seq').select('name', 'content', 'content_from');
+    expect(stored.slice(2)).toEqual([{ name: 'd1', content: null, content_from: 'raw' }, { name: 'd2', content: 'transformed for d2', content_from: null }]);
+
+    const contents = async () => (await store.get(m.id))!.stages.map((s) => s.content);
+    expect(await contents()).toEqual([null, 'out', raw, 'transformed for d2']);
+    const pending = (await store.pendingStages(10_000, Date.now() - 60_000)).filter((p) => p.messageId === m.id);
+    expect(pending.map((p) => [p.stage, p.content])).toEqual([['d1', raw], ['d2', 'transformed for d2']]);
+
+    // Updates without content keep the reference; content of its own replaces it.
+    await store.updateStage({ messageId: m.id, stage: 'd1', status: 'queued', error: 'timeout', attempts: 1 });
+    expect((await contents())[2]).toBe(raw);
+    await store.updateStage({ messageId: m.id, stage: 'd1', status: 'sent', content: 'resent as', attempts: 2 });
+    expect((await contents())[2]).toBe('resent as');
+    expect(await db('lingshu_message_stages').where({ message_id: m.id, name: 'd1' }).first('content_from')).toEqual({ content_from: null });
+
+    // Pruned content goes for both.
+    const other = message(ch, { raw, receivedAt: Date.now() - 10 * 86_400_000 });
+    other.stages[2].content = raw;
+    await store.insert(other);
+    await store.prune([{ channelId: ch, contentDays: 7 }]);
+    expect((await store.get(other.id))!.stages.map((s) => s.content)).toEqual([null, null, null, null]);
+  });
+
   test('attempt errors are recorded and returned in attempt order', async () => {
     const m = message(channel('errors'));
     await store.insert(m);
