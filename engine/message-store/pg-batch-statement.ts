@@ -74,7 +74,7 @@ export function pgChangesStatement(ctx: WriteContext, plan: WritePlan, now: numb
   const parts: [sql: string, bindings: Knex.RawBinding[]][] = [];
   const changed: string[] = [];
   // Only the recompute reads what the stage UPDATEs changed.
-  const returning = (sql: string, b: Knex.RawBinding[]) => {
+  const stageUpdate = (sql: string, b: Knex.RawBinding[]) => {
     if (!ids.length) {
       parts.push([sql, b]);
       return;
@@ -82,8 +82,8 @@ export function pgChangesStatement(ctx: WriteContext, plan: WritePlan, now: numb
     changed.push(`SELECT message_id, name, received_at, kind, status FROM w${parts.length}`);
     parts.push([`${sql} RETURNING s.message_id, s.name, s.received_at, s.kind, s.status`, b]);
   };
-  if (fullRows.length) returning(...updateSql('postgres', STAGE_TARGET, FULL_COLUMNS, fullRows, fullSets(now), ''));
-  if (queuedRows.length) returning(...updateSql('postgres', STAGE_TARGET, KEY_COLUMNS, queuedRows, QUEUED_SETS(now), QUEUED_ONLY));
+  if (fullRows.length) stageUpdate(...updateSql('postgres', STAGE_TARGET, FULL_COLUMNS, fullRows, fullSets(now), ''));
+  if (queuedRows.length) stageUpdate(...updateSql('postgres', STAGE_TARGET, KEY_COLUMNS, queuedRows, QUEUED_SETS(now), QUEUED_ONLY));
   if (ids.length) {
     // The changed stages as they are now, and the messages' other stages as the snapshot has them.
     const within = (id: string, ra: string) => `${id} IN (${placeholders(ids.length)}) AND ${ra} IN (${placeholders(days.length)})`;
