@@ -128,7 +128,7 @@ async function clearContentBefore(db: Knex, channelId: string, cutoff: number, b
     cleared += await db.transaction(async (trx): Promise<number> => {
       await trx(STAGES).whereIn('message_id', ids).whereBetween('received_at', range).update({ content: null, response: null });
       return Number(await trx(MESSAGES).whereIn('id', ids).whereBetween('received_at', range).where('content_pruned', false)
-        .update({ raw: null, content_pruned: true }));
+        .update({ raw: null, output: null, content_pruned: true }));
     });
     const last = rows[rows.length - 1];
     after = { receivedAt: Number(last.received_at), id: last.id };

@@ -80,11 +80,17 @@ async function createPortableTables(db: Knex, dialect: Dialect): Promise<void> {
  * metadata is a DROP TABLE that gives the space back at once (a DELETE only leaves dead tuples for VACUUM).
  * The partition key has to be part of every unique constraint, hence (id, received_at) and friends.
  */
-async function createPartitionedTables(db: Knex): Promise<void> {
-  // lz4 (PostgreSQL 14+, when built with it) compresses the 2 KB-and-up contents far cheaper than the default pglz:
-  // about a third more inserts per second in bench/message-store-insert.ts.
+/**
+ * lz4 (PostgreSQL 14+, when built with it) compresses the 2 KB-and-up contents far cheaper than the default pglz:
+ * about a third more inserts per second in bench/message-store-insert.ts.
+ */
+async function lz4Clause(db: Knex): Promise<string> {
   const probe = await db.raw(`SELECT EXISTS (SELECT 1 FROM pg_settings WHERE name = 'default_toast_compression' AND 'lz4' = ANY(enumvals)) AS lz4`);
-  const lz4 = probe.rows[0].lz4 ? ' COMPRESSION lz4' : '';
+  return probe.rows[0].lz4 ? ' COMPRESSION lz4' : '';
+}
+
+async function createPartitionedTables(db: Knex): Promise<void> {
+  const lz4 = await lz4Clause(db);
   const statements = [
     `CREATE TABLE ${MESSAGES} (
        id varchar(${LIMITS.id}) NOT NULL,
@@ -151,6 +157,13 @@ export function messageStoreMigrations(): MigrationStep[] {
       // channel's destinations). NULL: the stage's own content column holds it.
       await db.schema.alterTable(STAGES, (t) => {
         t.string('content_from', 16).nullable();
+      });
+    },
+    async (db) => {
+      // The transformed content that several destinations share, stored once (their content_from = 'output').
+      if (dialectOf(db) === 'postgres') await db.raw(`ALTER TABLE ${MESSAGES} ADD COLUMN output text${await lz4Clause(db)}`);
+      else await db.schema.alterTable(MESSAGES, (t) => {
+        t.text('output', 'longtext').nullable();
       });
     },
   ];

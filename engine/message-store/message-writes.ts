@@ -132,27 +132,42 @@ function mergeQueued(merged: Map<string, MergedStage>, messageId: string, stage:
 
 export const MESSAGE_COLUMNS = [
   'id', 'channel_id', 'correlation_id', 'status', 'content_type', 'encoding', 'raw', 'received_at', 'updated_at',
-  'reprocessed_from', 'content_pruned', 'size',
+  'reprocessed_from', 'content_pruned', 'size', 'output',
 ] as const;
 export const STAGE_COLUMNS = ['message_id', 'name', 'seq', 'kind', 'status', 'content', 'response', 'error', 'attempts', 'updated_at', 'received_at', 'content_from'] as const;
 
 /** stage.content_from of a stage whose content is the message's raw content, stored once (message-store-schema.ts). */
 export const CONTENT_FROM_RAW = 'raw';
+/** stage.content_from of a stage whose content is the message's `output`: what several of its stages share. */
+export const CONTENT_FROM_OUTPUT = 'output';
 
 function addMessage(plan: WritePlan, m: NewMessage): void {
   plan.inserted.set(m.id, m.receivedAt);
+  const output = sharedOutput(m);
   plan.messages.push([
     m.id, m.channelId, m.correlationId, m.status, m.contentType, m.encoding, m.raw, m.receivedAt, m.receivedAt,
-    m.reprocessedFrom ?? null, false, Buffer.byteLength(m.raw, 'utf8'),
+    m.reprocessedFrom ?? null, false, Buffer.byteLength(m.raw, 'utf8'), output ?? null,
   ]);
   m.stages.forEach((s, seq) => {
-    // A pass-through destination's content is the raw content itself (the same string): kept once, on the message.
-    const fromRaw = typeof s.content === 'string' && s.content.length > 0 && s.content === m.raw;
+    // Content that is the raw content (a pass-through destination's) or that several stages share (the transformed
+    // output every destination gets) is kept once, on the message.
+    const from = !s.content ? null : s.content === m.raw ? CONTENT_FROM_RAW : s.content === output ? CONTENT_FROM_OUTPUT : null;
     plan.stages.push([
-      m.id, s.name, seq, s.kind, s.status, fromRaw ? null : s.content ?? null, s.response ?? null, s.error ?? null, s.attempts, s.updatedAt,
-      m.receivedAt, fromRaw ? CONTENT_FROM_RAW : null,
+      m.id, s.name, seq, s.kind, s.status, from ? null : s.content ?? null, s.response ?? null, s.error ?? null, s.attempts, s.updatedAt,
+      m.receivedAt, from,
     ]);
   });
+}
+
+/** The content that two or more stages carry (other than the raw content), if any: stored once as the message's output. */
+function sharedOutput(m: NewMessage): string | undefined {
+  const seen = new Set<string>();
+  for (const s of m.stages) {
+    if (!s.content || s.content === m.raw) continue;
+    if (seen.has(s.content)) return s.content;
+    seen.add(s.content);
+  }
+  return undefined;
 }
 
 /** Text length of a row, for the statement size limit. */

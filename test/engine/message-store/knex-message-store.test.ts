@@ -276,6 +276,40 @@ describe.each(ALL_DATABASES)('KnexMessageStore on %s', (kind) => {
     expect((await store.get(other.id))!.stages.map((s) => s.content)).toEqual([null, null, null, null]);
   });
 
+  test('the transformed content that several destinations share is stored once', async () => {
+    const ch = channel('fan-out');
+    const output = '{"resourceType":"Bundle","type":"transaction"}' + ' '.repeat(1000);
+    const m = message(ch, { receivedAt: Date.now() - 120_000 }, ['d1', 'd2', 'd3']);
+    for (const i of [2, 3, 4]) m.stages[i].content = output;
+    m.stages[1].content = 'transformer note';
+    await store.insert(m);
+    const stored = await db('lingshu_message_stages').where({ message_id: m.id }).orderBy('seq').select('content', 'content_from');
+    expect(stored.slice(1).map((s) => s.content_from)).toEqual([null, 'output', 'output', 'output']);
+    expect(stored.slice(2).every((s) => s.content === null)).toBe(true);
+    expect((await db('lingshu_messages').where({ id: m.id }).first('output')).output).toBe(output);
+
+    expect((await store.get(m.id))!.stages.map((s) => s.content)).toEqual([null, 'transformer note', output, output, output]);
+    const pending = (await store.pendingStages(10_000, Date.now() - 60_000)).filter((p) => p.messageId === m.id);
+    expect(pending.map((p) => p.content)).toEqual([output, output, output]);
+    await store.updateStage({ messageId: m.id, stage: 'd2', status: 'sent', content: 'sent as', attempts: 1 });
+    expect((await store.get(m.id))!.stages.map((s) => s.content)).toEqual([null, 'transformer note', output, 'sent as', output]);
+
+    // One destination: nothing is shared, the stage keeps its own copy.
+    const single = message(ch, {}, ['d1']);
+    single.stages[2].content = output;
+    await store.insert(single);
+    expect(await db('lingshu_message_stages').where({ message_id: single.id, name: 'd1' }).first('content_from')).toEqual({ content_from: null });
+    expect((await db('lingshu_messages').where({ id: single.id }).first('output')).output).toBeNull();
+
+    const old = message(ch, { receivedAt: Date.now() - 10 * 86_400_000 }, ['d1', 'd2']);
+    old.stages[2].content = output;
+    old.stages[3].content = output;
+    await store.insert(old);
+    await store.prune([{ channelId: ch, contentDays: 7 }]);
+    expect((await db('lingshu_messages').where({ id: old.id }).first('output')).output).toBeNull();
+    expect((await store.get(old.id))!.stages.map((s) => s.content)).toEqual([null, null, null, null]);
+  });
+
   test('attempt errors are recorded and returned in attempt order', async () => {
     const m = message(channel('errors'));
     await store.insert(m);
