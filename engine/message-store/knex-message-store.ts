@@ -3,7 +3,7 @@ import { Dialect, dialectOf } from '../db';
 import { runMigrations } from '../migrations';
 import { pruneMessages, upcomingDays } from './message-pruner';
 import { dayOf, ERRORS, isMissingPartition, LIMITS, MESSAGES, messageStoreMigrations, PgPartitions, STAGES } from './message-store-schema';
-import { applyWrites, CONTENT_FROM_OUTPUT, CONTENT_FROM_RAW, planWrites, WriteContext, WriteOp } from './message-writes';
+import { applyWrites, planWrites, STAGE_CONTENT_SQL, stageContent, WriteContext, WriteOp } from './message-writes';
 import { pgBatchStatement, pgChangesStatement } from './pg-batch-statement';
 import {
   AttemptError, ChannelCounts, MessageQuery, MessageStatus, MessageStore, MessageSummary, NewMessage, PendingStage,
@@ -129,7 +129,7 @@ export class KnexMessageStore implements MessageStore {
       ...summary(m),
       raw: m.raw,
       stages: stages.map((s) => ({
-        name: s.name, kind: s.kind, status: s.status, content: s.content_from === CONTENT_FROM_RAW ? m.raw : s.content_from === CONTENT_FROM_OUTPUT ? m.output : s.content, response: s.response, error: s.error,
+        name: s.name, kind: s.kind, status: s.status, content: stageContent(s, m), response: s.response, error: s.error,
         attempts: Number(s.attempts), updatedAt: Number(s.updated_at),
       })),
       errors: errors.map((e) => ({ stage: e.stage, attempt: Number(e.attempt), error: e.error, at: Number(e.at) })),
@@ -170,7 +170,7 @@ export class KnexMessageStore implements MessageStore {
     // 'pending' as a literal, not a parameter: PostgreSQL only uses its partial index when it sees the value.
     const q = this.db(`${STAGES} as s`)
       .join(`${MESSAGES} as m`, (j) => j.on('m.id', 's.message_id').andOn('m.received_at', 's.received_at'))
-      .select('s.message_id', 's.name', this.db.raw(`CASE s.content_from WHEN '${CONTENT_FROM_RAW}' THEN m.raw WHEN '${CONTENT_FROM_OUTPUT}' THEN m.output ELSE s.content END AS content`), 's.received_at', 'm.channel_id', 'm.correlation_id')
+      .select('s.message_id', 's.name', this.db.raw(`${STAGE_CONTENT_SQL} AS content`), 's.received_at', 'm.channel_id', 'm.correlation_id')
       .whereRaw(`s.status = 'pending'`)
       .where('s.kind', 'destination');
     if (olderThan !== undefined) q.where('s.updated_at', '<', olderThan);

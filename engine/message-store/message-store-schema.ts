@@ -76,11 +76,6 @@ async function createPortableTables(db: Knex, dialect: Dialect): Promise<void> {
 }
 
 /**
- * PostgreSQL: the three tables are range-partitioned by received_at in UTC days, so that dropping a day of
- * metadata is a DROP TABLE that gives the space back at once (a DELETE only leaves dead tuples for VACUUM).
- * The partition key has to be part of every unique constraint, hence (id, received_at) and friends.
- */
-/**
  * lz4 (PostgreSQL 14+, when built with it) compresses the 2 KB-and-up contents far cheaper than the default pglz:
  * about a third more inserts per second in bench/message-store-insert.ts.
  */
@@ -89,6 +84,11 @@ async function lz4Clause(db: Knex): Promise<string> {
   return probe.rows[0].lz4 ? ' COMPRESSION lz4' : '';
 }
 
+/**
+ * PostgreSQL: the three tables are range-partitioned by received_at in UTC days, so that dropping a day of
+ * metadata is a DROP TABLE that gives the space back at once (a DELETE only leaves dead tuples for VACUUM).
+ * The partition key has to be part of every unique constraint, hence (id, received_at) and friends.
+ */
 async function createPartitionedTables(db: Knex): Promise<void> {
   const lz4 = await lz4Clause(db);
   const statements = [

@@ -141,6 +141,16 @@ export const CONTENT_FROM_RAW = 'raw';
 /** stage.content_from of a stage whose content is the message's `output`: what several of its stages share. */
 export const CONTENT_FROM_OUTPUT = 'output';
 
+/** A stored stage's content, wherever it is kept: the stage row `s`, with its message row `m`. */
+export function stageContent(s: { content?: string | null; content_from?: string | null }, m: { raw?: string | null; output?: string | null }): string | null {
+  if (s.content_from === CONTENT_FROM_RAW) return m.raw ?? null;
+  if (s.content_from === CONTENT_FROM_OUTPUT) return m.output ?? null;
+  return s.content ?? null;
+}
+
+/** stageContent in SQL, for a query joining the stages as `s` to their messages as `m`. */
+export const STAGE_CONTENT_SQL = `CASE s.content_from WHEN '${CONTENT_FROM_RAW}' THEN m.raw WHEN '${CONTENT_FROM_OUTPUT}' THEN m.output ELSE s.content END`;
+
 function addMessage(plan: WritePlan, m: NewMessage): void {
   plan.inserted.set(m.id, m.receivedAt);
   const output = sharedOutput(m);

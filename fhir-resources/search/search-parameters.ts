@@ -104,7 +104,18 @@ const unionsByType = new Map<string, ReadonlyMap<string, readonly string[]>>();
  * Observation's nineteen, each with its B-tree entries on every write — and its searches read the members' rows.
  */
 export function storedParameters(resourceType: string, code: string): readonly string[] {
-  return unionsOf(resourceType).get(code) ?? [code];
+  return unionsOf(resourceType).get(code) ?? alone(code);
+}
+
+/**
+ * `[code]`, the same array for every call: callers pass it on as `extractIndexRows`' `only`, whose chosen parameters
+ * searchParameterEntries keeps by the list itself.
+ */
+const alones = new Map<string, readonly string[]>();
+function alone(code: string): readonly string[] {
+  let list = alones.get(code);
+  if (!list) alones.set(code, (list = [code]));
+  return list;
 }
 
 /** The union parameters of a type (storedParameters), by code. */

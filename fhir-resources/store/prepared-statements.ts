@@ -238,14 +238,20 @@ export function plansMayBeKept(db: Knex | Knex.Transaction): boolean {
   return false;
 }
 
-/** Reads whether the resources table was analyzed at a real size (`plansMayBeKept`), and remembers it. */
+/**
+ * Reads whether the resources table was analyzed at a real size (`plansMayBeKept`), and remembers it. On the pool, never
+ * on a transaction's connection, where it would overlap the transaction's own queries: until some statement ran
+ * outside a transaction (the audit seal does, every few seconds) there is no pool to ask.
+ */
 export async function checkTableSizes(db: Knex | Knex.Transaction): Promise<boolean> {
   const state = sizeStateOf(db);
   if (!state) return false;
   if (state.sized) return true;
+  const pool = state.pool;
+  if (!pool) return false;
   state.checking ??= (async () => {
     try {
-      const rows = await pgRows(db as Knex, undefined, `SELECT reltuples FROM pg_class WHERE oid = to_regclass('fhir_resources')`, []);
+      const rows = await pgRows(pool, undefined, `SELECT reltuples FROM pg_class WHERE oid = to_regclass('fhir_resources')`, []);
       state.sized = Number(rows[0]?.reltuples ?? -1) >= SIZED_ROWS;
     } catch {
       // Unknown: ask again later.
@@ -262,6 +268,8 @@ interface SizeState {
   sized: boolean;
   checkedAt: number;
   checking?: Promise<void>;
+  /** The pool itself (not a transaction), once seen. */
+  pool?: Knex;
 }
 /** By the pool's connection settings (an object or a URL), which a transaction's client shares: a few per process. */
 const sizes = new Map<unknown, SizeState>();
@@ -271,6 +279,7 @@ function sizeStateOf(db: Knex | Knex.Transaction): SizeState | undefined {
   if (!settings) return undefined;
   let state = sizes.get(settings);
   if (!state) sizes.set(settings, (state = { sized: false, checkedAt: 0 }));
+  if (!state.pool && !(db as Knex & { isTransaction?: boolean }).isTransaction) state.pool = db as Knex;
   return state;
 }
 
