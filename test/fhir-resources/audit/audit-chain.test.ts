@@ -108,11 +108,29 @@ describe.each(ALL_DATABASES)('audit trail on %s', (kind) => {
       },
     );
     expect(interloped).toBe(true);
-    // Ours read, lost the compare-and-set, read again and won: two snapshots and two gated writes of its own.
-    expect(sent.filter((sql) => /^SELECT h\.seq/.test(sql)).length).toBeGreaterThanOrEqual(3);
+    // Ours lost the compare-and-set (from the head it remembered or read), read the head and won: three gated writes
+    // in all (ours twice, theirs once), and after the loss a snapshot of ours besides theirs.
+    expect(sent.filter((sql) => /^WITH h AS \(UPDATE fhir_audit_head/.test(sql))).toHaveLength(3);
+    expect(sent.filter((sql) => /^SELECT h\.seq/.test(sql)).length).toBeGreaterThanOrEqual(2);
     const last = (await rows()).slice(-2);
     expect(last.map((r) => r.subtype)).toEqual(['theirs', 'ours']);
     expect(Number(last[1].seq)).toBe(Number(last[0].seq) + 1);
+    expect(await fx.audit.verifyChain()).toMatchObject({ intact: true });
+  });
+
+  (kind === 'postgres' ? it : it.skip)('chains a read\'s record in one statement from the head it left, and still reads the head for a writer\'s records', async () => {
+    await fx.audit.append([auditEvent('first')]);
+    const reads = await pgStatementsDuring(async () => {
+      await fx.audit.append([auditEvent('second')]);
+      await fx.audit.append([auditEvent('third')]);
+    });
+    expect(reads.filter((sql) => /fhir_audit_/.test(sql)).map((sql) => sql.slice(0, 30))).toEqual(Array(2).fill('WITH h AS (UPDATE fhir_audit_h'));
+    // A writer's records wait in the pending table: its seal reads them with the head.
+    const created = await as(await fx.token('admin', 'Practitioner/ADM-SEALER')).post('Patient', { resourceType: 'Patient', name: [{ family: '周' }] });
+    expect(created.status).toBe(201);
+    const last = (await rows()).slice(-3);
+    expect(last.map((r) => r.subtype)).toEqual(['second', 'third', 'create']);
+    expect(await fx.db('fhir_audit_pending').count({ n: '*' }).then((r) => Number(r[0].n))).toBe(0);
     expect(await fx.audit.verifyChain()).toMatchObject({ intact: true });
   });
 
