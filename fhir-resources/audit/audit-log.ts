@@ -64,6 +64,9 @@ interface HeadRow { seq: number; hash: string; prunedThrough: number; anchorHash
 
 interface PendingRow { id: number; content: string }
 
+/** Records to chain now, a writer's pending records known by id, or `lookup`: pending records to be found. */
+interface SealRequest { events: AuditEvent[]; pending?: PendingRow[]; lookup?: boolean }
+
 const AUDIT_COLUMNS = ['seq', 'recorded', 'action', 'outcome', 'subtype', 'agent', 'entity', 'patients', 'content', 'prev_hash', 'hash'] as const;
 
 type AuditRow = Record<(typeof AUDIT_COLUMNS)[number], string | number | null>;
@@ -73,8 +76,13 @@ const PENDING_PER_SEAL = 5_000;
 /** The head and the oldest pending records in one snapshot: a row per record, or one with a null id for none. */
 const SNAPSHOT_SQL = `SELECT h.seq, h.hash, p.id, p.content FROM ${HEAD_TABLE} h
   LEFT JOIN (SELECT id, content FROM ${PENDING_TABLE} ORDER BY id LIMIT ?) p ON true WHERE h.id = 1 ORDER BY p.id`;
-/** Arrays, one per column, keep the text the same whatever the batch size: one named statement, planned once. */
-const GATED_SEAL_SQL = `WITH h AS (UPDATE ${HEAD_TABLE} SET seq = ?, hash = ? WHERE id = 1 AND seq = ? AND hash = ? RETURNING id),
+/**
+ * Arrays, one per column, keep the text the same whatever the batch size: one named statement, planned once. Gated
+ * on the head it was chained from and on every pending record it chains still being pending: one that another
+ * sealer chained meanwhile is not chained twice.
+ */
+const GATED_SEAL_SQL = `WITH h AS (UPDATE ${HEAD_TABLE} SET seq = ?, hash = ? WHERE id = 1 AND seq = ? AND hash = ?
+    AND (SELECT count(*) FROM ${PENDING_TABLE} WHERE id = ANY(?::int[])) = ? RETURNING id),
   e AS (INSERT INTO ${AUDIT_TABLE} (${AUDIT_COLUMNS.join(', ')})
     SELECT * FROM unnest(?::bigint[], ${AUDIT_COLUMNS.slice(1).map(() => '?::text[]').join(', ')}) WHERE EXISTS (SELECT 1 FROM h)),
   d AS (DELETE FROM ${PENDING_TABLE} WHERE id = ANY(?::int[]) AND EXISTS (SELECT 1 FROM h))
@@ -92,7 +100,7 @@ const GATED_SEAL_SQL = `WITH h AS (UPDATE ${HEAD_TABLE} SET seq = ?, hash = ? WH
  * and seal is chained by the next seal.
  */
 export class AuditLog {
-  private readonly batcher: WriteBatcher<AuditEvent[]>;
+  private readonly batcher: WriteBatcher<SealRequest>;
   private readonly dialect: StoreDialect;
   /**
    * The head this log last moved the chain to (PostgreSQL). Records of no write (every read and search) are chained
@@ -104,9 +112,8 @@ export class AuditLog {
     this.dialect = storeDialect(db);
     this.batcher = new WriteBatcher(db, {
       maxBatch: 256,
-      apply: (trx, batches) => this.chain(trx, batches.flat()),
-      // An empty batch is a writer's `seal`: its records wait in the pending table, which only a snapshot finds.
-      single: (batches) => (this.dialect.name === 'postgres' ? (db) => this.chainOptimistically(db, batches.flat(), batches.some((b) => b.length === 0)) : undefined),
+      apply: (trx, requests) => this.chain(trx, requests.flatMap((r) => r.events)),
+      single: (requests) => (this.dialect.name === 'postgres' ? (db) => this.chainOptimistically(db, requests) : undefined),
       retryable: (err) => this.dialect.isWriteConflict(err),
       isolateFailures: true,
     });
@@ -122,7 +129,7 @@ export class AuditLog {
    */
   async append(events: AuditEvent[], trx?: Knex.Transaction): Promise<void> {
     if (events.length === 0) return;
-    if (!trx) return this.batcher.submit(events);
+    if (!trx) return this.batcher.submit({ events });
     const rows = events.map((event) => ({ content: JSON.stringify(event) }));
     for (let i = 0; i < rows.length; i += 100) await trx(PENDING_TABLE).insert(rows.slice(i, i + 100));
   }
@@ -132,12 +139,17 @@ export class AuditLog {
    * `createAlone`); the writer then calls `seal` after its commit, as after `append` in a transaction.
    */
   pendingRows(events: AuditEvent[]): IndexTableRows {
-    return { table: PENDING_TABLE, columns: ['content'], values: events.map((event) => [JSON.stringify(event)]) };
+    return { table: PENDING_TABLE, columns: ['content'], values: events.map((event) => [JSON.stringify(event)]), returning: ['id', 'content'] };
   }
 
-  /** Chains the records committed as pending so far; a writer calls it after its commit, before it answers. */
-  seal(): Promise<void> {
-    return this.batcher.submit([]);
+  /**
+   * Chains the records committed as pending so far; a writer calls it after its commit, before it answers. With the
+   * rows it wrote from `pendingRows`, if the store handed back their ids, they are chained without looking for them.
+   */
+  seal(written?: IndexTableRows[]): Promise<void> {
+    const known = written?.every((rows) => rows.returned) ? written.flatMap((rows) => rows.returned!) : undefined;
+    if (!known) return this.batcher.submit({ events: [], lookup: true });
+    return this.batcher.submit({ events: [], pending: known.map((r) => ({ id: Number(r.id), content: String(r.content) })) });
   }
 
   /** Pending records (oldest first), then `events`, onto the chain. */
@@ -173,16 +185,18 @@ export class AuditLog {
    * CRUD load the writers' answers waited mostly for seals queued behind one another. Falls back to the locked
    * transaction after repeated losses.
    *
-   * Without `withPending` (no writer waits for its records) and with the head this log left known, the snapshot is
-   * skipped: a read's seal is then one round trip. Each round trip on a busy machine waits for the database process
-   * and then this event loop to be scheduled: the snapshot was a third of a search's wait for its audit record.
+   * With the head this log left known and every writer's pending records known by id, the snapshot is skipped: a
+   * seal is then one round trip. Each round trip on a busy machine waits for the database process and then this
+   * event loop to be scheduled: the snapshot was a third of a search's wait for its audit record.
    */
-  private async chainOptimistically(db: Knex, events: AuditEvent[], withPending: boolean): Promise<void> {
+  private async chainOptimistically(db: Knex, requests: SealRequest[]): Promise<void> {
+    let events = requests.flatMap((r) => r.events);
+    const lookup = requests.some((r) => r.lookup);
     for (let losses = 0; losses < OPTIMISTIC_TRIES;) {
-      const known = withPending ? undefined : this.knownHead;
+      const known = lookup ? undefined : this.knownHead;
       this.knownHead = undefined;
       let head = known;
-      let pending: PendingRow[] = [];
+      let pending: PendingRow[] = known ? requests.flatMap((r) => r.pending ?? []) : [];
       if (!head) {
         const snapshot = await preparedRows(db, 'lingshu_audit_snapshot', SNAPSHOT_SQL, [PENDING_PER_SEAL]);
         if (!snapshot?.length) break;
@@ -192,10 +206,11 @@ export class AuditLog {
       const rows = this.chainedRows(head, pending, events);
       if (rows.length === 0) return;
       const last = rows[rows.length - 1];
+      const ids = pending.map((p) => p.id);
       const written = await pgStatement(db, GATED_SEAL_SQL, [
-        last.seq, last.hash, head.seq, head.hash,
+        last.seq, last.hash, head.seq, head.hash, ids, ids.length,
         ...AUDIT_COLUMNS.map((c) => rows.map((r) => r[c])),
-        pending.map((p) => p.id),
+        ids,
       ]);
       if (written?.rowCount !== 1) {
         // A remembered head that moved meanwhile is no lost race: the next try reads the head.

@@ -174,9 +174,9 @@ export class AuthorizedRepository implements ElevatableRepository {
    */
   private async createAlone<T extends Resource>(resource: T): Promise<WriteResult<T>> {
     const draft: AuditDraft = { subtype: 'create', action: 'C', entity: resource.resourceType };
-    const result = await this.alone(draft, async () => {
+    const result = await this.alone(draft, async (recordOf) => {
       await this.o.access.checkWrite(this.store.connection, resource);
-      return this.store.createAlone(resource, (stored) => this.recordOf(draft, { entity: `${stored.resourceType}/${stored.id}`, patients: patientsOf(stored) }));
+      return this.store.createAlone(resource, (stored) => recordOf({ entity: `${stored.resourceType}/${stored.id}`, patients: patientsOf(stored) }));
     });
     return { ...result, resource: this.present(result.resource, false) };
   }
@@ -305,22 +305,25 @@ export class AuthorizedRepository implements ElevatableRepository {
   private replaceAlone<T extends Resource>(
     draft: AuditDraft, resourceType: T['resourceType'], id: string, next: T | undefined, ifMatch: string | undefined, guard: (prev: T) => Promise<void>,
   ): Promise<T | undefined> {
-    return this.alone(draft, () => this.store.replaceAlone(resourceType, id, next, ifMatch, guard, (stored) => this.recordOf(draft, next ? { patients: patientsOf(stored) } : {})));
+    return this.alone(draft, (recordOf) => this.store.replaceAlone(resourceType, id, next, ifMatch, guard, (stored) => recordOf(next ? { patients: patientsOf(stored) } : {})));
   }
 
   /**
-   * A write the store makes in one go with its audit record (`recordOf`): a failure is recorded as `run` records
-   * it; a write that happened is sealed onto the chain before the caller answers. Undefined: nothing was written.
+   * A write the store makes in one go with its audit record (from `recordOf`): a failure is recorded as `run`
+   * records it; a write that happened is sealed onto the chain before the caller answers, its record named to the
+   * seal when the store learnt the row it got. Undefined: nothing was written.
    */
-  private async alone<R>(draft: AuditDraft, write: () => Promise<R>): Promise<R> {
+  private async alone<R>(draft: AuditDraft, write: (recordOf: (about: Partial<AuditDraft>) => IndexTableRows[]) => Promise<R>): Promise<R> {
+    let record: IndexTableRows[] | undefined;
     let result: R;
     try {
-      result = await write();
+      // The store may ask more than once (a lost race is tried again): the last record asked for is the one written.
+      result = await write((about) => (record = this.recordOf(draft, about)));
     } catch (err) {
       await this.o.audit.append([this.event(draft, failureOf(err))]);
       throw err;
     }
-    if (result !== undefined) await this.o.audit.seal();
+    if (result !== undefined) await this.o.audit.seal(record);
     return result;
   }
 

@@ -208,7 +208,7 @@ function pgNameOf(text: string, prefix: string): string | undefined {
  * on the connection a knex transaction holds, or on one taken from the pool for this statement alone (autocommit);
  * undefined on other databases. Past PG_NAMED_LIMIT shapes the rest run unnamed.
  */
-export async function pgStatement(q: Knex | Knex.Transaction, sql: string, params: unknown[]): Promise<{ rowCount: number } | undefined> {
+export async function pgStatement(q: Knex | Knex.Transaction, sql: string, params: unknown[]): Promise<{ rowCount: number; rows: Array<Record<string, unknown>> } | undefined> {
   if (dialectOf(q as Knex) !== 'postgres') return undefined;
   const text = pgText(sql);
   const name = plansMayBeKept(q as Knex) ? pgNameOf(text, 'lingshu_w') : undefined;
@@ -216,7 +216,8 @@ export async function pgStatement(q: Knex | Knex.Transaction, sql: string, param
   const client = clientOf(q as Knex);
   const connection = (await client.acquireConnection()) as PgConnection;
   try {
-    return { rowCount: Number((await connection.query(query)).rowCount ?? 0) };
+    const result = await connection.query(query);
+    return { rowCount: Number(result.rowCount ?? 0), rows: result.rows };
   } finally {
     // A transaction's connection stays with it; a pooled one goes back once the statement is done.
     if (!(q as Knex & { isTransaction?: boolean }).isTransaction) await client.releaseConnection(connection);

@@ -8,6 +8,12 @@ export interface IndexTableRows {
   table: string;
   columns: readonly string[];
   values: Knex.Value[][];
+  /**
+   * For a write's companion rows (its audit record): columns to hand back once written, which a writer that learns
+   * them (PostgreSQL, a version written alone) puts in `returned`, one object per row in no set order.
+   */
+  returning?: readonly string[];
+  returned?: Array<Record<string, unknown>>;
 }
 
 /**

@@ -97,15 +97,29 @@ async function writeInOneStatement(q: Knex | Knex.Transaction, w: VersionWrite, 
     }
   }
   // Companions (the audit record) are always gated: no record of a version the compare-and-set did not write.
-  for (const row of gatedRows(w.companions ?? [])) {
-    parts.push(`c${parts.length} AS (${row.sql})`);
-    bindings.push(...row.bindings);
+  const returning: string[] = [];
+  for (const [t, companion] of (w.companions ?? []).entries()) {
+    const names: string[] = [];
+    for (const row of gatedRows([companion])) {
+      names.push(`c${parts.length}`);
+      parts.push(`c${parts.length} AS (${row.sql}${companion.returning ? ` RETURNING ${companion.returning.join(', ')}` : ''})`);
+      bindings.push(...row.bindings);
+    }
+    if (companion.returning && names.length > 0) {
+      returning.push(`(SELECT json_agg(r) FROM (${names.map((n) => `SELECT * FROM ${n}`).join(' UNION ALL ')}) r) AS r${t}`);
+    }
   }
   if (alone && (later.length > 0 || bindings.length + 3 > MAX_BINDINGS)) return undefined;
   const outbox = `INSERT INTO fhir_outbox (${OUTBOX_COLUMNS.join(', ')}) SELECT resource_type, id, version_id, CAST(? AS varchar), CAST(? AS varchar), CAST(? AS bigint) FROM v`;
   bindings.push(w.action, w.correlationId, Date.now());
-  const result = await pgStatement(q, `WITH ${parts.join(', ')} ${outbox}`, bindings);
+  const result = await pgStatement(q, `WITH ${parts.join(', ')} ${outbox}${returning.length ? ` RETURNING ${returning.join(', ')}` : ''}`, bindings);
   if (result?.rowCount !== 1) return false;
+  // Learnt only here: once in a transaction, a later statement's failure could still roll them back.
+  if (alone) {
+    for (const [t, companion] of (w.companions ?? []).entries()) {
+      if (companion.returning) companion.returned = (result.rows[0]?.[`r${t}`] as Array<Record<string, unknown>> | null) ?? [];
+    }
+  }
   for (const s of later) await q.raw(s.sql, s.bindings);
   return true;
 }
