@@ -8,6 +8,7 @@
  *   BENCH_DBS=sqlite  BENCH_OBSERVATIONS=20000        smaller or single-database runs
  *   BENCH_ONLY=read,search                            only these measurements (read, search, crud, raw)
  *   BENCH_KEEP=/tmp/fhir-bench                         keep the loaded databases there and reuse them on the next run
+ *   BENCH_WARMUP=3                                     seconds of the same load before each measurement, not counted
  *
  * Each line also gives the product's CPU per request (user + system of dist/main.js over the measurement, from
  * /proc), which stays comparable when other work shares the cores; the database's CPU is not included.
@@ -23,6 +24,11 @@ import knexFactory from 'knex';
 const ROOT = path.join(__dirname, '..', '..');
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
+/**
+ * The same load, unmeasured, before each measurement: a freshly started process still compiles its hot paths (V8's
+ * optimizing compiler took ~5% of the product's CPU 10 s after start), which is not how a server runs for a day.
+ */
+const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP ?? 3);
 const PATIENTS = Number(process.env.BENCH_PATIENTS ?? 1000);
 const OBSERVATIONS = Number(process.env.BENCH_OBSERVATIONS ?? 100_000);
 const DBS = (process.env.BENCH_DBS ?? 'sqlite,postgres').split(',');
@@ -174,6 +180,10 @@ function cpuMsOf(pid: number | undefined): number | undefined {
 }
 
 async function measure(name: string, opts: autocannon.Options, server?: ChildProcess): Promise<Figures> {
+  if (WARMUP_SECONDS > 0) {
+    await autocannon({ connections: CONNECTIONS, duration: WARMUP_SECONDS, ...opts });
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
   const load = os.loadavg()[0];
   const cpuBefore = cpuMsOf(server?.pid);
   const r = await autocannon({ connections: CONNECTIONS, duration: SECONDS, ...opts });

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import knexFactory, { Knex } from 'knex';
 
@@ -35,7 +36,7 @@ export function openDatabase(url: string | undefined, options: { sqliteFile?: st
   }
   const u = new URL(url);
   const scheme = u.protocol.replace(':', '');
-  const pool = { min: 0, max: options.pool ?? 10 };
+  const pool = { min: 0, max: options.pool ?? defaultPoolSize() };
   if (scheme === 'postgres' || scheme === 'postgresql') {
     return knexFactory({ client: 'pg', connection: url, pool });
   }
@@ -80,6 +81,17 @@ export function openDatabase(url: string | undefined, options: { sqliteFile?: st
     });
   }
   throw new Error(`LINGSHU_DB: unsupported database scheme "${scheme}" (use postgres://, mysql://, mssql://, oracle:// or leave unset for SQLite)`);
+}
+
+/**
+ * Connections of a server database's pool unless configured (`dbPool`): twice the cores plus one, the rule of thumb
+ * of PostgreSQL's wiki and HikariCP's pool sizing, counted here on the assumption that the database runs on a machine
+ * like this one. More connections than the cores can serve only queue inside the database instead of in the pool,
+ * and cost context switches: on 2 cores shared by server, database and load, 10 connections against 5 gave 10-20%
+ * fewer searches per second and half again the p99. A database on a larger server wants `dbPool` set to its size.
+ */
+export function defaultPoolSize(): number {
+  return 2 * os.cpus().length + 1;
 }
 
 /** Connections of the message store's own pool on a server database: two write pipelines and a few reads. */

@@ -23,6 +23,8 @@ const configSchema = z.object({
   profile: z.enum(['demo', 'production']),
   port: z.number().int().min(0).max(65535),
   db: z.string(),
+  /** Connections to a server database (0: twice this machine's cores plus one, see engine/db.ts). */
+  dbPool: z.number().int().min(0).max(500),
   bus: z.string().refine((v) => v === '' || /^amqps?:\/\//.test(v), 'must be empty (in-process bus) or an amqp:// URL'),
   nodeId: z.string(),
   logLevel: z.enum(['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly']),
@@ -66,7 +68,7 @@ export class ConfigError extends Error {}
 
 /** Names of the top-level keys that have a short env variable of their own. */
 const SHORT_ENV: Record<string, string> = {
-  LINGSHU_PORT: 'port', LINGSHU_DB: 'db', LINGSHU_BUS: 'bus', LINGSHU_PROFILE: 'profile',
+  LINGSHU_PORT: 'port', LINGSHU_DB: 'db', LINGSHU_DB_POOL: 'dbPool', LINGSHU_BUS: 'bus', LINGSHU_PROFILE: 'profile',
   LINGSHU_LOG_LEVEL: 'logLevel', LINGSHU_NODE_ID: 'nodeId', LINGSHU_CHANNELS_DIR: 'channelsDir',
 };
 

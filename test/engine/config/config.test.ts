@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../../../engine/config/config';
+import { defaultPoolSize, openDatabase } from '../../../engine/db';
 
 const root = path.join(__dirname, '../../..');
 
@@ -17,6 +18,18 @@ describe('configuration', () => {
     expect(c.port).toBe(9090);
     expect(c.bus).toBe('amqp://127.0.0.1');
     expect(c.engine.defaultQueue.maxAttempts).toBe(9);
+  });
+
+  it('sizes the database pool by this machine\'s cores unless LINGSHU_DB_POOL says otherwise', async () => {
+    expect(loadConfig({}, root).dbPool).toBe(0);
+    expect(loadConfig({ LINGSHU_DB_POOL: '24' }, root).dbPool).toBe(24);
+    expect(defaultPoolSize()).toBe(2 * os.cpus().length + 1);
+    // knex connects lazily: nothing is opened here.
+    const sized = openDatabase('postgres://nobody@127.0.0.1:1/none');
+    const configured = openDatabase('postgres://nobody@127.0.0.1:1/none', { pool: 24 });
+    expect([sized.client.config.pool.max, configured.client.config.pool.max]).toEqual([defaultPoolSize(), 24]);
+    await Promise.all([sized.destroy(), configured.destroy()]);
+    expect(() => loadConfig({ LINGSHU_DB_POOL: '-1' }, root)).toThrow(/dbPool/);
   });
 
   it('stops with the file and field named when a value is invalid', () => {
