@@ -97,15 +97,17 @@ async function writeInOneStatement(q: Knex | Knex.Transaction, w: VersionWrite, 
     }
   }
   // Companions (the audit record) are always gated: no record of a version the compare-and-set did not write.
+  // What companions ask back is learnt only alone: in a transaction a later statement could still roll them back.
   const returning: string[] = [];
   for (const [t, companion] of (w.companions ?? []).entries()) {
+    const asked = alone ? companion.returning : undefined;
     const names: string[] = [];
     for (const row of gatedRows([companion])) {
       names.push(`c${parts.length}`);
-      parts.push(`c${parts.length} AS (${row.sql}${companion.returning ? ` RETURNING ${companion.returning.join(', ')}` : ''})`);
+      parts.push(`c${parts.length} AS (${row.sql}${asked ? ` RETURNING ${asked.join(', ')}` : ''})`);
       bindings.push(...row.bindings);
     }
-    if (companion.returning && names.length > 0) {
+    if (asked && names.length > 0) {
       returning.push(`(SELECT json_agg(r) FROM (${names.map((n) => `SELECT * FROM ${n}`).join(' UNION ALL ')}) r) AS r${t}`);
     }
   }
@@ -114,7 +116,6 @@ async function writeInOneStatement(q: Knex | Knex.Transaction, w: VersionWrite, 
   bindings.push(w.action, w.correlationId, Date.now());
   const result = await pgStatement(q, `WITH ${parts.join(', ')} ${outbox}${returning.length ? ` RETURNING ${returning.join(', ')}` : ''}`, bindings);
   if (result?.rowCount !== 1) return false;
-  // Learnt only here: once in a transaction, a later statement's failure could still roll them back.
   if (alone) {
     for (const [t, companion] of (w.companions ?? []).entries()) {
       if (companion.returning) companion.returned = (result.rows[0]?.[`r${t}`] as Array<Record<string, unknown>> | null) ?? [];
