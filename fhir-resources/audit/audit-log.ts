@@ -60,12 +60,25 @@ export interface ChainCheck {
   broken?: { seq: number; reason: string };
 }
 
-interface HeadRow { seq: number; hash: string; prunedThrough: number; anchorHash: string }
 
 interface PendingRow { id: number; content: string }
 
 /** Records to chain now, a writer's pending records known by id, or `lookup`: pending records to be found. */
 interface SealRequest { events: AuditEvent[]; pending?: PendingRow[]; lookup?: boolean }
+
+interface ChainHead { seq: number; hash: string }
+
+interface HeadRow extends ChainHead { prunedThrough: number; anchorHash: string }
+
+/** The chain head a row names (the head table's, a snapshot's, a chained record's). */
+function chainHeadOf(row: Record<string, unknown>): ChainHead {
+  return { seq: Number(row.seq), hash: String(row.hash) };
+}
+
+/** A pending record as the database hands it back (a snapshot, or the writer's own RETURNING). */
+function pendingRowOf(row: Record<string, unknown>): PendingRow {
+  return { id: Number(row.id), content: String(row.content) };
+}
 
 const AUDIT_COLUMNS = ['seq', 'recorded', 'action', 'outcome', 'subtype', 'agent', 'entity', 'patients', 'content', 'prev_hash', 'hash'] as const;
 
@@ -106,7 +119,7 @@ export class AuditLog {
    * The head this log last moved the chain to (PostgreSQL). Records of no write (every read and search) are chained
    * from it without reading the head first; if another node moved the head since, the compare-and-set says so.
    */
-  private knownHead?: { seq: number; hash: string };
+  private knownHead?: ChainHead;
 
   constructor(readonly db: Knex, readonly algorithm: ChainHash = 'sha256') {
     this.dialect = storeDialect(db);
@@ -149,7 +162,7 @@ export class AuditLog {
   seal(written?: IndexTableRows[]): Promise<void> {
     const known = written?.every((rows) => rows.returned) ? written.flatMap((rows) => rows.returned!) : undefined;
     if (!known) return this.batcher.submit({ events: [], lookup: true });
-    return this.batcher.submit({ events: [], pending: known.map((r) => ({ id: Number(r.id), content: String(r.content) })) });
+    return this.batcher.submit({ events: [], pending: known.map(pendingRowOf) });
   }
 
   /** Pending records (oldest first), then `events`, onto the chain. */
@@ -200,8 +213,8 @@ export class AuditLog {
       if (!head) {
         const snapshot = await preparedRows(db, 'lingshu_audit_snapshot', SNAPSHOT_SQL, [PENDING_PER_SEAL]);
         if (!snapshot?.length) break;
-        head = { seq: Number(snapshot[0].seq), hash: String(snapshot[0].hash) };
-        pending = snapshot.filter((r) => r.id !== null).map((r) => ({ id: Number(r.id), content: String(r.content) }));
+        head = chainHeadOf(snapshot[0]);
+        pending = snapshot.filter((r) => r.id !== null).map(pendingRowOf);
       }
       const rows = this.chainedRows(head, pending, events);
       if (rows.length === 0) return;
@@ -217,7 +230,7 @@ export class AuditLog {
         if (!known) losses++;
         continue;
       }
-      this.knownHead = { seq: Number(last.seq), hash: String(last.hash) };
+      this.knownHead = chainHeadOf(last);
       // Records beyond this seal's share of a backlog (after a crash) may be a waiting writer's: seal on.
       if (pending.length < PENDING_PER_SEAL) return;
       events = [];
@@ -233,7 +246,7 @@ export class AuditLog {
     const sql = (text: string) => preparedOn(connection, text);
     const [head] = sql(`select seq, hash from ${HEAD_TABLE} where id = 1`).all();
     const pending = sql(`select id, content from ${PENDING_TABLE} order by id`).all() as unknown as PendingRow[];
-    const rows = this.chainedRows({ seq: Number(head.seq), hash: String(head.hash) }, pending, events);
+    const rows = this.chainedRows(chainHeadOf(head), pending, events);
     if (rows.length === 0) return;
     const insert = sql(`insert into ${AUDIT_TABLE} (${AUDIT_COLUMNS.join(', ')}) values (${AUDIT_COLUMNS.map(() => '?').join(', ')})`);
     for (const row of rows) insert.run(...AUDIT_COLUMNS.map((c) => row[c]));
@@ -243,7 +256,7 @@ export class AuditLog {
     sql(`update ${HEAD_TABLE} set seq = ?, hash = ? where id = 1`).run(last.seq, last.hash);
   }
 
-  private chainedRows(head: { seq: number; hash: string }, pending: PendingRow[], events: AuditEvent[]): AuditRow[] {
+  private chainedRows(head: ChainHead, pending: PendingRow[], events: AuditEvent[]): AuditRow[] {
     const all = [...pending.map((p) => JSON.parse(p.content) as AuditEvent), ...events];
     let { seq, hash } = head;
     return all.map((event) => {
