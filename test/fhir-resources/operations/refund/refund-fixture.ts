@@ -51,7 +51,11 @@ export interface RefundFixture {
   close(): Promise<void>;
 }
 
-export async function startRefundFixture(kind: TestDatabase['name']): Promise<RefundFixture> {
+/**
+ * `gatewayTimeoutMs`: how long the gateways wait for the payment simulators. Generous by default, so a call answered
+ * late on a loaded CI machine is not taken for an unanswered one; a suite that makes a simulator hang passes less.
+ */
+export async function startRefundFixture(kind: TestDatabase['name'], gatewayTimeoutMs = 5000): Promise<RefundFixture> {
   const database = await createTestDatabase(kind);
   const db = database.open();
   const bus = new InProcessBus(db, { pollMs: 10 });
@@ -63,13 +67,13 @@ export async function startRefundFixture(kind: TestDatabase['name']): Promise<Re
     baseUrl: peer.url, mchid: k.mchid, appid: k.appid,
     merchantSerial: k.merchant.serial, merchantPrivateKey: { value: k.merchant.privateKeyPem! },
     platformSerial: k.platform.serial, platformPublicKey: { value: k.platform.publicKeyPem },
-    apiV3Key: { value: k.apiV3Key }, timeoutMs: 1000,
+    apiV3Key: { value: k.apiV3Key }, timeoutMs: gatewayTimeoutMs,
   });
   const alipay = alipayPeer();
   await alipay.start();
   const alipayGateway = new AlipayGateway({
     gatewayUrl: `${alipay.url}/gateway.do`, appId: alipay.keys.appId, pid: alipay.keys.pid,
-    appPrivateKey: { value: alipay.keys.app.privateKeyPem! }, alipayPublicKey: { value: alipay.keys.alipay.publicKeyPem }, timeoutMs: 1000,
+    appPrivateKey: { value: alipay.keys.app.privateKeyPem! }, alipayPublicKey: { value: alipay.keys.alipay.publicKeyPem }, timeoutMs: gatewayTimeoutMs,
   });
   const stopPeers = async () => {
     await gateway.close();

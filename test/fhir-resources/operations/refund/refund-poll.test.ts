@@ -15,7 +15,7 @@ describe('pollRefunds against the WeChat Pay simulator', () => {
   const later = () => new Date(Date.now() + 10 * 60_000);
 
   beforeAll(async () => {
-    fx = await startRefundFixture('sqlite');
+    fx = await startRefundFixture('sqlite', 1000);
     await fx.repository.update({ resourceType: 'Patient', id: 'P1', name: [{ family: '王', given: ['测试'] }] });
     patient = await fx.token('patient', 'Patient/P1');
     operator = await fx.token('operator');
