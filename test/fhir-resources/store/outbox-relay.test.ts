@@ -84,6 +84,25 @@ describe.each(ALL_DATABASES)('FHIR outbox relay with the in-process bus on %s', 
     await eventually('the woken publish', () => events.bodies().some((b) => b.id === resource.id));
   });
 
+  it('the commits of one moment leave in one publish, not one publish each', async () => {
+    const batches: string[][] = [];
+    const recording: Pick<typeof bus, 'publishTopic'> = {
+      publishTopic: async (exchange, messages) => {
+        batches.push(messages.map((m) => (m.body as { id: string }).id));
+        await bus.publishTopic(exchange, messages);
+      },
+    };
+    const r = relay({ pollMs: 3_600_000, wakeDelayMs: 500 }, recording);
+    const repo = fx.repository({ onCommit: () => r.wake() });
+    r.start();
+    // Once a woken run has published, it claims nothing more: later commits wait for the next run.
+    const { resource: first } = await repo.create(patient('先行'));
+    await eventually('the first woken publish', () => events.bodies().some((b) => b.id === first.id));
+    const created = await Promise.all([0, 1, 2, 3].map(async (i) => (await repo.create(patient(`同批${i}`))).resource.id as string));
+    await eventually('the next woken publish', () => created.every((id) => events.bodies().some((b) => b.id === id)));
+    expect(batches.filter((ids) => ids.some((id) => created.includes(id)))).toEqual([expect.arrayContaining(created)]);
+  });
+
   it('while the bus refuses publishes (a gate refusing the first 3, standing in for a broker outage) writes succeed, rows wait and then all arrive', async () => {
     const gate = refusingFirst(bus, 3);
     const lines: string[] = [];
