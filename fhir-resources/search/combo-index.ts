@@ -48,7 +48,13 @@ export const COMBO_DEFINITIONS: Readonly<Record<string, readonly ComboDefinition
 };
 
 /** The columns of a combo row after resource_type and resource_id. */
-export const COMBO_COLUMNS = ['param', 'value'] as const;
+export const COMBO_COLUMNS = ['param', 'value', 'date_low', 'date_high'] as const;
+
+/**
+ * The parameter whose sort values a combo row carries (`date_low`, `date_high`: the lowest low and the highest high of
+ * the resource's rows of it, as sort-keys.ts sorts ascending and descending): a chart is read newest first.
+ */
+export const COMBO_SORT_PARAM = 'date';
 
 /** `Patient/1 718-7`: types and ids have no spaces, so the pair splits one way only. */
 export function comboValue(targetType: string, targetId: string, code: string): string {
@@ -62,8 +68,9 @@ export function comboValue(targetType: string, targetId: string, code: string): 
 export const COMBO_VALUE_WIDTH = 400;
 
 /** The combo rows of a resource, from its own index rows (after the privacy digests). */
-export function comboRows(resourceType: string, rows: IndexRows): Array<[param: string, value: string]> {
-  const out: Array<[string, string]> = [];
+export function comboRows(resourceType: string, rows: IndexRows): Array<[param: string, value: string, dateLow: string | null, dateHigh: string | null]> {
+  const out: Array<[string, string, string | null, string | null]> = [];
+  const [low, high] = sortDates(rows);
   for (const combo of COMBO_DEFINITIONS[resourceType] ?? []) {
     const seen = new Set<string>();
     const targets = rows.reference.filter((r) => r.param === combo.reference && r.target_type && r.target_id);
@@ -73,11 +80,25 @@ export function comboRows(resourceType: string, rows: IndexRows): Array<[param: 
         const value = comboValue(String(target.target_type), String(target.target_id), combo.withSystem ? `${code.system}|${code.value}` : String(code.value));
         if (seen.has(value) || value.length > COMBO_VALUE_WIDTH) continue;
         seen.add(value);
-        out.push([combo.name, value]);
+        out.push([combo.name, value, low, high]);
       }
     }
   }
   return out;
+}
+
+/** The lowest low and the highest high of the resource's COMBO_SORT_PARAM rows; null without any. */
+function sortDates(rows: IndexRows): [string | null, string | null] {
+  let low: string | null = null;
+  let high: string | null = null;
+  for (const d of rows.date) {
+    if (d.param !== COMBO_SORT_PARAM) continue;
+    const l = d.low === null || d.low === undefined ? null : String(d.low);
+    const h = d.high === null || d.high === undefined ? null : String(d.high);
+    if (l !== null && (low === null || l < low)) low = l;
+    if (h !== null && (high === null || h > high)) high = h;
+  }
+  return [low, high];
 }
 
 export interface ComboPlan {

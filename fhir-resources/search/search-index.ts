@@ -14,7 +14,7 @@ import { extractIndexRows, INDEX_COLUMNS } from './index-rows';
 import { identifierCondition, lookUpIdentifiers, type IdentifierCondition } from './identifier-lookup';
 import { shapeResource } from './result-shaping';
 import { SearchContext } from './search-context';
-import { COMBO_COLUMNS, ComboPlan, comboRows, planCombo } from './combo-index';
+import { COMBO_COLUMNS, COMBO_SORT_PARAM, ComboPlan, comboRows, planCombo } from './combo-index';
 import { bindTemplate, PageTemplate, PageTemplates, slotMarker } from './page-templates';
 import { COMBO_TABLE, IndexKind, INDEX_TABLES, migrateFhirSearch } from './search-migrations';
 import { ensureSearchDefinitions, searchParameter } from './search-parameters';
@@ -189,14 +189,22 @@ export class KnexSearchIndex implements SearchIndex {
     const base = db('fhir_resources as r').where('r.resource_type', type).where('r.deleted', false);
     ctx.restrict(base, type, 'r');
     await resolveValueSets(ctx, filters, this.codec);
+    let sortedByCombo: string | undefined;
     if (combo && ctx.takeDriver('r')) {
-      // The combo's rows drive the query as the first positive filter would (filter-conditions, `exists`).
       const value = templateKey ? slotMarker(0) : combo.value;
-      ctx.drive(base, 'r', db(`${COMBO_TABLE} as c0`).select('c0.resource_id').where('c0.resource_type', type).where('c0.param', combo.name).where('c0.value', value), 'c0');
+      if (combo.consumed.size === filters.length && sortsByComboDate(request)) {
+        // A chart read newest first: the combo's rows are joined, one per resource, and carry the sort date.
+        base.join(`${COMBO_TABLE} as c0`, (j) => j.on('c0.resource_type', 'r.resource_type').andOn('c0.resource_id', 'r.id'))
+          .where('c0.resource_type', type).where('c0.param', combo.name).where('c0.value', value);
+        sortedByCombo = 'c0';
+      } else {
+        // The combo's rows drive the query as the first positive filter would (filter-conditions, `exists`).
+        ctx.drive(base, 'r', db(`${COMBO_TABLE} as c0`).select('c0.resource_id').where('c0.resource_type', type).where('c0.param', combo.name).where('c0.value', value), 'c0');
+      }
       filters = filters.filter((f) => !combo.consumed.has(f));
     }
     for (const filter of byDrivingOrder(type, filters)) applyFilter(ctx, base, type, 'r', filter);
-    const plan = planSort(ctx, type, 'r', request.sortRules);
+    const plan = planSort(ctx, type, 'r', request.sortRules, sortedByCombo);
     const cursorValues = request.cursor ? decodeCursor(plan, request.cursor) : undefined;
 
     let total: number | undefined;
@@ -268,6 +276,12 @@ interface PageQuery {
    * shapes keep per-value plans: a generic plan made the chart search three times slower before combo rows.
    */
   planStable: boolean;
+}
+
+/** Whether every `_sort` key is one a combo row carries (or the id that ends every order anyway). */
+function sortsByComboDate(request: SearchRequest): boolean {
+  const rules = request.sortRules ?? [];
+  return rules.length > 0 && rules.every((r) => r.code === COMBO_SORT_PARAM || r.code === '_id');
 }
 
 /**

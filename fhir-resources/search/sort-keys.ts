@@ -4,6 +4,7 @@ import { indexKindOf, whereParam } from './filter-conditions';
 import { IndexKind, INDEX_TABLES } from './search-migrations';
 import { invalidSearchValue, SearchContext } from './search-context';
 import { searchParameter } from './search-parameters';
+import { COMBO_SORT_PARAM } from './combo-index';
 
 /**
  * `_sort` keys as scalar subqueries over the index tables. A resource with several values sorts by its lowest value
@@ -32,7 +33,11 @@ const SORT_COLUMN: Record<IndexKind, [ascending: string, descending: string]> = 
   number: ['low', 'high'], quantity: ['value', 'value'], uri: ['value', 'value'],
 };
 
-export function planSort(ctx: SearchContext, resourceType: string, outer: string, rules: SortRule[] | undefined): SortPlan {
+/**
+ * `combo`: the alias of a combo row joined one per resource (search-index.ts), whose `date_low` / `date_high` are the
+ * resource's sort values of COMBO_SORT_PARAM, the same values the subquery below would find.
+ */
+export function planSort(ctx: SearchContext, resourceType: string, outer: string, rules: SortRule[] | undefined, combo?: string): SortPlan {
   const keys: SortKey[] = [];
   const used: string[] = [];
   let idDescending = false;
@@ -47,6 +52,11 @@ export function planSort(ctx: SearchContext, resourceType: string, outer: string
     if (rule.code === '_lastUpdated') {
       keys.push({ column, descending, select: ctx.db.raw('?? as ??', [`${outer}.last_updated`, column]), nullable: false });
       used.push(`${descending ? '-' : ''}_lastUpdated`);
+      continue;
+    }
+    if (combo && rule.code === COMBO_SORT_PARAM) {
+      keys.push({ column, descending, select: ctx.db.raw('?? as ??', [`${combo}.${descending ? 'date_high' : 'date_low'}`, column]), nullable: true });
+      used.push(`${descending ? '-' : ''}${rule.code}`);
       continue;
     }
     const param = searchParameter(resourceType, rule.code);

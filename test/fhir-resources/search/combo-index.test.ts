@@ -2,7 +2,7 @@ import type { Observation, Resource } from '@medplum/fhirtypes';
 import { COMBO_DEFINITIONS, COMBO_VALUE_WIDTH, planCombo } from '../../../fhir-resources/search/combo-index';
 import { KnexSearchIndex } from '../../../fhir-resources/search/search-index';
 import { checkTableSizes } from '../../../fhir-resources/store/prepared-statements';
-import { backfillCombo, COMBO_TABLE } from '../../../fhir-resources/search/search-migrations';
+import { backfillCombo, backfillComboDates, COMBO_TABLE } from '../../../fhir-resources/search/search-migrations';
 import { ALL_DATABASES } from '../../support/databases';
 import { request, SearchHarness } from './search-harness';
 
@@ -158,6 +158,64 @@ describe.each(ALL_DATABASES)('combo index on %s', (kind) => {
     await h.remove('Observation', 'o-moved');
     expect(await h.ids('Observation?subject=Patient/p2&code=2160-0')).toEqual([]);
     expect(await h.db(COMBO_TABLE).where({ resource_id: 'o-moved' })).toEqual([]);
+  });
+
+  describe('a chart read by date', () => {
+    // Patient p3's glucose results: a period (sorted by its start ascending, its end descending), one without a date,
+    // and days in between, so that the two directions disagree on the period's place.
+    const glucose = (id: string, extra: Partial<Observation>): Observation => ({
+      resourceType: 'Observation', id, status: 'final', subject: { reference: 'Patient/p3' }, code: { coding: [{ system: LOINC, code: '2345-7' }] }, ...extra,
+    });
+    const chart = [
+      glucose('g1', { effectiveDateTime: '2024-04-01T08:00:00+08:00' }),
+      glucose('g2', { effectivePeriod: { start: '2024-03-30T08:00:00+08:00', end: '2024-04-05T08:00:00+08:00' } }),
+      glucose('g3', { effectiveDateTime: '2024-04-03T08:00:00+08:00' }),
+      glucose('g4', {}),
+      glucose('g5', { effectiveDateTime: '2024-04-02' }),
+    ];
+    const pages = async (query: string): Promise<string[]> => {
+      const ids: string[] = [];
+      let req = request(query);
+      for (;;) {
+        const page = await h.index.search(h.db, req);
+        ids.push(...page.resources.map((r) => r.id as string));
+        if (!page.next) return ids;
+        req = { ...req, cursor: page.next };
+      }
+    };
+    beforeAll(async () => h.put(...chart));
+
+    it.each(['-date', 'date', '-date,_id', 'date,-_id'])('sorts by the date on the combo row as by the date index, page after page: _sort=%s', async (sort) => {
+      for (const code of ['2345-7', `${LOINC}|2345-7`]) {
+        const query = `Observation?subject=Patient/p3&code=${code}&_sort=${sort}`;
+        const expected = (await separate.search(h.db, request(`${query}&_count=50`))).resources.map((r) => r.id as string);
+        expect(expected).toHaveLength(5);
+        expect(await pages(`${query}&_count=2`)).toEqual(expected);
+      }
+      expect(await h.ids('Observation?subject=Patient/p3&code=2345-7&_sort=-date')).toEqual(['g2', 'g3', 'g5', 'g1', 'g4']);
+      expect(await h.ids('Observation?subject=Patient/p3&code=2345-7&_sort=date')).toEqual(['g2', 'g1', 'g5', 'g3', 'g4']);
+    });
+
+    it('keeps on each combo row the lowest start and the highest end of its resource\'s date, and follows a new version', async () => {
+      const dates = async (id: string) => h.db(COMBO_TABLE).where({ resource_type: 'Observation', resource_id: id }).distinct('date_low', 'date_high');
+      const [period] = await dates('g2');
+      expect([period.date_low < '2024-03-30T01', period.date_high > '2024-04-05T00']).toEqual([true, true]);
+      expect(await dates('g4')).toEqual([{ date_low: null, date_high: null }]);
+      await h.put(glucose('g4', { effectiveDateTime: '2024-04-09T08:00:00+08:00' }));
+      expect(await h.ids('Observation?subject=Patient/p3&code=2345-7&_sort=-date&_count=1')).toEqual(['g4']);
+      await h.put(glucose('g4', {}));
+      expect(await h.ids('Observation?subject=Patient/p3&code=2345-7&_sort=-date&_count=1')).toEqual(['g2']);
+    });
+
+    it('reads the order from the combo rows, and the migration fills their dates for rows written without them', async () => {
+      const written = await h.db(COMBO_TABLE).orderBy(['resource_type', 'resource_id', 'param', 'value']).select('*');
+      await h.db(COMBO_TABLE).update({ date_low: null, date_high: null });
+      // Without the dates every result sorts last, by id: the order did come from the combo rows.
+      expect(await h.ids('Observation?subject=Patient/p3&code=2345-7&_sort=-date')).toEqual(['g1', 'g2', 'g3', 'g4', 'g5']);
+      await backfillComboDates(h.db);
+      expect(await h.db(COMBO_TABLE).orderBy(['resource_type', 'resource_id', 'param', 'value']).select('*')).toEqual(written);
+      expect(await h.ids('Observation?subject=Patient/p3&code=2345-7&_sort=-date')).toEqual(['g2', 'g3', 'g5', 'g1', 'g4']);
+    });
   });
 
   it('gives resources stored before the combo existed their rows (the migration\'s backfill)', async () => {
