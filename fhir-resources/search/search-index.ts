@@ -192,8 +192,9 @@ export class KnexSearchIndex implements SearchIndex {
     let sortedByCombo: string | undefined;
     if (combo && ctx.takeDriver('r')) {
       const value = templateKey ? slotMarker(0) : combo.value;
-      if (combo.consumed.size === filters.length && sortsByComboDate(request)) {
-        // A chart read newest first: the combo's rows are joined, one per resource, and carry the sort date.
+      if (sortsByComboDate(request)) {
+        // A chart read newest first: the combo's rows are joined, one per resource, and carry the sort date. Other
+        // filters are then a probe of their owner index per candidate (filter-conditions.ts `exists`, no driver).
         base.join(`${COMBO_TABLE} as c0`, (j) => j.on('c0.resource_type', 'r.resource_type').andOn('c0.resource_id', 'r.id'))
           .where('c0.resource_type', type).where('c0.param', combo.name).where('c0.value', value);
         sortedByCombo = 'c0';

@@ -69,6 +69,11 @@ const QUERIES = [
   `Observation?subject=Patient/p1&code=${WIDE_CODE}`,
   'Observation?patient=p1&code=urn:oid:2.16.156.10011.1.7|HGB&_sort=-date',
   'DiagnosticReport?subject=Patient/p2&code=http://loinc.org|58410-2',
+  // Sorted by the combo row's date with filters the combo does not answer.
+  'Observation?subject=Patient/p1&code=718-7&status=final&_sort=-date',
+  'Observation?subject=Patient/p1&code=http://loinc.org|718-7&status:not=cancelled&_sort=date&_count=2',
+  'Observation?subject=Patient/p1&code=|718-7&_sort=-date',
+  'Observation?patient=p1&code=718-7&_lastUpdated=gt2000-01-01&_sort=-date,_id',
 ];
 
 describe.each(ALL_DATABASES)('combo index on %s', (kind) => {
