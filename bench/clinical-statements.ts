@@ -36,13 +36,18 @@ async function main(): Promise<void> {
     const log: string[] = [];
     db.on('query', (q: { sql: string }) => { statements++; if (process.env.BENCH_SQL && log.length < 400) log.push(q.sql.slice(0, 160)); });
     const run = randomBytes(3).toString('hex');
+    /** A mix message mapped as the channel maps it, as the Bundle's JSON. */
+    const bundleOf = (kind: MixKind, i: number, tag: string) => {
+      const m = mixMessage(kind, i, tag, 500);
+      const mapped = map({ content: m.text } as never);
+      return { m, content: typeof mapped === 'string' ? mapped : JSON.stringify(mapped) };
+    };
+    /** Written as the fhir-transaction destination writes a delivered message. */
+    const sendOne = async (b: ReturnType<typeof bundleOf>) =>
+      write.send({ messageId: b.m.controlId, channelId: 'bench', destination: 'fhir-store', correlationId: b.m.controlId, content: b.content, attempt: 1 });
     // A hospital's store is not new: with statistics on a table of real size the store keeps its statements' plans
     // (prepared-statements.ts plansMayBeKept); on this fresh database every statement would be parsed and planned.
-    for (let i = 0; i < 200; i++) {
-      const m = mixMessage('ORU', i, `${run}prime`, 500);
-      const mapped = map({ content: m.text } as never);
-      await write.send({ messageId: m.controlId, channelId: 'bench', destination: 'fhir-store', correlationId: m.controlId, content: typeof mapped === 'string' ? mapped : JSON.stringify(mapped), attempt: 1 });
-    }
+    for (let i = 0; i < 200; i++) await sendOne(bundleOf('ORU', i, `${run}prime`));
     await db.raw('ANALYZE');
     if (!(await checkTableSizes(db))) throw new Error('the store does not keep plans after ANALYZE: the figures would be of unnamed statements');
     for (const kind of ['ADT', 'ORU', 'ORM'] as MixKind[]) {
@@ -52,12 +57,8 @@ async function main(): Promise<void> {
         const t0 = Date.now();
         const GROUP = Number(process.env.BENCH_GROUP ?? 1);
         for (let i = 0; i < MESSAGES; i += GROUP) {
-          const bundles = Array.from({ length: GROUP }, (_, k) => {
-            const m = mixMessage(kind, i + k, `${run}${phase}`, 500);
-            const mapped = map({ content: m.text } as never);
-            return { m, content: typeof mapped === 'string' ? mapped : JSON.stringify(mapped) };
-          });
-          if (GROUP === 1) await write.send({ messageId: bundles[0].m.controlId, channelId: 'bench', destination: 'fhir-store', correlationId: bundles[0].m.controlId, content: bundles[0].content, attempt: 1 });
+          const bundles = Array.from({ length: GROUP }, (_, k) => bundleOf(kind, i + k, `${run}${phase}`));
+          if (GROUP === 1) await sendOne(bundles[0]);
           else await fhir.repository.transaction(async (trx) => { for (const b of bundles) await executeBundle(trx, JSON.parse(b.content), { correlationId: b.m.controlId }); });
         }
         const cpu = process.cpuUsage(cpu0);

@@ -192,15 +192,15 @@ export class KnexSearchIndex implements SearchIndex {
     let sortedByCombo: string | undefined;
     if (combo && ctx.takeDriver('r')) {
       const value = templateKey ? slotMarker(0) : combo.value;
+      const comboRange = (q: Knex.QueryBuilder) => q.where('c0.resource_type', type).where('c0.param', combo.name).where('c0.value', value);
       if (sortsByComboDate(request)) {
         // A chart read newest first: the combo's rows are joined, one per resource, and carry the sort date. Other
         // filters are then a probe of their owner index per candidate (filter-conditions.ts `exists`, no driver).
-        base.join(`${COMBO_TABLE} as c0`, (j) => j.on('c0.resource_type', 'r.resource_type').andOn('c0.resource_id', 'r.id'))
-          .where('c0.resource_type', type).where('c0.param', combo.name).where('c0.value', value);
+        comboRange(base.join(`${COMBO_TABLE} as c0`, (j) => j.on('c0.resource_type', 'r.resource_type').andOn('c0.resource_id', 'r.id')));
         sortedByCombo = 'c0';
       } else {
         // The combo's rows drive the query as the first positive filter would (filter-conditions, `exists`).
-        ctx.drive(base, 'r', db(`${COMBO_TABLE} as c0`).select('c0.resource_id').where('c0.resource_type', type).where('c0.param', combo.name).where('c0.value', value), 'c0');
+        ctx.drive(base, 'r', comboRange(db(`${COMBO_TABLE} as c0`).select('c0.resource_id')), 'c0');
       }
       filters = filters.filter((f) => !combo.consumed.has(f));
     }

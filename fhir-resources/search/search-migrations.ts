@@ -92,13 +92,9 @@ const steps: MigrationStep[] = [
     // Covering indexes for the per-candidate probes of a search (filter-conditions `exists`, sort-keys): a chart
     // search's code probe and date sort key, and its driving subject lookup, are answered from the index alone
     // instead of one table row per candidate. Same names: SQLite's probes name the owner index (`indexed by`).
-    const replace = async (table: string, name: string, columns: string[]): Promise<void> => {
-      await db.schema.alterTable(table, (t) => t.dropIndex([], name));
-      await db.schema.alterTable(table, (t) => t.index(columns, name));
-    };
-    await replace(INDEX_TABLES.token, 'fhir_idx_token_owner', ['resource_type', 'resource_id', 'param', 'value', 'system']);
-    await replace(INDEX_TABLES.date, 'fhir_idx_date_owner', ['resource_type', 'resource_id', 'param', 'low', 'high']);
-    await replace(INDEX_TABLES.reference, 'fhir_idx_reference_reverse', ['target_type', 'target_id', 'param', 'resource_type', 'resource_id']);
+    await replaceIndex(db, INDEX_TABLES.token, 'fhir_idx_token_owner', ['resource_type', 'resource_id', 'param', 'value', 'system']);
+    await replaceIndex(db, INDEX_TABLES.date, 'fhir_idx_date_owner', ['resource_type', 'resource_id', 'param', 'low', 'high']);
+    await replaceIndex(db, INDEX_TABLES.reference, 'fhir_idx_reference_reverse', ['target_type', 'target_id', 'param', 'resource_type', 'resource_id']);
   },
   async (db: Knex) => {
     const d = storeDialect(db);
@@ -140,11 +136,15 @@ const steps: MigrationStep[] = [
       });
     }
     await backfillComboDates(db);
-    const name = `${COMBO_TABLE}_value`;
-    await db.schema.alterTable(COMBO_TABLE, (t) => t.dropIndex([], name));
-    await db.schema.alterTable(COMBO_TABLE, (t) => t.index(['resource_type', 'param', 'value', 'resource_id', 'date_low', 'date_high'], name));
+    await replaceIndex(db, COMBO_TABLE, `${COMBO_TABLE}_value`, ['resource_type', 'param', 'value', 'resource_id', 'date_low', 'date_high']);
   },
 ];
+
+/** An index rebuilt on other columns under the same name. */
+async function replaceIndex(db: Knex, table: string, name: string, columns: string[]): Promise<void> {
+  await db.schema.alterTable(table, (t) => t.dropIndex([], name));
+  await db.schema.alterTable(table, (t) => t.index(columns, name));
+}
 
 /**
  * The sort dates of stored combo rows, as comboRows writes them for new versions: the lowest low and the highest high

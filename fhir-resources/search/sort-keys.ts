@@ -55,7 +55,7 @@ export function planSort(ctx: SearchContext, resourceType: string, outer: string
       continue;
     }
     if (combo && rule.code === COMBO_SORT_PARAM) {
-      keys.push({ column, descending, select: ctx.db.raw('?? as ??', [`${combo}.${descending ? 'date_high' : 'date_low'}`, column]), nullable: true });
+      keys.push({ column, descending, select: ctx.db.raw('?? as ??', [`${combo}.date_${SORT_COLUMN.date[descending ? 1 : 0]}`, column]), nullable: true });
       used.push(`${descending ? '-' : ''}${rule.code}`);
       continue;
     }
