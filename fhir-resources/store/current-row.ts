@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { currentRowLoaderOf } from './current-row-batch';
 import { preparedRows } from './prepared-statements';
 import type { StoreDialect } from './store-dialect';
 
@@ -28,6 +29,7 @@ export async function readCurrentRow(dialect: StoreDialect, q: Knex | Knex.Trans
 
 /** `readCurrentRow` on the pool through a prepared statement where the database has one: every read by id. */
 export async function currentRowOutsideTransaction(db: Knex, dialect: StoreDialect, resourceType: string, id: string): Promise<CurrentRow | undefined> {
+  if (dialect.name === 'postgres') return toCurrentRow(dialect, await currentRowLoaderOf(db)(resourceType, id));
   const rows = await preparedRows(db, 'lingshu_current_row', CURRENT_ROW_SQL, [resourceType, id]);
   if (!rows) return readCurrentRow(dialect, db, resourceType, id, false);
   return toCurrentRow(dialect, rows[0]);

@@ -148,6 +148,14 @@ export async function nativeRows(db: Knex, sql: string, bindings: unknown[]): Pr
   return reader ? sqliteRows(reader, sql, bindings) : undefined;
 }
 
+/**
+ * Rows of `text` (PostgreSQL's `$n` parameters) on a connection taken from the pool for it alone, as a statement
+ * named `name` once the tables are sized (`plansMayBeKept`), else unnamed.
+ */
+export function pgPoolRows(db: Knex, name: string, text: string, values: unknown[]): Promise<Array<Record<string, unknown>>> {
+  return pgRows(db, plansMayBeKept(db) ? name : undefined, text, values);
+}
+
 async function pgRows(db: Knex, name: string | undefined, text: string, values: unknown[]): Promise<Array<Record<string, unknown>>> {
   const client = clientOf(db);
   const connection = (await client.acquireConnection()) as PgConnection;
