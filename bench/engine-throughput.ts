@@ -50,7 +50,7 @@ function percentile(sorted: number[], p: number): number {
 }
 
 async function startEngine(env: Record<string, string>, port: number): Promise<ChildProcess> {
-  const prof = CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF}`] : [];
+  const prof = CPU_PROF ? (process.env.BENCH_HEAP_PROF ? ['--heap-prof', `--heap-prof-dir=${CPU_PROF}`] : ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF}`]) : [];
   const child = spawn(process.execPath, [...prof, path.join(ROOT, 'dist/main.js')], {
     cwd: ROOT, env: { ...process.env, ...env, LINGSHU_PORT: String(port), LINGSHU_LOG_LEVEL: 'warn', LINGSHU_PROFILE: 'production' }, stdio: ['ignore', 'inherit', 'inherit'],
   });
@@ -97,7 +97,7 @@ async function run(port: number, db: Knex, enginePid: number | Record<string, nu
   let accepted: number;
   let acceptP99: number;
   if (offered === 'max') {
-    const result = await autocannon({ url, method: 'POST', headers, body: BODY, connections: 64, duration: seconds });
+    const result = await autocannon({ url, method: "POST", headers, body: BODY, connections: Number(process.env.BENCH_CONNECTIONS ?? 64), duration: seconds });
     accepted = result['2xx'];
     acceptP99 = result.latency.p99;
   } else {

@@ -9,14 +9,26 @@ export type Dialect = 'sqlite' | 'postgres' | 'mysql' | 'mssql' | 'oracle';
  * Opens the database named by a LINGSHU_DB-style URL. Unset = SQLite file under ./data/.
  * Dialect differences the rest of the code must know about are exposed as `dialectOf(knex)`.
  */
-export function openDatabase(url: string | undefined, options: { sqliteFile?: string; pool?: number } = {}): Knex {
+/** The knex config key under which a SQLite database carries how many worker threads read it. */
+export const SQLITE_READ_WORKERS = 'lingshuSqliteReadWorkers';
+const DEFAULT_SQLITE_READ_WORKERS = 2;
+
+/** How many worker threads may read `db` (a SQLite database) outside transactions; 0: its reads stay on this thread. */
+export function sqliteReadWorkersOf(db: Knex): number {
+  const n = (db.client.config as Record<string, unknown>)[SQLITE_READ_WORKERS];
+  return typeof n === 'number' ? n : DEFAULT_SQLITE_READ_WORKERS;
+}
+
+export function openDatabase(url: string | undefined, options: { sqliteFile?: string; pool?: number; sqliteReadWorkers?: number } = {}): Knex {
   if (!url || url.startsWith('sqlite:') || url.startsWith('file:')) {
     const file = url ? url.replace(/^(sqlite|file):(\/\/)?/, '') : options.sqliteFile ?? path.resolve('data', 'lingshu.db');
     if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true });
-    return knexFactory({
+    const config: Knex.Config & Record<string, unknown> = {
       client: 'better-sqlite3',
       connection: { filename: file },
       useNullAsDefault: true,
+      // Read by the FHIR store's reads outside transactions (fhir-resources/store/sqlite-read-pool.ts).
+      [SQLITE_READ_WORKERS]: options.sqliteReadWorkers ?? DEFAULT_SQLITE_READ_WORKERS,
       pool: {
         min: 1,
         max: 1,
@@ -32,7 +44,8 @@ export function openDatabase(url: string | undefined, options: { sqliteFile?: st
           done(null, conn);
         },
       },
-    });
+    };
+    return knexFactory(config);
   }
   const u = new URL(url);
   const scheme = u.protocol.replace(':', '');

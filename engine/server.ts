@@ -56,7 +56,7 @@ const log = childLogger({ component: 'server' });
 /** Wires database, message store, bus, scheduler, channels and the HTTP port; hospital-agnostic. */
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const { config, registry } = options;
-  const db = openDatabase(config.db || undefined, { pool: config.dbPool || undefined });
+  const db = openDatabase(config.db || undefined, { pool: config.dbPool || undefined, sqliteReadWorkers: config.sqliteReadWorkers });
   const storeDb = openMessageStoreDatabase(config.db || undefined, db);
   const store = new KnexMessageStore(storeDb);
   await store.migrate();

@@ -25,6 +25,7 @@ const configSchema = z.object({
   db: z.string(),
   /** Connections to a server database (0: twice this machine's cores plus one, see engine/db.ts). */
   dbPool: z.number().int().min(0).max(500),
+  sqliteReadWorkers: z.number().int().min(0).max(16).default(2),
   bus: z.string().refine((v) => v === '' || /^amqps?:\/\//.test(v), 'must be empty (in-process bus) or an amqp:// URL'),
   nodeId: z.string(),
   logLevel: z.enum(['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly']),
@@ -68,7 +69,7 @@ export class ConfigError extends Error {}
 
 /** Names of the top-level keys that have a short env variable of their own. */
 const SHORT_ENV: Record<string, string> = {
-  LINGSHU_PORT: 'port', LINGSHU_DB: 'db', LINGSHU_DB_POOL: 'dbPool', LINGSHU_BUS: 'bus', LINGSHU_PROFILE: 'profile',
+  LINGSHU_PORT: 'port', LINGSHU_DB: 'db', LINGSHU_DB_POOL: 'dbPool', LINGSHU_SQLITE_READ_WORKERS: 'sqliteReadWorkers', LINGSHU_BUS: 'bus', LINGSHU_PROFILE: 'profile',
   LINGSHU_LOG_LEVEL: 'logLevel', LINGSHU_NODE_ID: 'nodeId', LINGSHU_CHANNELS_DIR: 'channelsDir',
 };
 

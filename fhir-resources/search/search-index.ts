@@ -318,7 +318,7 @@ async function pageRows(db: Knex | Knex.Transaction, query: PageQuery): Promise<
     return rows;
   }
   const page = query.page as Knex.QueryBuilder;
-  return sqliteReaderRows(db as Knex, page) ?? (query.planStable ? await pgNamedRows(db as Knex, page) : undefined) ?? await page;
+  return (await sqliteReaderRows(db as Knex, page)) ?? (query.planStable ? await pgNamedRows(db as Knex, page) : undefined) ?? await page;
 }
 
 function withOutcome(ctx: SearchContext, result: SearchResult): SearchResult {

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
-import { dialectOf } from '../../engine/db';
+import { dialectOf, sqliteReadWorkersOf } from '../../engine/db';
+import { SqliteReadPool } from './sqlite-read-pool';
 
 /**
  * The store's hottest statements (a read by id, the audit record every read writes) without knex's query builder:
@@ -28,6 +29,7 @@ interface PgConnection {
 interface KnexClientInternals {
   acquireConnection(): Promise<unknown>;
   releaseConnection(connection: unknown): Promise<unknown>;
+  destroy(...args: unknown[]): Promise<unknown>;
   connectionSettings?: { filename?: string };
   driver?: new (filename: string, options?: object) => SqliteConnection;
 }
@@ -62,6 +64,27 @@ export async function sqliteConnectionOf(trx: Knex.Transaction): Promise<SqliteC
 }
 
 const readers = new WeakMap<Knex, SqliteConnection | null>();
+const pools = new WeakMap<Knex, SqliteReadPool | null>();
+
+/** The worker threads that read `db`'s file (sqlite-read-pool.ts), where the main thread's reader would. */
+function sqlitePoolOf(db: Knex): SqliteReadPool | undefined {
+  const known = pools.get(db);
+  if (known !== undefined) return known ?? undefined;
+  let pool: SqliteReadPool | null = null;
+  const workers = sqliteReadWorkersOf(db);
+  if (workers > 0 && sqliteReaderOf(db)) {
+    const client = clientOf(db);
+    pool = new SqliteReadPool(client.connectionSettings!.filename!, require.resolve('better-sqlite3'), workers);
+    // The pool's workers end with the database: knex's destroy destroys its client, which closes them first.
+    const clientDestroy = client.destroy.bind(client);
+    client.destroy = (...args: unknown[]) => {
+      pool!.close();
+      return clientDestroy(...args);
+    };
+  }
+  pools.set(db, pool);
+  return pool ?? undefined;
+}
 
 /**
  * A second connection to the SQLite file for reads outside transactions. knex has one connection to SQLite, which a
@@ -92,11 +115,11 @@ function sqliteReader(db: Knex): SqliteConnection | undefined {
  * text (a chart search's SQL took longer to compile than to run); undefined elsewhere, where the caller runs the
  * query through knex.
  */
-export function sqliteReaderRows(db: Knex, query: Knex.QueryBuilder): Array<Record<string, unknown>> | undefined {
+export async function sqliteReaderRows(db: Knex, query: Knex.QueryBuilder): Promise<Array<Record<string, unknown>> | undefined> {
   const reader = sqliteReaderOf(db);
   if (!reader) return undefined;
   const { sql, bindings } = query.toSQL().toNative();
-  return sqliteRows(reader, sql, bindings as unknown[]);
+  return sqliteRows(db, reader, sql, bindings as unknown[]);
 }
 
 /** The SQLite read connection when `db` may use it (outside a transaction, on a file), else undefined. */
@@ -106,9 +129,10 @@ function sqliteReaderOf(db: Knex): SqliteConnection | undefined {
 }
 
 /** Bindings are converted as knex's better-sqlite3 client converts them. */
-function sqliteRows(reader: SqliteConnection, sql: string, bindings: unknown[]): Array<Record<string, unknown>> {
+function sqliteRows(db: Knex, reader: SqliteConnection, sql: string, bindings: unknown[]): Array<Record<string, unknown>> | Promise<Array<Record<string, unknown>>> {
   const params = bindings.map((b) => (b instanceof Date ? b.valueOf() : typeof b === 'boolean' ? Number(b) : b));
-  return preparedOn(reader, sql).all(...params);
+  const pool = sqlitePoolOf(db);
+  return pool ? pool.rows(sql, params) : preparedOn(reader, sql).all(...params);
 }
 
 /**
@@ -145,7 +169,7 @@ export async function nativeRows(db: Knex, sql: string, bindings: unknown[]): Pr
   if ((db as Knex & { isTransaction?: boolean }).isTransaction) return undefined;
   if (dialectOf(db) === 'postgres') return pgNamedSqlRows(db, sql, bindings);
   const reader = sqliteReaderOf(db);
-  return reader ? sqliteRows(reader, sql, bindings) : undefined;
+  return reader ? sqliteRows(db, reader, sql, bindings) : undefined;
 }
 
 /**
@@ -176,7 +200,7 @@ export async function preparedRows(db: Knex, name: string, sql: string, params: 
   const dialect = dialectOf(db);
   if (dialect === 'sqlite') {
     const reader = sqliteReader(db);
-    return reader ? preparedOn(reader, sql).all(...params) : undefined;
+    return reader ? sqliteRows(db, reader, sql, params) : undefined;
   }
   if (dialect !== 'postgres') return undefined;
   return pgRows(db, plansMayBeKept(db) ? name : undefined, pgText(sql), params);

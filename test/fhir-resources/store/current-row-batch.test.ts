@@ -1,16 +1,19 @@
 import knexFactory from 'knex';
-import { Client } from 'pg';
-import type { Observation } from '@medplum/fhirtypes';
+import type { Observation, Patient } from '@medplum/fhirtypes';
 import { currentRowLoaderOf } from '../../../fhir-resources/store/current-row-batch';
 import { openStore, patient, statusOf, StoreFixture } from './store-fixture';
+
+type PgQuery = (this: unknown, ...args: unknown[]) => unknown;
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { Client } = require('pg') as { Client: { prototype: { query: PgQuery } } };
 
 /** The statements node-postgres sends while `work` runs, by text. */
 async function statementsDuring<T>(work: () => Promise<T>): Promise<{ result: T; texts: string[] }> {
   const texts: string[] = [];
   const original = Client.prototype.query;
-  const spy = jest.spyOn(Client.prototype, 'query').mockImplementation(function (this: Client, config: unknown, ...rest: unknown[]) {
+  const spy = jest.spyOn(Client.prototype, 'query').mockImplementation(function (this: unknown, config: unknown, ...rest: unknown[]) {
     texts.push(typeof config === 'string' ? config : String((config as { text?: string }).text));
-    return (original as (...args: unknown[]) => unknown).call(this, config, ...rest);
+    return original.call(this, config, ...rest);
   } as never);
   try {
     return { result: await work(), texts };
@@ -67,7 +70,7 @@ describe('reads by id asked together on PostgreSQL', () => {
     const created = (await repo.create(patient('孙'))).resource;
     const other = (await repo.create(patient('周'))).resource;
     await repo.update({ ...created, active: false });
-    const [read, otherRead] = await Promise.all([repo.read('Patient', created.id!), repo.read('Patient', other.id!)]);
+    const [read, otherRead] = await Promise.all([repo.read<Patient>('Patient', created.id!), repo.read<Patient>('Patient', other.id!)]);
     expect(read.meta?.versionId).toBe('2');
     expect(read.active).toBe(false);
     expect(otherRead.meta?.versionId).toBe('1');
@@ -80,9 +83,9 @@ describe('reads by id asked together on PostgreSQL', () => {
       const id = (await fx.repository().create(patient('吴'))).resource.id!;
       const original = Client.prototype.query;
       let failures = 0;
-      const spy = jest.spyOn(Client.prototype, 'query').mockImplementation(function (this: Client, config: unknown, ...rest: unknown[]) {
+      const spy = jest.spyOn(Client.prototype, 'query').mockImplementation(function (this: unknown, config: unknown, ...rest: unknown[]) {
         if (String((config as { text?: string }).text).includes('from fhir_resources') && failures++ === 0) return Promise.reject(new Error('connection lost'));
-        return (original as (...args: unknown[]) => unknown).call(this, config, ...rest);
+        return original.call(this, config, ...rest);
       } as never);
       const failed = await Promise.allSettled([load('Patient', id), load('Patient', 'other')]);
       spy.mockRestore();
