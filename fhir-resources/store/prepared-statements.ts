@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { dialectOf, sqliteReadWorkersOf } from '../../engine/db';
+import { pgReadBatcherOf } from './pg-read-batch';
 import { SqliteReadPool } from './sqlite-read-pool';
 
 /**
@@ -148,8 +149,29 @@ export async function pgNamedRows(db: Knex, query: Knex.QueryBuilder): Promise<A
 }
 
 async function pgNamedSqlRows(db: Knex, sql: string, bindings: unknown[]): Promise<Array<Record<string, unknown>>> {
-  // Past PG_NAMED_LIMIT texts a query runs unnamed: parsed and planned each time, as knex would run it.
-  return pgRows(db, plansMayBeKept(db) ? pgNameOf(sql, 'lingshu_q') : undefined, sql, bindings);
+  const batcher = pgReadBatcherOf(db, () => ({
+    // Past PG_NAMED_LIMIT texts a query runs unnamed: parsed and planned each time, as knex would run it.
+    run: (text, values) => pgRows(db, plansMayBeKept(db) ? pgNameOf(text, 'lingshu_q') : undefined, text, values),
+    parameterTypes: (text) => pgParameterTypes(db, text),
+  }));
+  return batcher.rows(sql, bindings);
+}
+
+let probes = 0;
+
+/** The types PostgreSQL gives the parameters of `text`: prepared under a name of its own, looked up, deallocated. */
+async function pgParameterTypes(db: Knex, text: string): Promise<string[]> {
+  const client = clientOf(db);
+  const connection = (await client.acquireConnection()) as { query(text: string): Promise<Array<{ rows: Array<{ types: string[] }> }>> };
+  const name = `lingshu_probe_${++probes}`;
+  try {
+    const results = await connection.query(
+      `PREPARE ${name} AS ${text}; SELECT array(SELECT format_type(t, NULL) FROM unnest(parameter_types) AS t) AS types FROM pg_prepared_statements WHERE name = '${name}'; DEALLOCATE ${name}`,
+    );
+    return results[1].rows[0].types;
+  } finally {
+    await client.releaseConnection(connection);
+  }
 }
 
 /**

@@ -78,15 +78,16 @@ describe.each(STACKS)('SIGKILL with 1,000 messages in flight on $name', (stack) 
       expect(before).toBeLessThan(accepted.size); // the kill really caught messages in flight
 
       await engine.start();
+      const sentStages = async () => Number((await db('lingshu_message_stages').where({ name: 'write-row', status: 'sent' }).count({ n: '*' }))[0].n);
+      // The stage's 'sent' is recorded after the row is written (and may share a later commit): wait for both.
       await eventually(async () => {
         const rows = await db('demo_echo_out').select('message_id');
         const got = new Set(rows.map((r: { message_id: string }) => r.message_id));
-        return [...accepted].every((id) => got.has(id));
+        return [...accepted].every((id) => got.has(id)) && (await sentStages()) >= accepted.size;
       }, 60000, 250);
       const rows = await db('demo_echo_out').select('message_id');
       expect(rows.length).toBe(new Set(rows.map((r: { message_id: string }) => r.message_id)).size);
-      const sent = await db('lingshu_message_stages').where({ name: 'write-row', status: 'sent' }).count({ n: '*' });
-      expect(Number(sent[0].n)).toBeGreaterThanOrEqual(accepted.size);
+      expect(await sentStages()).toBeGreaterThanOrEqual(accepted.size);
     } finally {
       await db.destroy();
     }
