@@ -6,7 +6,9 @@
  *   npm run bench:engine            (BENCH_SECONDS=20 to run longer)
  *   BENCH_STACKS=b                  only some of a, b, c (b split over an ingest and a deliver node), raw
  *   BENCH_RATE=250                  the fixed offered rate of the second run (default 500/s)
- *   BENCH_CPU_PROF=/tmp/prof        the engine writes a V8 CPU profile per stack there (node --cpu-prof)
+ *   BENCH_CPU_PROF=/tmp/prof        the engine writes a V8 CPU profile per stack there (node --cpu-prof);
+ *                                   with BENCH_HEAP_PROF=1 a sampling heap profile instead (node --heap-prof)
+ *   BENCH_CONNECTIONS=128           autocannon connections of the run at max (default 64)
  */
 import { ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -97,7 +99,7 @@ async function run(port: number, db: Knex, enginePid: number | Record<string, nu
   let accepted: number;
   let acceptP99: number;
   if (offered === 'max') {
-    const result = await autocannon({ url, method: "POST", headers, body: BODY, connections: Number(process.env.BENCH_CONNECTIONS ?? 64), duration: seconds });
+    const result = await autocannon({ url, method: 'POST', headers, body: BODY, connections: Number(process.env.BENCH_CONNECTIONS ?? 64), duration: seconds });
     accepted = result['2xx'];
     acceptP99 = result.latency.p99;
   } else {
