@@ -5,10 +5,6 @@ import knexFactory, { Knex } from 'knex';
 
 export type Dialect = 'sqlite' | 'postgres' | 'mysql' | 'mssql' | 'oracle';
 
-/**
- * Opens the database named by a LINGSHU_DB-style URL. Unset = SQLite file under ./data/.
- * Dialect differences the rest of the code must know about are exposed as `dialectOf(knex)`.
- */
 /** The knex config key under which a SQLite database carries how many worker threads read it. */
 export const SQLITE_READ_WORKERS = 'lingshuSqliteReadWorkers';
 const DEFAULT_SQLITE_READ_WORKERS = 2;
@@ -19,6 +15,10 @@ export function sqliteReadWorkersOf(db: Knex): number {
   return typeof n === 'number' ? n : DEFAULT_SQLITE_READ_WORKERS;
 }
 
+/**
+ * Opens the database named by a LINGSHU_DB-style URL. Unset = SQLite file under ./data/.
+ * Dialect differences the rest of the code must know about are exposed as `dialectOf(knex)`.
+ */
 export function openDatabase(url: string | undefined, options: { sqliteFile?: string; pool?: number; sqliteReadWorkers?: number } = {}): Knex {
   if (!url || url.startsWith('sqlite:') || url.startsWith('file:')) {
     const file = url ? url.replace(/^(sqlite|file):(\/\/)?/, '') : options.sqliteFile ?? path.resolve('data', 'lingshu.db');
