@@ -6,7 +6,7 @@ import knexFactory, { Knex } from 'knex';
 export type Dialect = 'sqlite' | 'postgres' | 'mysql' | 'mssql' | 'oracle';
 
 /** The knex config key under which a SQLite database carries how many worker threads read it. */
-export const SQLITE_READ_WORKERS = 'lingshuSqliteReadWorkers';
+const SQLITE_READ_WORKERS = 'lingshuSqliteReadWorkers';
 const DEFAULT_SQLITE_READ_WORKERS = 2;
 
 /** How many worker threads may read `db` (a SQLite database) outside transactions; 0: its reads stay on this thread. */
@@ -28,7 +28,7 @@ export function openDatabase(url: string | undefined, options: { sqliteFile?: st
       connection: { filename: file },
       useNullAsDefault: true,
       // Read by the FHIR store's reads outside transactions (fhir-resources/store/sqlite-read-pool.ts).
-      [SQLITE_READ_WORKERS]: options.sqliteReadWorkers ?? DEFAULT_SQLITE_READ_WORKERS,
+      [SQLITE_READ_WORKERS]: options.sqliteReadWorkers,
       pool: {
         min: 1,
         max: 1,

@@ -25,7 +25,7 @@ const configSchema = z.object({
   db: z.string(),
   /** Connections to a server database (0: twice this machine's cores plus one, see engine/db.ts). */
   dbPool: z.number().int().min(0).max(500),
-  sqliteReadWorkers: z.number().int().min(0).max(16).default(2),
+  sqliteReadWorkers: z.number().int().min(0).max(16),
   bus: z.string().refine((v) => v === '' || /^amqps?:\/\//.test(v), 'must be empty (in-process bus) or an amqp:// URL'),
   nodeId: z.string(),
   logLevel: z.enum(['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly']),

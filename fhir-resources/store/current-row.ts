@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
-import { currentRowLoaderOf } from './current-row-batch';
 import { preparedRows } from './prepared-statements';
 import type { StoreDialect } from './store-dialect';
+import { TurnBatch } from './turn-batch';
 
 /** The current row of a resource as stored. */
 export interface CurrentRow {
@@ -12,6 +12,7 @@ export interface CurrentRow {
 }
 
 const CURRENT_ROW_SQL = 'select version_id, last_updated, deleted, content from fhir_resources where resource_type = ? and id = ?';
+const CURRENT_ROWS_SQL = 'select id, version_id, last_updated, deleted, content from fhir_resources where resource_type = ? and id = any(?)';
 
 /** A resource's current row, in `q` (a transaction or the pool), under a row lock until commit when `lock`. */
 export async function readCurrentRow(dialect: StoreDialect, q: Knex | Knex.Transaction, resourceType: string, id: string, lock: boolean): Promise<CurrentRow | undefined> {
@@ -38,4 +39,46 @@ export async function currentRowOutsideTransaction(db: Knex, dialect: StoreDiale
 function toCurrentRow(dialect: StoreDialect, row: Record<string, unknown> | undefined): CurrentRow | undefined {
   if (!row) return undefined;
   return { versionId: Number(row.version_id), lastUpdated: String(row.last_updated), deleted: dialect.bool(row.deleted), content: String(row.content) };
+}
+
+/**
+ * Reads by id on PostgreSQL that arrive together (the requests one turn of the event loop parsed) go to the database
+ * as one statement per resource type: on this kind of machine each statement costs a wake-up of a backend on the
+ * other core, which weighed more than the index probe it carries. A read waits for nothing but the end of the turn
+ * in which it was asked, and sees what had committed when the statement ran, as it would alone.
+ */
+export type CurrentRowLoader = (resourceType: string, id: string) => Promise<Record<string, unknown> | undefined>;
+
+interface RowWaiter {
+  id: string;
+  resolve(row: Record<string, unknown> | undefined): void;
+  reject(err: unknown): void;
+}
+
+const loaders = new WeakMap<Knex, CurrentRowLoader>();
+
+/** The loader of `db` (a pool, never a transaction), one per pool. */
+export function currentRowLoaderOf(db: Knex): CurrentRowLoader {
+  let loader = loaders.get(db);
+  if (!loader) {
+    const turn = new TurnBatch<string, RowWaiter>((byType) => {
+      for (const [resourceType, waiters] of byType) void loadType(db, resourceType, waiters);
+    });
+    loaders.set(db, (loader = (resourceType, id) => new Promise((resolve, reject) => turn.add(resourceType, { id, resolve, reject }))));
+  }
+  return loader;
+}
+
+async function loadType(db: Knex, resourceType: string, waiters: RowWaiter[]): Promise<void> {
+  const ids = [...new Set(waiters.map((w) => w.id))];
+  try {
+    // One id keeps the single-row statement (and its plan); more share the any() statement, whatever their number.
+    const rows = ids.length === 1
+      ? (await preparedRows(db, 'lingshu_current_row', CURRENT_ROW_SQL, [resourceType, ids[0]]))!.map((row) => ({ ...row, id: ids[0] }))
+      : (await preparedRows(db, 'lingshu_current_rows', CURRENT_ROWS_SQL, [resourceType, ids]))!;
+    const found = new Map(rows.map((row) => [String(row.id), row]));
+    for (const w of waiters) w.resolve(found.get(w.id));
+  } catch (err) {
+    for (const w of waiters) w.reject(err);
+  }
 }

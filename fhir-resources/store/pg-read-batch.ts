@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { TurnBatch } from './turn-batch';
 
 /**
  * Reads on PostgreSQL of one SQL text (a chart search's page, whatever its patient) that arrive in one turn of the
@@ -37,23 +38,16 @@ const typesByText = new Map<string, string[] | null | Promise<void>>();
 const TYPES_LIMIT = 2000;
 
 export class PgReadBatcher {
-  private waiting = new Map<string, Waiter[]>();
+  private readonly turn = new TurnBatch<string, Waiter>((byText) => this.flush(byText));
 
   constructor(private readonly ports: PgReadBatchPorts) {}
 
   rows(text: string, values: unknown[]): Promise<Rows> {
-    return new Promise((resolve, reject) => {
-      if (this.waiting.size === 0) setImmediate(() => this.flush());
-      let list = this.waiting.get(text);
-      if (!list) this.waiting.set(text, (list = []));
-      list.push({ values, resolve, reject });
-    });
+    return new Promise((resolve, reject) => this.turn.add(text, { values, resolve, reject }));
   }
 
-  private flush(): void {
-    const batch = this.waiting;
-    this.waiting = new Map();
-    for (const [text, waiters] of batch) {
+  private flush(byText: Map<string, Waiter[]>): void {
+    for (const [text, waiters] of byText) {
       const types = typesByText.get(text);
       if (waiters.length > 1 && Array.isArray(types)) {
         for (let i = 0; i < waiters.length; i += MAX_BATCH) void this.runBatch(text, types, waiters.slice(i, i + MAX_BATCH));

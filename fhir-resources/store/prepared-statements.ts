@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { dialectOf, sqliteReadWorkersOf } from '../../engine/db';
+import { sqliteFileOf } from '../../engine/sqlite-checkpointer';
 import { pgReadBatcherOf } from './pg-read-batch';
 import { SqliteReadPool } from './sqlite-read-pool';
 
@@ -73,9 +74,10 @@ function sqlitePoolOf(db: Knex): SqliteReadPool | undefined {
   if (known !== undefined) return known ?? undefined;
   let pool: SqliteReadPool | null = null;
   const workers = sqliteReadWorkersOf(db);
-  if (workers > 0 && sqliteReaderOf(db)) {
+  const file = sqliteFileOf(db);
+  if (workers > 0 && file) {
     const client = clientOf(db);
-    pool = new SqliteReadPool(client.connectionSettings!.filename!, require.resolve('better-sqlite3'), workers);
+    pool = new SqliteReadPool(file, require.resolve('better-sqlite3'), workers);
     // The pool's workers end with the database: knex's destroy destroys its client, which closes them first.
     const clientDestroy = client.destroy.bind(client);
     client.destroy = (...args: unknown[]) => {
@@ -96,9 +98,9 @@ function sqliteReader(db: Knex): SqliteConnection | undefined {
   const known = readers.get(db);
   if (known !== undefined) return known?.open ? known : undefined;
   const client = clientOf(db);
-  const file = client.connectionSettings?.filename;
+  const file = sqliteFileOf(db);
   let reader: SqliteConnection | null = null;
-  if (file && file !== ':memory:' && !file.startsWith('file::memory:') && client.driver) {
+  if (file && client.driver) {
     reader = new client.driver(file, { fileMustExist: true });
     reader.pragma('busy_timeout = 5000');
     reader.pragma('query_only = ON');
@@ -117,23 +119,26 @@ function sqliteReader(db: Knex): SqliteConnection | undefined {
  * query through knex.
  */
 export async function sqliteReaderRows(db: Knex, query: Knex.QueryBuilder): Promise<Array<Record<string, unknown>> | undefined> {
-  const reader = sqliteReaderOf(db);
-  if (!reader) return undefined;
+  if (!sqliteReadable(db)) return undefined;
   const { sql, bindings } = query.toSQL().toNative();
-  return sqliteRows(db, reader, sql, bindings as unknown[]);
+  return sqliteRows(db, sql, bindings as unknown[]);
 }
 
-/** The SQLite read connection when `db` may use it (outside a transaction, on a file), else undefined. */
-function sqliteReaderOf(db: Knex): SqliteConnection | undefined {
-  if ((db as Knex & { isTransaction?: boolean }).isTransaction || dialectOf(db) !== 'sqlite') return undefined;
-  return sqliteReader(db);
+/** Whether `db` may read SQLite outside knex: outside a transaction, on a file (another connection sees it). */
+function sqliteReadable(db: Knex): boolean {
+  return !(db as Knex & { isTransaction?: boolean }).isTransaction && sqliteFileOf(db) !== undefined;
 }
 
-/** Bindings are converted as knex's better-sqlite3 client converts them. */
-function sqliteRows(db: Knex, reader: SqliteConnection, sql: string, bindings: unknown[]): Array<Record<string, unknown>> | Promise<Array<Record<string, unknown>>> {
+/**
+ * Rows of `sql` on the read workers, or where there are none on this thread's read connection (undefined if that
+ * cannot open); bindings converted as knex's better-sqlite3 client converts them.
+ */
+function sqliteRows(db: Knex, sql: string, bindings: unknown[]): Array<Record<string, unknown>> | Promise<Array<Record<string, unknown>>> | undefined {
   const params = bindings.map((b) => (b instanceof Date ? b.valueOf() : typeof b === 'boolean' ? Number(b) : b));
   const pool = sqlitePoolOf(db);
-  return pool ? pool.rows(sql, params) : preparedOn(reader, sql).all(...params);
+  if (pool) return pool.rows(sql, params);
+  const reader = sqliteReader(db);
+  return reader ? preparedOn(reader, sql).all(...params) : undefined;
 }
 
 /**
@@ -180,7 +185,7 @@ async function pgParameterTypes(db: Knex, text: string): Promise<string[]> {
  */
 export function nativeRowsAvailable(db: Knex): boolean {
   if ((db as Knex & { isTransaction?: boolean }).isTransaction) return false;
-  return dialectOf(db) === 'postgres' || sqliteReaderOf(db) !== undefined;
+  return dialectOf(db) === 'postgres' || sqliteReadable(db);
 }
 
 /**
@@ -190,16 +195,7 @@ export function nativeRowsAvailable(db: Knex): boolean {
 export async function nativeRows(db: Knex, sql: string, bindings: unknown[]): Promise<Array<Record<string, unknown>> | undefined> {
   if ((db as Knex & { isTransaction?: boolean }).isTransaction) return undefined;
   if (dialectOf(db) === 'postgres') return pgNamedSqlRows(db, sql, bindings);
-  const reader = sqliteReaderOf(db);
-  return reader ? sqliteRows(db, reader, sql, bindings) : undefined;
-}
-
-/**
- * Rows of `text` (PostgreSQL's `$n` parameters) on a connection taken from the pool for it alone, as a statement
- * named `name` once the tables are sized (`plansMayBeKept`), else unnamed.
- */
-export function pgPoolRows(db: Knex, name: string, text: string, values: unknown[]): Promise<Array<Record<string, unknown>>> {
-  return pgRows(db, plansMayBeKept(db) ? name : undefined, text, values);
+  return sqliteReadable(db) ? sqliteRows(db, sql, bindings) : undefined;
 }
 
 async function pgRows(db: Knex, name: string | undefined, text: string, values: unknown[]): Promise<Array<Record<string, unknown>>> {
@@ -221,8 +217,7 @@ export async function preparedRows(db: Knex, name: string, sql: string, params: 
   if ((db as Knex & { isTransaction?: boolean }).isTransaction) return undefined;
   const dialect = dialectOf(db);
   if (dialect === 'sqlite') {
-    const reader = sqliteReader(db);
-    return reader ? sqliteRows(db, reader, sql, params) : undefined;
+    return sqliteReadable(db) ? sqliteRows(db, sql, params) : undefined;
   }
   if (dialect !== 'postgres') return undefined;
   return pgRows(db, plansMayBeKept(db) ? name : undefined, pgText(sql), params);

@@ -1,4 +1,5 @@
 import { Worker } from 'node:worker_threads';
+import { TurnBatch } from './turn-batch';
 
 /**
  * Reads of a SQLite file outside transactions, run by worker threads with connections of their own. better-sqlite3
@@ -39,36 +40,36 @@ parentPort.on('message', (batch) => {
     parentPort.close();
     return;
   }
-  parentPort.postMessage(batch.map(({ id, sql, params }) => {
+  parentPort.postMessage(batch.map(({ sql, params }) => {
     try {
-      return { id, rows: prepared(sql).all(...params) };
+      return { rows: prepared(sql).all(...params) };
     } catch (err) {
-      return { id, error: String((err && err.message) || err), code: err && err.code };
+      return { error: String((err && err.message) || err), code: err && err.code };
     }
   }));
 });
 `;
 
-interface Pending {
+/** A query and who waits for its rows. */
+interface Asked {
+  sql: string;
+  params: unknown[];
   resolve(rows: Array<Record<string, unknown>>): void;
   reject(err: unknown): void;
 }
 
-interface Query {
-  id: number;
-  sql: string;
-  params: unknown[];
-}
-
+/** The worker's answer to one query of a batch, at the query's place in it. */
 interface Answer {
-  id: number;
   rows?: Array<Record<string, unknown>>;
   error?: string;
   code?: string;
 }
 
 class ReadWorker {
-  readonly pending = new Map<number, Pending>();
+  /** Batches sent and not yet answered, oldest first: a worker answers its messages in the order they came. */
+  private readonly inFlight: Asked[][] = [];
+  /** Queries owed, across those batches. */
+  owed = 0;
   private readonly worker: Worker;
   private idleTimer?: NodeJS.Timeout;
   ended = false;
@@ -81,13 +82,14 @@ class ReadWorker {
     this.worker.on('exit', () => this.end(new Error('SQLite read worker exited')));
   }
 
-  send(queries: Query[], waiting: Map<number, Pending>): void {
+  send(batch: Asked[]): void {
     clearTimeout(this.idleTimer);
     this.idleTimer = undefined;
-    for (const q of queries) this.pending.set(q.id, waiting.get(q.id)!);
+    this.inFlight.push(batch);
+    this.owed += batch.length;
     // Held while it owes answers, as a main-thread read would hold the process: a script awaiting a read must not end.
     this.worker.ref();
-    this.worker.postMessage(queries);
+    this.worker.postMessage(batch.map(({ sql, params }) => ({ sql, params })));
   }
 
   stop(): void {
@@ -98,15 +100,16 @@ class ReadWorker {
   }
 
   private settle(answers: Answer[]): void {
-    for (const a of answers) {
-      const p = this.pending.get(a.id);
-      this.pending.delete(a.id);
-      if (!p) continue;
-      if (a.error !== undefined) p.reject(Object.assign(new Error(a.error), a.code ? { code: a.code } : {}));
-      else p.resolve(a.rows!);
-    }
-    if (this.pending.size === 0) this.worker.unref();
-    if (this.pending.size === 0 && !this.ended) {
+    const batch = this.inFlight.shift() ?? [];
+    this.owed -= batch.length;
+    batch.forEach((asked, i) => {
+      const a = answers[i];
+      if (a.error !== undefined) asked.reject(Object.assign(new Error(a.error), a.code ? { code: a.code } : {}));
+      else asked.resolve(a.rows!);
+    });
+    if (this.owed > 0) return;
+    this.worker.unref();
+    if (!this.ended) {
       this.idleTimer = setTimeout(() => this.stop(), IDLE_MS);
       this.idleTimer.unref();
     }
@@ -118,28 +121,21 @@ class ReadWorker {
       this.ended = true;
       this.onEnd(this);
     }
-    for (const p of this.pending.values()) p.reject(err);
-    this.pending.clear();
+    for (const batch of this.inFlight.splice(0)) for (const asked of batch) asked.reject(err);
+    this.owed = 0;
   }
 }
 
 export class SqliteReadPool {
   private readonly workers: ReadWorker[] = [];
-  private queued: Query[] = [];
-  private readonly waiting = new Map<number, Pending>();
-  private nextId = 1;
+  private readonly turn = new TurnBatch<'reads', Asked>((queued) => this.flush(queued.get('reads')!));
   private closed = false;
 
   constructor(private readonly file: string, private readonly driver: string, private readonly size = 2, private readonly cacheKib = -65536) {}
 
   rows(sql: string, params: unknown[]): Promise<Array<Record<string, unknown>>> {
     if (this.closed) return Promise.reject(new Error('SQLite read pool closed'));
-    return new Promise((resolve, reject) => {
-      const id = this.nextId++;
-      this.waiting.set(id, { resolve, reject });
-      if (this.queued.length === 0) setImmediate(() => this.flush());
-      this.queued.push({ id, sql, params });
-    });
+    return new Promise((resolve, reject) => this.turn.add('reads', { sql, params, resolve, reject }));
   }
 
   close(): void {
@@ -147,12 +143,9 @@ export class SqliteReadPool {
     for (const w of [...this.workers]) w.stop();
   }
 
-  private flush(): void {
-    const queries = this.queued;
-    this.queued = [];
-    if (queries.length === 0) return;
+  private flush(batch: Asked[]): void {
     // The least busy worker takes the turn's queries; a new one starts while the pool is below its size.
-    let worker = this.workers.find((w) => w.pending.size === 0);
+    let worker = this.workers.find((w) => w.owed === 0);
     if (!worker && this.workers.length < this.size) {
       worker = new ReadWorker(this.file, this.driver, this.cacheKib, (w) => {
         const at = this.workers.indexOf(w);
@@ -160,8 +153,7 @@ export class SqliteReadPool {
       });
       this.workers.push(worker);
     }
-    worker ??= this.workers.reduce((a, b) => (b.pending.size < a.pending.size ? b : a));
-    worker.send(queries, this.waiting);
-    for (const q of queries) this.waiting.delete(q.id);
+    worker ??= this.workers.reduce((a, b) => (b.owed < a.owed ? b : a));
+    worker.send(batch);
   }
 }

@@ -1,6 +1,6 @@
 import knexFactory from 'knex';
 import type { Observation, Patient } from '@medplum/fhirtypes';
-import { currentRowLoaderOf } from '../../../fhir-resources/store/current-row-batch';
+import { currentRowLoaderOf } from '../../../fhir-resources/store/current-row';
 import { openStore, patient, statusOf, StoreFixture } from './store-fixture';
 
 type PgQuery = (this: unknown, ...args: unknown[]) => unknown;
