@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
-import { preparedRows } from './prepared-statements';
+import { flushVersions, isPending } from './deferred-versions';
+import { pgStatement, preparedRows } from './prepared-statements';
 import type { StoreDialect } from './store-dialect';
 import { TurnBatch } from './turn-batch';
 
@@ -17,7 +18,13 @@ const CURRENT_ROWS_SQL = 'select id, version_id, last_updated, deleted, content 
 /** A resource's current row, in `q` (a transaction or the pool), under a row lock until commit when `lock`. */
 export async function readCurrentRow(dialect: StoreDialect, q: Knex | Knex.Transaction, resourceType: string, id: string, lock: boolean): Promise<CurrentRow | undefined> {
   let row: Record<string, unknown> | undefined;
-  if (dialect.plainSql) {
+  if (dialect.name === 'postgres' && (q as Knex & { isTransaction?: boolean }).isTransaction) {
+    // On the transaction's connection without knex, so that the versions it has not sent yet wait on (one row
+    // cannot see them unless it is theirs); a named statement besides.
+    const trx = q as Knex.Transaction;
+    if (isPending(trx, `${resourceType}/${id}`)) await flushVersions(trx);
+    [row] = (await pgStatement(trx, lock ? `${CURRENT_ROW_SQL} FOR UPDATE` : CURRENT_ROW_SQL, [resourceType, id]))!.rows;
+  } else if (dialect.plainSql) {
     const sql = lock && dialect.name !== 'sqlite' ? `${CURRENT_ROW_SQL} FOR UPDATE` : CURRENT_ROW_SQL;
     [row] = dialect.rawRows(await q.raw(sql, [resourceType, id]));
   } else {

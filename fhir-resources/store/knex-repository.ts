@@ -16,6 +16,7 @@ import { StoreDialect, storeDialect } from './store-dialect';
 import { readHistory } from './store-history';
 import { VersionWrite, writeVersion, writeVersionAlone } from './version-writer';
 import { takeCompanions } from './write-companions';
+import { VersionsNotWritten, deferVersion, flushVersions } from './deferred-versions';
 import { applyJsonPatch } from './json-patch';
 import { nextInstant, parseETag } from './version-stamps';
 import {
@@ -83,10 +84,17 @@ export class KnexRepository implements Repository {
    */
   async transactionWith<T>(fn: (repo: KnexRepository, trx: Knex.Transaction) => Promise<T>): Promise<T> {
     if (this.trx) return fn(this, this.trx);
-    const result = await this.db.transaction(
-      (trx) => fn(new KnexRepository(this.db, this.searchIndex, this.options, trx), trx),
-      this.dialect.transactionConfig,
-    );
+    let result: T;
+    try {
+      result = await this.db.transaction(
+        async (trx) => sent(trx, await fn(new KnexRepository(this.db, this.searchIndex, this.options, trx), trx)),
+        this.dialect.transactionConfig,
+      );
+    } catch (err) {
+      // The versions went out only at the end: a lost compare-and-set is the caller's 409, as at the write itself.
+      if (err instanceof VersionsNotWritten) throw concurrentWrite(err.refs.join(', '));
+      throw err;
+    }
     this.options.onCommit?.();
     return result;
   }
@@ -194,11 +202,12 @@ export class KnexRepository implements Repository {
     for (let attempt = 1; ; attempt++) {
       try {
         if (this.trx) return await fn(this.trx);
-        const result = await this.db.transaction(fn, this.dialect.transactionConfig);
+        const result = await this.db.transaction(async (trx) => sent(trx, await fn(trx)), this.dialect.transactionConfig);
         this.options.onCommit?.();
         return result;
       } catch (err) {
         if (err instanceof OperationOutcomeError) throw err;
+        if (err instanceof VersionsNotWritten) throw concurrentWrite(ref);
         if (!this.dialect.isUniqueViolation(err) && !this.dialect.isWriteConflict(err)) throw err;
         if (this.trx || attempt >= WRITE_ATTEMPTS) throw concurrentWrite(ref);
       }
@@ -378,7 +387,8 @@ export class KnexRepository implements Repository {
     const withVersion = companions ?? takeCompanions(trx);
     if (withVersion) write.companions = withVersion(stored);
     const rowsOf = this.searchIndex.indexRows;
-    const written = await writeVersion(trx, this.dialect, write);
+    // With its index rows in hand the version can wait to go out with the transaction's others (deferred-versions.ts).
+    const written = (rowsOf && (await deferVersion(trx, write))) || (await writeVersion(trx, this.dialect, write));
     forgetLockedRow(trx, `${resourceType}/${id}`);
     forgetMatchesChangedBy(trx, stored, this.searchIndex.matcherFor?.(stored) ?? (() => true));
     // Compare-and-set on the version read under the lock: a writer that slipped past it updates nothing.
@@ -389,4 +399,10 @@ export class KnexRepository implements Repository {
     }
     return stored;
   }
+}
+
+/** `result`, once the transaction's pending versions went out (deferred-versions.ts): before its COMMIT. */
+async function sent<T>(trx: Knex.Transaction, result: T): Promise<T> {
+  await flushVersions(trx);
+  return result;
 }

@@ -1,26 +1,8 @@
 import knexFactory from 'knex';
 import type { Observation, Patient } from '@medplum/fhirtypes';
 import { currentRowLoaderOf } from '../../../fhir-resources/store/current-row';
+import { PgClient, statementsDuring } from './pg-statements';
 import { openStore, patient, statusOf, StoreFixture } from './store-fixture';
-
-type PgQuery = (this: unknown, ...args: unknown[]) => unknown;
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const { Client } = require('pg') as { Client: { prototype: { query: PgQuery } } };
-
-/** The statements node-postgres sends while `work` runs, by text. */
-async function statementsDuring<T>(work: () => Promise<T>): Promise<{ result: T; texts: string[] }> {
-  const texts: string[] = [];
-  const original = Client.prototype.query;
-  const spy = jest.spyOn(Client.prototype, 'query').mockImplementation(function (this: unknown, config: unknown, ...rest: unknown[]) {
-    texts.push(typeof config === 'string' ? config : String((config as { text?: string }).text));
-    return original.call(this, config, ...rest);
-  } as never);
-  try {
-    return { result: await work(), texts };
-  } finally {
-    spy.mockRestore();
-  }
-}
 
 const observation = (subject: string): Observation => ({ resourceType: 'Observation', status: 'final', code: { text: '血红蛋白' }, subject: { reference: subject } });
 
@@ -81,9 +63,9 @@ describe('reads by id asked together on PostgreSQL', () => {
     try {
       const load = currentRowLoaderOf(db);
       const id = (await fx.repository().create(patient('吴'))).resource.id!;
-      const original = Client.prototype.query;
+      const original = PgClient.prototype.query;
       let failures = 0;
-      const spy = jest.spyOn(Client.prototype, 'query').mockImplementation(function (this: unknown, config: unknown, ...rest: unknown[]) {
+      const spy = jest.spyOn(PgClient.prototype, 'query').mockImplementation(function (this: unknown, config: unknown, ...rest: unknown[]) {
         if (String((config as { text?: string }).text).includes('from fhir_resources') && failures++ === 0) return Promise.reject(new Error('connection lost'));
         return original.call(this, config, ...rest);
       } as never);

@@ -1,10 +1,8 @@
 import type { Observation, Resource } from '@medplum/fhirtypes';
 import { forgetParameterTypes, PgReadBatcher, PgReadBatchPorts, Rows } from '../../../fhir-resources/store/pg-read-batch';
 import { SearchHarness } from '../search/search-harness';
+import { statementsDuring } from './pg-statements';
 
-type PgQuery = (this: unknown, ...args: unknown[]) => unknown;
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const { Client } = require('pg') as { Client: { prototype: { query: PgQuery } } };
 
 const LOINC = 'http://loinc.org';
 
@@ -41,17 +39,8 @@ describe('searches of one shape asked together on PostgreSQL', () => {
     expect(alone.filter((ids) => ids.length > 1).length).toBeGreaterThan(8);
     // The first turn teaches the batcher the texts' parameter types; the second runs them batched.
     expect(await Promise.all(QUERIES.map((q) => h.ids(q)))).toEqual(alone);
-    const texts: string[] = [];
-    const original = Client.prototype.query;
-    const spy = jest.spyOn(Client.prototype, 'query').mockImplementation(function (this: unknown, config: unknown, ...rest: unknown[]) {
-      texts.push(String((config as { text?: string })?.text ?? config));
-      return original.call(this, config, ...rest);
-    } as never);
-    try {
-      expect(await Promise.all(QUERIES.map((q) => h.ids(q)))).toEqual(alone);
-    } finally {
-      spy.mockRestore();
-    }
+    const { result, texts } = await statementsDuring(() => Promise.all(QUERIES.map((q) => h.ids(q))));
+    expect(result).toEqual(alone);
     const batched = texts.filter((t) => t.includes('lingshu_batch_ord'));
     // Two shapes (a descending page of 3, an ascending one): one statement each.
     expect(batched).toHaveLength(2);
