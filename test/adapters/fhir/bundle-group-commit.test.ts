@@ -131,3 +131,29 @@ for (const kind of ALL_DATABASES) {
     });
   });
 }
+
+describe('BundleGroupCommit under load', () => {
+  it('lets messages that arrive while a group is written wait for a whole group, instead of starting groups of one', async () => {
+    const { BundleGroupCommit } = await import('../../../adapters/fhir/bundle-group-commit');
+    const transactions: number[] = [];
+    const repo = {
+      transaction: async (fn: (r: unknown) => Promise<Bundle[]>) => {
+        const result = await fn({ prepareConditions: async () => undefined });
+        transactions.push(result.length);
+        return result;
+      },
+    };
+    const groups = new BundleGroupCommit(() => repo as never, { maxMessages: 4, parallel: 2 });
+    const done: Bundle = { resourceType: 'Bundle', type: 'transaction-response' };
+    const bundle: Bundle = { resourceType: 'Bundle', type: 'transaction', entry: [] };
+    let release: (b: Bundle) => void = () => undefined;
+    const first = groups.submit(bundle, () => new Promise<Bundle>((resolve) => { release = resolve; }));
+    // Three arrive while the first is written: fewer than a group, so no second group starts until it is done.
+    const next = [1, 2, 3].map(() => groups.submit(bundle, async () => done));
+    await new Promise((r) => setImmediate(r));
+    expect(transactions).toEqual([]);
+    release(done);
+    await Promise.all([first, ...next]);
+    expect(transactions).toEqual([3]);
+  });
+});
