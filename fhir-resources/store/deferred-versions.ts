@@ -4,6 +4,7 @@ import { pgStatement } from './prepared-statements';
 import type { IndexTableRows } from './search-index-port';
 import { VersionWrite, writeVersion } from './version-writer';
 import { storeDialect } from './store-dialect';
+import { concurrentWrite } from './store-outcomes';
 
 /**
  * Versions a PostgreSQL transaction has written but not yet sent, sent together in one statement before anything
@@ -76,6 +77,21 @@ export async function flushVersions(trx: Knex.Transaction): Promise<void> {
   const updated = new Set((result?.rows[0]?.updated as string[] | null) ?? []);
   const lost = p.writes.filter((w) => w.previous !== undefined && !updated.has(`${w.resourceType}/${w.id}`));
   if (lost.length > 0) throw new VersionsNotWritten(lost.map((w) => `${w.resourceType}/${w.id}`));
+}
+
+/**
+ * `result`, once the transaction's pending versions went out, before its COMMIT: the end of a transaction the store
+ * opened. A lost compare-and-set is the caller's 409, as it was when each version went out at its write; the
+ * database's own errors (a lost race to create) stay as they are, for the store to run the transaction again.
+ */
+export async function sentWith<T>(trx: Knex.Transaction, result: T): Promise<T> {
+  try {
+    await flushVersions(trx);
+  } catch (err) {
+    if (err instanceof VersionsNotWritten) throw concurrentWrite(err.refs.join(', '));
+    throw err;
+  }
+  return result;
 }
 
 /** Versions whose compare-and-set found another version: a writer got past the row lock. */

@@ -16,7 +16,7 @@ import { StoreDialect, storeDialect } from './store-dialect';
 import { readHistory } from './store-history';
 import { VersionWrite, writeVersion, writeVersionAlone } from './version-writer';
 import { takeCompanions } from './write-companions';
-import { VersionsNotWritten, deferVersion, flushVersions } from './deferred-versions';
+import { deferVersion, sentWith } from './deferred-versions';
 import { applyJsonPatch } from './json-patch';
 import { nextInstant, parseETag } from './version-stamps';
 import {
@@ -84,17 +84,10 @@ export class KnexRepository implements Repository {
    */
   async transactionWith<T>(fn: (repo: KnexRepository, trx: Knex.Transaction) => Promise<T>): Promise<T> {
     if (this.trx) return fn(this, this.trx);
-    let result: T;
-    try {
-      result = await this.db.transaction(
-        async (trx) => sent(trx, await fn(new KnexRepository(this.db, this.searchIndex, this.options, trx), trx)),
-        this.dialect.transactionConfig,
-      );
-    } catch (err) {
-      // The versions went out only at the end: a lost compare-and-set is the caller's 409, as at the write itself.
-      if (err instanceof VersionsNotWritten) throw concurrentWrite(err.refs.join(', '));
-      throw err;
-    }
+    const result = await this.db.transaction(
+      async (trx) => sentWith(trx, await fn(new KnexRepository(this.db, this.searchIndex, this.options, trx), trx)),
+      this.dialect.transactionConfig,
+    );
     this.options.onCommit?.();
     return result;
   }
@@ -202,12 +195,11 @@ export class KnexRepository implements Repository {
     for (let attempt = 1; ; attempt++) {
       try {
         if (this.trx) return await fn(this.trx);
-        const result = await this.db.transaction(async (trx) => sent(trx, await fn(trx)), this.dialect.transactionConfig);
+        const result = await this.db.transaction(async (trx) => sentWith(trx, await fn(trx)), this.dialect.transactionConfig);
         this.options.onCommit?.();
         return result;
       } catch (err) {
         if (err instanceof OperationOutcomeError) throw err;
-        if (err instanceof VersionsNotWritten) throw concurrentWrite(ref);
         if (!this.dialect.isUniqueViolation(err) && !this.dialect.isWriteConflict(err)) throw err;
         if (this.trx || attempt >= WRITE_ATTEMPTS) throw concurrentWrite(ref);
       }
@@ -401,8 +393,3 @@ export class KnexRepository implements Repository {
   }
 }
 
-/** `result`, once the transaction's pending versions went out (deferred-versions.ts): before its COMMIT. */
-async function sent<T>(trx: Knex.Transaction, result: T): Promise<T> {
-  await flushVersions(trx);
-  return result;
-}
