@@ -14,7 +14,9 @@ import { runMigrations } from './migrations';
  *   same key and the primary key lets exactly one of them record (and run) the fire.
  * - `lingshu_schedule_locks` holds a lease per schedule for the length of a run. A poll that takes longer than
  *   its interval must not be started again on another node while it is still going (croner's `protect` only
- *   covers the local process), so a fire whose lease is held is skipped everywhere. The lease is short (`leaseMs`,
+ *   covers the local process), so a fire that came due while the lease was held is skipped everywhere — also on a
+ *   node whose timer ran late, after the run had ended: a released lease keeps the release time as its
+ *   `locked_until`, and a fire takes the lease only if that is not later than the fire's own time. The lease is short (`leaseMs`,
  *   60 s) and renewed while the job runs (a heartbeat every third of it), so that a node killed mid-run frees the
  *   schedule within one lease; renewal stops at `maxRunMs`, so that a job hung on a live node does not block the
  *   schedule forever either.
@@ -232,9 +234,9 @@ export class Scheduler {
     let lease: Lease | undefined;
     try {
       const started = Date.now();
-      const until = await this.acquireLease(entry.name, Math.min(started + entry.leaseMs, started + entry.maxRunMs));
+      const until = await this.acquireLease(entry.name, fireTime.getTime(), Math.min(started + entry.leaseMs, started + entry.maxRunMs));
       if (until === undefined) {
-        this.log.debug('schedule fire skipped: lease held by a run still in progress', meta);
+        this.log.debug('schedule fire skipped: lease held by a run in progress when the fire came due', meta);
         entry.lastError = null;
         return;
       }
@@ -317,12 +319,12 @@ export class Scheduler {
   }
 
   /**
-   * Takes the lease when it is free or expired; returns its expiry (the token for releasing it) or undefined.
-   * The conditional UPDATE is the compare-and-set: of two nodes racing, one updates one row, the other none.
+   * Takes the lease when it was free or expired at the fire's due time; returns its expiry (the token for releasing
+   * it) or undefined. The conditional UPDATE is the compare-and-set: of two nodes racing, one updates one row, the
+   * other none.
    */
-  private async acquireLease(schedule: string, until: number): Promise<number | undefined> {
-    const now = Date.now();
-    const updated = await this.db(LOCKS).where({ schedule }).andWhere('locked_until', '<=', now)
+  private async acquireLease(schedule: string, dueMs: number, until: number): Promise<number | undefined> {
+    const updated = await this.db(LOCKS).where({ schedule }).andWhere('locked_until', '<=', Math.min(dueMs, Date.now()))
       .update({ owner: this.nodeId, locked_until: until });
     if (updated === 1) return until;
     // Look before inserting: a held lease is the common case for slow jobs and a failed INSERT is logged as an
@@ -337,10 +339,13 @@ export class Scheduler {
     }
   }
 
-  /** Only our own lease is released: if it expired and another node took it, the owner/expiry pair differs. */
+  /**
+   * Only our own lease is released: if it expired and another node took it, the owner/expiry pair differs. The
+   * release time stays as the expiry, so that a fire that came due before it is still skipped when it arrives late.
+   */
   private async releaseLease(schedule: string, until: number): Promise<void> {
     await this.db(LOCKS).where({ schedule, owner: this.nodeId, locked_until: until })
-      .update({ owner: null, locked_until: 0 });
+      .update({ owner: null, locked_until: Math.min(Date.now(), until) });
   }
 
   /**
