@@ -1,10 +1,10 @@
 import type { Knex } from 'knex';
 import { dialectOf } from '../../engine/db';
 import { pgStatement } from './prepared-statements';
-import type { IndexTableRows } from './search-index-port';
 import { VersionWrite, writeVersion } from './version-writer';
 import { storeDialect } from './store-dialect';
 import { concurrentWrite } from './store-outcomes';
+import { sameClearedTables, versionsStatement } from './versions-statement';
 
 /**
  * Versions a PostgreSQL transaction has written but not yet sent, sent together in one statement before anything
@@ -72,9 +72,9 @@ export async function flushVersions(trx: Knex.Transaction): Promise<void> {
     }
     return;
   }
-  const { sql, bindings } = versionsStatement(p.writes);
-  const result = await pgStatement(trx, sql, bindings);
-  const updated = new Set((result?.rows[0]?.updated as string[] | null) ?? []);
+  const statement = versionsStatement(p.writes);
+  const result = await pgStatement(trx, statement.sql, statement.bindings);
+  const updated = statement.updated(result?.rows[0]);
   const lost = p.writes.filter((w) => w.previous !== undefined && !updated.has(`${w.resourceType}/${w.id}`));
   if (lost.length > 0) throw new VersionsNotWritten(lost.map((w) => `${w.resourceType}/${w.id}`));
 }
@@ -134,64 +134,4 @@ function watchQueries(trx: Knex.Transaction): void {
     }
     return unchecked.call(this, conn, obj);
   };
-}
-
-/** The index tables every version with a previous one clears: one list for the whole statement. */
-function sameClearedTables(writes: VersionWrite[]): boolean {
-  const lists = writes.filter((w) => w.clearIndex.length > 0).map((w) => w.clearIndex.join(','));
-  return lists.every((l) => l === lists[0]);
-}
-
-const VERSION_RECORD = 'n int, resource_type varchar, id varchar, previous int, version_id int, last_updated varchar, deleted boolean, content text, method varchar, action varchar, correlation_id varchar, created_at bigint';
-const VERSION_COLUMNS = 'resource_type, id, version_id, last_updated, deleted, content';
-
-/**
- * One statement for many versions, its text fixed by which kinds of rows it writes (so that it is prepared once per
- * shape, not per size): the versions as one JSON array (`u`), each table's rows as one JSON array read into the
- * table's own row type. New versions are inserted, replaced ones updated with a compare-and-set on the version read
- * (the ids updated come back, to tell a lost race), and the old index rows of replaced versions deleted; every
- * sub-statement sees the snapshot from before the statement, so the deletes cannot touch the new index rows.
- */
-function versionsStatement(writes: VersionWrite[]): { sql: string; bindings: Knex.Value[] } {
-  const now = Date.now();
-  const versions = writes.map((w, n) => ({
-    n, resource_type: w.resourceType, id: w.id, previous: w.previous ?? null, version_id: w.versionId, last_updated: w.lastUpdated,
-    deleted: w.deleted, content: w.content, method: w.method, action: w.action, correlation_id: w.correlationId, created_at: now,
-  }));
-  const creates = writes.some((w) => w.previous === undefined);
-  const updates = writes.some((w) => w.previous !== undefined);
-  const parts = [`u AS MATERIALIZED (SELECT * FROM json_to_recordset(CAST(? AS json)) AS u(${VERSION_RECORD}))`];
-  const bindings: Knex.Value[] = [JSON.stringify(versions)];
-  if (creates) parts.push(`vc AS (INSERT INTO fhir_resources (${VERSION_COLUMNS}) SELECT ${VERSION_COLUMNS} FROM u WHERE previous IS NULL)`);
-  if (updates) {
-    parts.push('vu AS (UPDATE fhir_resources r SET version_id = u.version_id, last_updated = u.last_updated, deleted = u.deleted, content = u.content'
-      + ' FROM u WHERE u.previous IS NOT NULL AND r.resource_type = u.resource_type AND r.id = u.id AND r.version_id = u.previous RETURNING r.resource_type, r.id)');
-  }
-  parts.push(`h AS (INSERT INTO fhir_history (${VERSION_COLUMNS}, method) SELECT ${VERSION_COLUMNS}, method FROM u)`);
-  parts.push('o AS (INSERT INTO fhir_outbox (resource_type, resource_id, version_id, action, correlation_id, created_at)'
-    + ' SELECT resource_type, id, version_id, action, correlation_id, created_at FROM u ORDER BY n)');
-  const cleared = writes.find((w) => w.clearIndex.length > 0)?.clearIndex ?? [];
-  cleared.forEach((table, i) => {
-    parts.push(`d${i} AS (DELETE FROM ${table} t USING u WHERE u.previous IS NOT NULL AND t.resource_type = u.resource_type AND t.resource_id = u.id)`);
-  });
-  const rows = byTable([...writes.flatMap((w) => w.index), ...writes.flatMap((w) => w.companions ?? [])]);
-  rows.forEach(({ table, columns, values }, i) => {
-    parts.push(`x${i} AS (INSERT INTO ${table} (${columns.join(', ')}) SELECT ${columns.join(', ')} FROM json_populate_recordset(CAST(NULL AS ${table}), CAST(? AS json)))`);
-    bindings.push(JSON.stringify(values.map((v) => Object.fromEntries(columns.map((c, j) => [c, v[j]])))));
-  });
-  const updated = updates ? `ARRAY(SELECT resource_type || '/' || id FROM vu)` : 'CAST(NULL AS text[])';
-  return { sql: `WITH ${parts.join(', ')} SELECT ${updated} AS updated`, bindings };
-}
-
-/** Rows of all versions merged per table (and column list), tables in name order so that a shape has one text. */
-function byTable(tables: IndexTableRows[]): IndexTableRows[] {
-  const merged = new Map<string, IndexTableRows>();
-  for (const t of tables) {
-    if (t.values.length === 0) continue;
-    const key = `${t.table}(${t.columns.join(',')})`;
-    const into = merged.get(key);
-    if (into) into.values.push(...t.values);
-    else merged.set(key, { table: t.table, columns: t.columns, values: [...t.values] });
-  }
-  return [...merged.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, t]) => t);
 }

@@ -14,7 +14,8 @@ import { prepareForWrite } from './prepare-write';
 import type { IndexTableRows, SearchIndex } from './search-index-port';
 import { StoreDialect, storeDialect } from './store-dialect';
 import { readHistory } from './store-history';
-import { VersionWrite, writeVersion, writeVersionAlone } from './version-writer';
+import { VersionWrite, writeVersion } from './version-writer';
+import { writeAlone } from './alone-batch';
 import { takeCompanions } from './write-companions';
 import { deferVersion, sentWith } from './deferred-versions';
 import { applyJsonPatch } from './json-patch';
@@ -297,7 +298,7 @@ export class KnexRepository implements Repository {
 
   /**
    * A create that is all its transaction would hold, with `companions(stored)` (rows that must commit with it: its
-   * audit record) written with it. On PostgreSQL one statement in autocommit (writeVersionAlone) instead of BEGIN,
+   * audit record) written with it. On PostgreSQL one statement in autocommit (alone-batch.ts) instead of BEGIN,
    * the version, the companions and COMMIT; elsewhere, inside a caller's transaction, or for a resource too large for
    * one statement, an ordinary transaction.
    */
@@ -306,7 +307,7 @@ export class KnexRepository implements Repository {
     if (!this.trx && this.searchIndex.indexRows) {
       const { write, stored } = this.versionWrite(incoming, undefined, 'POST', 'create');
       write.companions = companions(stored);
-      const written = await writeVersionAlone(this.db, this.dialect, write);
+      const written = await writeAlone(this.db, this.dialect, write);
       if (written !== undefined) {
         if (!written) throw concurrentWrite(`${stored.resourceType}/${stored.id}`);
         this.options.onCommit?.();
@@ -339,7 +340,7 @@ export class KnexRepository implements Repository {
       incoming ??= next ? prepareForWrite(next) : ({ resourceType, id } as T);
       const { write, stored } = this.versionWrite(incoming, prev, next ? 'PUT' : 'DELETE', next ? 'update' : 'delete');
       write.companions = companions(stored);
-      const written = await writeVersionAlone(this.db, this.dialect, write);
+      const written = await writeAlone(this.db, this.dialect, write);
       if (written === undefined) return undefined;
       if (written) {
         this.options.onCommit?.();
