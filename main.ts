@@ -10,6 +10,7 @@ import { demoPaymentKeys, withDemoPaymentKeys } from './channels/demo-payment-ke
 import { hospitalChannels } from './channels/hospital-channels';
 import { hospitalOperations } from './channels/hospital-operations';
 import { hospitalConfig } from './channels/hospital-config';
+import { withFreePeerPorts } from './simulators/free-ports';
 import { startSimulatorHost } from './simulators/host';
 import { allPeers, simulatorConfig } from './simulators/peers';
 
@@ -17,6 +18,8 @@ import { allPeers, simulatorConfig } from './simulators/peers';
 async function main(): Promise<void> {
   const config = loadConfig();
   const demo = config.profile === 'demo';
+  // Before anything reads them: the demo hospital's channels and the peers must agree on the peers' ports.
+  if (demo) Object.assign(process.env, await withFreePeerPorts(process.env));
   const paymentKeys = demo ? await demoPaymentKeys() : undefined;
   const hospital = demo ? demoHospital(hospitalConfig(config), { LINGSHU_PORT: String(config.port), ...process.env }, paymentKeys) : hospitalConfig(config);
   // The hospital's channels write into the FHIR store, which the mount below starts before any channel deploys.
