@@ -4,23 +4,13 @@
  */
 import { ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import amqp from 'amqplib';
 import { AMQP_SOCKET_OPTIONS } from '../engine/bus/amqp-socket';
 
 export const ROOT = path.join(__dirname, '..', '..');
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from '../engine/net/free-port';
 
 /**
  * CPU seconds used so far by the engine, PostgreSQL, RabbitMQ and this process (the load generator), from /proc:

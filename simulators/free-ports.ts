@@ -1,4 +1,4 @@
-import net from 'node:net';
+import { freePort } from '../engine/net/free-port';
 
 const PEER_PORT = /^LINGSHU_SIM_[A-Z_]+_PORT$/;
 
@@ -20,15 +20,4 @@ export async function withFreePeerPorts(env: NodeJS.ProcessEnv): Promise<NodeJS.
     out[key] = String(port);
   }
   return out;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
