@@ -142,5 +142,26 @@ describe.each(ALL_DATABASES)('FHIR outbox relay with the in-process bus on %s', 
       expect(new Set(events.deliveries.map((d) => d.id)).size).toBe(30);
       expect(events.deliveries).toHaveLength(30);
     });
+
+    it('a relay stops where another holds rows: a resource\'s later events never leave before its earlier ones', async () => {
+      const repo = fx.repository();
+      const first = (await repo.create(patient('在前'))).resource;
+      await repo.update({ ...first, gender: 'male' });
+      await repo.create(patient('在后'));
+      const [held] = await fx.db('fhir_outbox').whereNull('published_at').orderBy('seq').limit(1).select('seq');
+      // Another node's relay in the middle of publishing the oldest row: it holds its lock.
+      const other = await fx.db.transaction();
+      try {
+        await other('fhir_outbox').where({ seq: held.seq }).forUpdate().select('seq');
+        expect(await relay().publishBatch()).toBe(0);
+      } finally {
+        await other.rollback();
+      }
+      expect(await relay().publishBatch()).toBe(3);
+      await eventually('3 events', () => events.deliveries.length >= 3);
+      expect(events.deliveries.map((d) => `${(d.body as { id: string }).id === first.id ? 'first' : 'second'} ${(d.body as { versionId: string }).versionId}`))
+        .toEqual(['first 1', 'first 2', 'second 1']);
+      expect(await relay().backlog()).toBe(0);
+    });
   }
 });
