@@ -11,9 +11,9 @@ import { sameClearedTables, versionsStatement } from './versions-statement';
  * statement: a group commit. Under 50 clients each write was a statement of its own, and on this kind of machine a
  * statement costs both processes far more than the rows it writes (a backend woken, a socket write, a commit).
  *
- * The statement is all or nothing: it fails unless every compare-and-set holds (versions-statement.ts). When it
- * fails, whatever the reason (a writer that got in between, a duplicate id), nothing was written, and each version
- * goes again on its own, so that each writer learns its own outcome exactly as without the batch.
+ * The statement is all or nothing: it fails unless every compare-and-set holds (versions-statement.ts). When
+ * PostgreSQL refuses it (a writer that got in between, a duplicate id), nothing was written, and each version goes
+ * again on its own, so that each writer learns its own outcome exactly as without the batch.
  */
 
 interface Ask {
@@ -73,9 +73,12 @@ async function statement(db: Knex, asks: Ask[]): Promise<void> {
   let row: Record<string, unknown> | undefined;
   try {
     row = (await pgStatement(db, s.sql, s.bindings))?.rows[0];
-  } catch {
-    // Nothing of the statement was written: each version again on its own tells its writer what happened to it.
-    await Promise.all(asks.map((a) => alone(db, a)));
+  } catch (err) {
+    // Refused by PostgreSQL, nothing of the statement was written: each version again on its own tells its writer
+    // what happened to it. A lost connection may have lost the answer to a commit: sending again could write an
+    // update twice, so each writer gets the error, as it would have for its own statement.
+    if (refused(err)) await Promise.all(asks.map((a) => alone(db, a)));
+    else for (const a of asks) a.reject(err);
     return;
   }
   s.returnCompanions(row);
@@ -88,6 +91,16 @@ async function alone(db: Knex, a: Ask): Promise<void> {
   } catch (err) {
     a.reject(err);
   }
+}
+
+/**
+ * An error PostgreSQL answered the statement with (a SQLSTATE), other than the classes that leave its outcome unknown:
+ * connection exceptions (08), insufficient resources (53), operator intervention (57, a shutdown), system errors (58,
+ * XX).
+ */
+function refused(err: unknown): boolean {
+  const code = (err as { code?: unknown })?.code;
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) && !/^(08|53|57|58|XX)/.test(code);
 }
 
 function indexRows(w: VersionWrite): number {

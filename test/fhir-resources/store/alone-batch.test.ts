@@ -1,5 +1,6 @@
 import { Operator } from '@medplum/core';
 import type { Patient } from '@medplum/fhirtypes';
+import * as preparedStatements from '../../../fhir-resources/store/prepared-statements';
 import type { IndexTableRows } from '../../../fhir-resources/store/search-index-port';
 import { statementsDuring } from './pg-statements';
 import { countRows, openStore, patient, StoreFixture } from './store-fixture';
@@ -96,6 +97,23 @@ describe('versions written alone in one turn, on PostgreSQL', () => {
     expect((await fx.db(NOTES).whereIn('content', [`a ${a.id}`, `b ${b.id}`, `c ${c.id}`])).map((n) => n.content.slice(0, 1)).sort()).toEqual(['a', 'b', 'c']);
     expect(await mrnIds('U3')).toEqual([]);
     expect(await mrnIds('U2')).toEqual([b.id]);
+  });
+
+  it('give every writer the error when the connection drops under the statement, without sending any version again', async () => {
+    const repo = fx.repository();
+    const lost = Object.assign(new Error('Connection terminated unexpectedly'), { code: undefined });
+    const pgStatement = preparedStatements.pgStatement;
+    const spy = jest.spyOn(preparedStatements, 'pgStatement').mockImplementation((q, sql, params) =>
+      (sql.includes('json_to_recordset') ? Promise.reject(lost) : pgStatement(q, sql, params)));
+    try {
+      const { result, texts } = await statementsDuring(() => Promise.allSettled(['L1', 'L2'].map((mrn) => repo.createAlone(withMrn('吴', mrn), () => []))));
+      // Whether the lost statement committed is unknown: sent again, an update could be written twice.
+      expect(result.map((r) => r.status)).toEqual(['rejected', 'rejected']);
+      expect(result.map((r) => (r as PromiseRejectedResult).reason)).toEqual([lost, lost]);
+      expect(single(texts)).toHaveLength(0);
+    } finally {
+      spy.mockRestore();
+    }
   });
 
   it('send two writes of one resource in one turn one after the other: both land, in some order', async () => {
