@@ -16,10 +16,10 @@ import { runMigrations } from './migrations';
  *   its interval must not be started again on another node while it is still going (croner's `protect` only
  *   covers the local process), so a fire that came due while the lease was held is skipped everywhere — also on a
  *   node whose timer ran late, after the run had ended: a released lease keeps the release time as its
- *   `locked_until`, and a fire takes the lease only if that is not later than the fire's own time. The lease is short (`leaseMs`,
- *   60 s) and renewed while the job runs (a heartbeat every third of it), so that a node killed mid-run frees the
- *   schedule within one lease; renewal stops at `maxRunMs`, so that a job hung on a live node does not block the
- *   schedule forever either.
+ *   `locked_until`, and a fire takes the lease only if that is not later than the fire's own time. The lease is
+ *   short (`leaseMs`, 60 s) and renewed while the job runs (a heartbeat every third of it), so that a node killed
+ *   mid-run frees the schedule within one lease; renewal stops at `maxRunMs`, so that a job hung on a live node does
+ *   not block the schedule forever either.
  *
  * Lease times are the nodes' own clocks (epoch ms): portable across the five dialects, at the price that node
  * clocks must agree to well under `maxRunMs` — they must agree to under a second anyway for fire times to match.

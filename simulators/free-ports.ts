@@ -11,13 +11,9 @@ const PEER_PORT = /^LINGSHU_SIM_[A-Z_]+_PORT$/;
  */
 export async function withFreePeerPorts(env: NodeJS.ProcessEnv): Promise<NodeJS.ProcessEnv> {
   const out = { ...env };
-  const taken = new Set<number>();
+  // freePort never gives one port twice in a process: each peer gets its own.
   for (const [key, value] of Object.entries(env)) {
-    if (!PEER_PORT.test(key) || value?.trim() !== '0') continue;
-    let port: number;
-    do port = await freePort(); while (taken.has(port));
-    taken.add(port);
-    out[key] = String(port);
+    if (PEER_PORT.test(key) && value?.trim() === '0') out[key] = String(await freePort());
   }
   return out;
 }

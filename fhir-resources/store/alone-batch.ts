@@ -18,7 +18,6 @@ import { sameClearedTables, versionsStatement } from './versions-statement';
 
 interface Ask {
   w: VersionWrite;
-  dialect: StoreDialect;
   resolve: (written: boolean | undefined) => void;
   reject: (err: unknown) => void;
 }
@@ -40,15 +39,15 @@ export function writeAlone(db: Knex, dialect: StoreDialect, w: VersionWrite): Pr
   let batch = batches.get(db);
   if (!batch) {
     batch = new TurnBatch((groups) => {
-      for (const asks of groups.values()) void send(db, asks);
+      for (const asks of groups.values()) void send(db, dialect, asks);
     });
     batches.set(db, batch);
   }
   const into = batch;
-  return new Promise((resolve, reject) => into.add(0, { w, dialect, resolve, reject }));
+  return new Promise((resolve, reject) => into.add(0, { w, resolve, reject }));
 }
 
-async function send(db: Knex, asks: Ask[]): Promise<void> {
+async function send(db: Knex, dialect: StoreDialect, asks: Ask[]): Promise<void> {
   // Two versions of one resource in one statement would both read the same snapshot: the second goes on its own.
   const seen = new Set<string>();
   const together: Ask[] = [];
@@ -58,15 +57,15 @@ async function send(db: Knex, asks: Ask[]): Promise<void> {
     (seen.has(ref) ? apart : together).push(ask);
     seen.add(ref);
   }
-  const sends = apart.map((a) => alone(db, a));
-  for (let i = 0; i < together.length; i += MAX_BATCH) sends.push(statement(db, together.slice(i, i + MAX_BATCH)));
+  const sends = apart.map((a) => alone(db, dialect, a));
+  for (let i = 0; i < together.length; i += MAX_BATCH) sends.push(statement(db, dialect, together.slice(i, i + MAX_BATCH)));
   await Promise.all(sends);
 }
 
-async function statement(db: Knex, asks: Ask[]): Promise<void> {
+async function statement(db: Knex, dialect: StoreDialect, asks: Ask[]): Promise<void> {
   const writes = asks.map((a) => a.w);
   if (asks.length === 1 || !sameClearedTables(writes)) {
-    await Promise.all(asks.map((a) => alone(db, a)));
+    await Promise.all(asks.map((a) => alone(db, dialect, a)));
     return;
   }
   const s = versionsStatement(writes, true);
@@ -77,7 +76,7 @@ async function statement(db: Knex, asks: Ask[]): Promise<void> {
     // Refused by PostgreSQL, nothing of the statement was written: each version again on its own tells its writer
     // what happened to it. A lost connection may have lost the answer to a commit: sending again could write an
     // update twice, so each writer gets the error, as it would have for its own statement.
-    if (refused(err)) await Promise.all(asks.map((a) => alone(db, a)));
+    if (refused(err)) await Promise.all(asks.map((a) => alone(db, dialect, a)));
     else for (const a of asks) a.reject(err);
     return;
   }
@@ -85,9 +84,9 @@ async function statement(db: Knex, asks: Ask[]): Promise<void> {
   for (const a of asks) a.resolve(true);
 }
 
-async function alone(db: Knex, a: Ask): Promise<void> {
+async function alone(db: Knex, dialect: StoreDialect, a: Ask): Promise<void> {
   try {
-    a.resolve(await writeVersionAlone(db, a.dialect, a.w));
+    a.resolve(await writeVersionAlone(db, dialect, a.w));
   } catch (err) {
     a.reject(err);
   }

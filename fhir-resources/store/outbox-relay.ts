@@ -2,7 +2,6 @@ import { Knex } from 'knex';
 import type winston from 'winston';
 import { Bus, RetryPolicy, TopicMessage, retryDelay } from '../../engine/bus/bus';
 import { childLogger } from '../../engine/logger';
-import { pgStatement } from './prepared-statements';
 import { StoreDialect, storeDialect } from './store-dialect';
 
 export const FHIR_EXCHANGE = 'fhir';
@@ -130,11 +129,10 @@ export class OutboxRelay {
 
   /** One claim → publish → mark cycle of at most batchSize rows. Throws when the bus refuses them. */
   async publishBatch(): Promise<number> {
-    if (this.dialect.name === 'postgres') {
+    const claimRun = this.dialect.claimOutboxRun;
+    if (claimRun) {
       return this.db.transaction(async (trx) => {
-        const claimed = (await pgStatement(trx, CLAIM_RUN_PG, [this.batchSize, this.batchSize, Date.now()]))?.rows ?? [];
-        const rows = (claimed as unknown as OutboxRow[])
-          .sort((a, b) => Number(a.seq) - Number(b.seq));
+        const rows = await claimRun(trx, this.batchSize, Date.now()) as unknown as OutboxRow[];
         // Marked in the claim, and committed only once the bus confirmed them: a refusal rolls the marks back.
         if (rows.length > 0) await this.bus.publishTopic(FHIR_EXCHANGE, rows.map(toTopicMessage));
         return rows.length;
@@ -203,19 +201,6 @@ export class OutboxRelay {
     return next;
   }
 }
-
-/**
- * The PostgreSQL claim, in one statement instead of three (the oldest unpublished rows, their row locks, the marks):
- * under a clinical load the relay's cycles were a quarter of all the statements PostgreSQL ran. Rows another relay
- * holds are skipped, and only the unbroken run from the oldest candidate is taken, as on the other databases; a row
- * another relay marked since the candidates were read is re-checked under its lock and left out.
- */
-const CLAIM_RUN_PG = `WITH c AS MATERIALIZED (
-    SELECT seq, row_number() OVER (ORDER BY seq) AS rn FROM (SELECT seq FROM fhir_outbox WHERE published_at IS NULL ORDER BY seq LIMIT ?) s),
-  l AS MATERIALIZED (SELECT o.seq FROM fhir_outbox o WHERE o.seq IN (SELECT seq FROM c) AND o.published_at IS NULL FOR UPDATE SKIP LOCKED),
-  run AS (SELECT c.seq FROM c WHERE c.rn < COALESCE((SELECT min(g.rn) FROM c g WHERE g.seq NOT IN (SELECT seq FROM l)), CAST(? AS bigint) + 1))
-UPDATE fhir_outbox o SET published_at = ? FROM run WHERE o.seq = run.seq
-RETURNING o.seq, o.resource_type, o.resource_id, o.version_id, o.action, o.correlation_id, o.created_at`;
 
 export function toTopicMessage(row: OutboxRow): TopicMessage {
   const body: FhirChangeEvent = {

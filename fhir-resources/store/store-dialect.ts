@@ -1,5 +1,6 @@
 import { Knex } from 'knex';
 import { Dialect, dialectOf, isUniqueViolation } from '../../engine/db';
+import { pgStatement } from './prepared-statements';
 
 /**
  * Every SQL difference the FHIR store has to know about, for SQLite, PostgreSQL, MySQL/MariaDB, SQL Server and
@@ -36,6 +37,12 @@ export interface StoreDialect {
   lockAllUntilCommit(trx: Knex.Transaction, keys: string[]): Promise<void>;
   /** Lock the given outbox rows that no one else holds, skipping those another relay has locked. */
   lockUnpublishedOutboxRows(trx: Knex.Transaction, seqs: number[]): Promise<Array<Record<string, unknown>>>;
+  /**
+   * Where one statement can do it (PostgreSQL): claims the unbroken run of unpublished rows from the oldest, skipping
+   * none another relay holds, locks and marks them published at `publishedAt`, returning them in seq order. The
+   * marks stand only if the transaction commits. Elsewhere the relay reads candidates, locks them and marks them.
+   */
+  claimOutboxRun?(trx: Knex.Transaction, limit: number, publishedAt: number): Promise<Array<Record<string, unknown>>>;
   isUniqueViolation(err: unknown): boolean;
   /** Deadlocks and serialisation failures: a concurrent writer got there first. */
   isWriteConflict(err: unknown): boolean;
@@ -104,9 +111,10 @@ export function storeDialect(db: Knex): StoreDialect {
         return trx.raw(`SELECT ${quoted} FROM "fhir_outbox" WHERE "seq" IN (${marks}) AND "published_at" IS NULL FOR UPDATE SKIP LOCKED`, seqs)
           .then((rows: unknown) => (rows as Array<Record<string, unknown>>).sort((a, b) => Number(a.seq) - Number(b.seq)));
       }
-      // PostgreSQL 9.5+, MySQL 8+, MariaDB 10.6+.
+      // MySQL 8+, MariaDB 10.6+ (PostgreSQL claims with claimOutboxRun).
       return trx('fhir_outbox').select(OUTBOX_COLUMNS).whereIn('seq', seqs).whereNull('published_at').orderBy('seq').forUpdate().skipLocked();
     },
+    ...(name === 'postgres' ? { claimOutboxRun: claimOutboxRunOnPostgres } : {}),
     isUniqueViolation: (err) => isUniqueViolation(err) || (err as { errorNum?: number })?.errorNum === 1,
     isWriteConflict(err) {
       const e = err as { code?: string; errno?: number; errorNum?: number };
@@ -115,4 +123,22 @@ export function storeDialect(db: Knex): StoreDialect {
     },
     bool: (value) => value === true || value === 1 || value === '1' || value === 't',
   };
+}
+
+/**
+ * The relay's claim on PostgreSQL, in one statement instead of three (the oldest unpublished rows, their row locks,
+ * the marks): under a clinical load the relay's cycles were a quarter of all the statements PostgreSQL ran. Rows
+ * another relay holds are skipped, and only the unbroken run from the oldest candidate is taken, as on the other
+ * databases; a row another relay marked since the candidates were read is re-checked under its lock and left out.
+ */
+const CLAIM_RUN_PG = `WITH c AS MATERIALIZED (
+    SELECT seq, row_number() OVER (ORDER BY seq) AS rn FROM (SELECT seq FROM fhir_outbox WHERE published_at IS NULL ORDER BY seq LIMIT ?) s),
+  l AS MATERIALIZED (SELECT o.seq FROM fhir_outbox o WHERE o.seq IN (SELECT seq FROM c) AND o.published_at IS NULL FOR UPDATE SKIP LOCKED),
+  run AS (SELECT c.seq FROM c WHERE c.rn < COALESCE((SELECT min(g.rn) FROM c g WHERE g.seq NOT IN (SELECT seq FROM l)), CAST(? AS bigint) + 1))
+UPDATE fhir_outbox o SET published_at = ? FROM run WHERE o.seq = run.seq
+RETURNING o.seq, o.resource_type, o.resource_id, o.version_id, o.action, o.correlation_id, o.created_at`;
+
+async function claimOutboxRunOnPostgres(trx: Knex.Transaction, limit: number, publishedAt: number): Promise<Array<Record<string, unknown>>> {
+  const rows = (await pgStatement(trx, CLAIM_RUN_PG, [limit, limit, publishedAt]))?.rows ?? [];
+  return rows.sort((a, b) => Number(a.seq) - Number(b.seq));
 }
