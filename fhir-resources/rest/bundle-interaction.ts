@@ -5,6 +5,7 @@ import type { FhirContext, FhirRequest, FhirResponse } from './fhir-request';
 import { invalidRequest, statusOf } from './http-outcomes';
 import { errorOutcome } from './error-outcome';
 import { UrnReferences } from './urn-references';
+import { cooperate } from '../../engine/runtime/cooperative-yield';
 
 /*
  * batch and transaction Bundles (http://hl7.org/fhir/R4/http.html#transaction). Each entry becomes a FhirRequest
@@ -161,6 +162,9 @@ function conditionsOf(ordered: Prepared[]): string[] {
 }
 
 async function run(ctx: FhirContext, outer: FhirRequest, p: Prepared, refs: UrnReferences | undefined, execute: Execute): Promise<FhirResponse> {
+  // An entry's validation and index rows are CPU work: a Bundle of many (or many Bundles in one group commit) must
+  // not hold the event loop from the senders waiting for their acknowledgements.
+  await cooperate();
   try {
     return await execute(ctx, toRequest(ctx, outer, p, refs));
   } catch (err) {

@@ -49,22 +49,33 @@ const ONE_SQL = `${SELECT} FROM ${INDEX_TABLES.token} x ${JOIN_RESOURCE}
  * Several: each probes the token index on its own (LATERAL), which PostgreSQL plans in a third of the time of a
  * semi-join on the arrays' rows.
  */
-const MANY_SQL = `${SELECT} FROM unnest(?::text[], ?::text[], ?::text[]) AS k(t, s, v)
+const MANY_FROM = `FROM unnest(?::text[], ?::text[], ?::text[]) AS k(t, s, v)
   JOIN LATERAL (SELECT * FROM ${INDEX_TABLES.token} i WHERE i.resource_type = k.t AND i.param = 'identifier' AND i.system = k.s AND i.value = k.v) x ON true
   ${JOIN_RESOURCE} ORDER BY r.id`;
+const MANY_SQL = `${SELECT} ${MANY_FROM}`;
+/**
+ * Several, their matches locked: PostgreSQL locks the rows as the sort hands them out, so two transactions lock
+ * common matches in the same order (by id) and do not deadlock on them.
+ */
+const MANY_LOCKED_SQL = `${SELECT}, r.version_id, r.last_updated ${MANY_FROM} FOR UPDATE OF r`;
 
 /**
  * The rows (id, content) each condition's search would page through, ordered by id in the database's collation as its
  * page is, each resource once.
  */
-export async function lookUpIdentifiers(db: Knex | Knex.Transaction, conditions: IdentifierCondition[]): Promise<Array<Array<Record<string, unknown>>>> {
+export async function lookUpIdentifiers(
+  db: Knex | Knex.Transaction, conditions: IdentifierCondition[], lockMatches?: SearchOptions['lockMatches'],
+): Promise<Array<Array<Record<string, unknown>>>> {
   const keyOf = (t: unknown, s: unknown, v: unknown): string => `${String(t)}\u0000${String(s)}\u0000${String(v)}`;
   const found = new Map<string, Map<string, Record<string, unknown>>>();
   const [one] = conditions;
-  const result = conditions.length === 1
-    ? await db.raw(ONE_SQL, [one.resourceType, one.system, one.value])
-    : await db.raw(MANY_SQL, [conditions.map((c) => c.resourceType), conditions.map((c) => c.system), conditions.map((c) => c.value)]);
+  const many = [conditions.map((c) => c.resourceType), conditions.map((c) => c.system), conditions.map((c) => c.value)];
+  const lock = lockMatches && (db as Knex.Transaction).isTransaction;
+  const result = lock
+    ? await db.raw(MANY_LOCKED_SQL, many)
+    : conditions.length === 1 ? await db.raw(ONE_SQL, [one.resourceType, one.system, one.value]) : await db.raw(MANY_SQL, many);
   for (const row of result.rows as Array<Record<string, unknown>>) {
+    if (lock) lockMatches({ resourceType: String(row.resource_type), id: String(row.id), versionId: Number(row.version_id), lastUpdated: String(row.last_updated), content: String(row.content) });
     const key = keyOf(row.resource_type, row.system, row.value);
     let byId = found.get(key);
     if (!byId) found.set(key, (byId = new Map()));

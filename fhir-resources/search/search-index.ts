@@ -154,7 +154,7 @@ export class KnexSearchIndex implements SearchIndex {
       if (condition) conditions.set(q, condition);
     }
     if (conditions.size > 0) {
-      const found = await lookUpIdentifiers(db, [...conditions.values()]);
+      const found = await lookUpIdentifiers(db, [...conditions.values()], options.lockMatches);
       [...conditions.keys()].forEach((q, i) => rowsOf.set(q, found[i].slice(0, q.count + 1)));
     }
     // One search alone gains nothing from a union: it runs as the others do.

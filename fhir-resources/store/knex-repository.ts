@@ -2,7 +2,7 @@ import { Knex } from 'knex';
 import { OperationOutcomeError, SearchRequest, generateId, parseSearchRequest } from '@medplum/core';
 import type { Resource, ResourceType } from '@medplum/fhirtypes';
 import type {
-  CreateOptions, HistoryOptions, HistoryResult, JsonPatchOperation, Repository, RequestContext, SearchOptions,
+  CreateOptions, HistoryOptions, HistoryResult, JsonPatchOperation, Repository, RequestContext, SearchOptions, LockedMatch,
   SearchResult, UpdateOptions, WriteResult,
 } from './repository';
 import { forgetLockedRow, lockedRow, rememberLockedRow } from './locked-rows';
@@ -287,7 +287,9 @@ export class KnexRepository implements Repository {
     if (requests.length < 2) return;
     let results: SearchResult[];
     try {
-      results = await this.searchIndex.searchMany(this.trx, requests.map((r) => r.request), { strict: true });
+      // The matches are locked as they are read: a conditional update of one then finds its row locked and read.
+      const lockMatches = (m: LockedMatch) => rememberLockedRow<CurrentRow>(this.trx!, `${m.resourceType}/${m.id}`, { ...m, deleted: false });
+      results = await this.searchIndex.searchMany(this.trx, requests.map((r) => r.request), { strict: true, lockMatches });
     } catch (err) {
       // A search the strict parser refuses is refused again, located, by its own interaction.
       if (err instanceof OperationOutcomeError) return;

@@ -94,6 +94,20 @@ export interface SearchOptions {
   strict?: boolean;
   /** Access control (fhir-resources/auth): rows outside it are not found. */
   restriction?: RowRestriction;
+  /**
+   * In a transaction: the matches the search can lock as it reads them (SELECT … FOR UPDATE) are locked, and each is
+   * handed here with its version columns, for a write that follows to use instead of reading the row again.
+   */
+  lockMatches?: (row: LockedMatch) => void;
+}
+
+/** A current row a search locked (SearchOptions.lockMatches). */
+export interface LockedMatch {
+  resourceType: string;
+  id: string;
+  versionId: number;
+  lastUpdated: string;
+  content: string;
 }
 
 export interface Repository {

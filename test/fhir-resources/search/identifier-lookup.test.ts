@@ -7,6 +7,7 @@ import { executeBundle } from '../../../fhir-resources/rest/bundle-executor';
 import { identifierCondition } from '../../../fhir-resources/search/identifier-lookup';
 import { KnexSearchIndex } from '../../../fhir-resources/search/search-index';
 import { parseFhirSearchUrl } from '../../../fhir-resources/search/search-request';
+import * as currentRow from '../../../fhir-resources/store/current-row';
 import { KnexRepository } from '../../../fhir-resources/store/knex-repository';
 import { migrateFhirStore } from '../../../fhir-resources/store/store-migrations';
 import { ALL_DATABASES, createTestDatabase, TestDatabase } from '../../support/databases';
@@ -126,5 +127,27 @@ describe.each(ALL_DATABASES)('identifier conditions on %s', (kind) => {
       spy.mockRestore();
     }
     expect(asked).toEqual([[`Patient?identifier=${MRN}|B1`, `Encounter?identifier=${VISIT}|B1`]]);
+  });
+  it('a transaction locks the matches it reads ahead, and a conditional update of one reads its row no more', async () => {
+    const reads = jest.spyOn(currentRow, 'readCurrentRow');
+    const [m1] = (await index.search(db, request(conditions[0]))).resources as Patient[];
+    try {
+      await db.transaction(async (trx) => {
+        const tx = new KnexRepository(db, index, { codec: repo['codec'] }, trx);
+        await tx.prepareConditions([conditions[0], conditions[5]]);
+        if (kind === 'postgres') {
+          // Another writer cannot take the row now.
+          await expect(db.raw('SELECT id FROM fhir_resources WHERE resource_type = ? AND id = ? FOR UPDATE NOWAIT', ['Patient', m1.id]))
+            .rejects.toMatchObject({ code: '55P03' });
+        }
+        const written = await tx.conditionalUpdate({ ...m1, gender: 'female' }, `identifier=${MRN}|M1`);
+        expect(written.resource.meta?.versionId).toBe(String(Number(m1.meta!.versionId) + 1));
+        expect(reads).toHaveBeenCalledTimes(kind === 'postgres' ? 0 : 1);
+        await trx.rollback();
+      }).catch((err) => { if (err) throw err; });
+    } finally {
+      reads.mockRestore();
+    }
+    expect((await repo.read<Patient>('Patient', m1.id!)).gender).toBeUndefined();
   });
 });
