@@ -23,6 +23,42 @@ export function jsonShapeIssues(body: unknown): OperationOutcomeIssue[] {
   if (typeof resourceType !== 'string' || resourceType === '') {
     return [issue('required', 'the resource has no resourceType', 'Resource.resourceType')];
   }
+  return withinLimits(body) ? [] : locatedShapeIssues(body, resourceType);
+}
+
+/**
+ * The same walk without paths: every write passes it (twice, before and after the store's copy), and building a
+ * path string for every object and array of a resource that keeps to the limits was most of its cost.
+ */
+function withinLimits(body: object): boolean {
+  const values: unknown[] = [body];
+  const depths: number[] = [1];
+  while (values.length > 0) {
+    const value = values.pop() as object;
+    const depth = depths.pop() as number;
+    if (depth > MAX_NESTING_DEPTH) return false;
+    if (Array.isArray(value)) {
+      if (value.length > MAX_ARRAY_LENGTH) return false;
+      for (const item of value) {
+        if (typeof item === 'object' && item !== null) {
+          values.push(item);
+          depths.push(depth + 1);
+        }
+      }
+    } else {
+      for (const key in value) {
+        const item = (value as Record<string, unknown>)[key];
+        if (typeof item === 'object' && item !== null) {
+          values.push(item);
+          depths.push(depth + 1);
+        }
+      }
+    }
+  }
+  return true;
+}
+
+function locatedShapeIssues(body: object, resourceType: string): OperationOutcomeIssue[] {
   const issues: OperationOutcomeIssue[] = [];
   const stack: { value: unknown; path: string; depth: number }[] = [{ value: body, path: resourceType, depth: 1 }];
   while (stack.length > 0) {
