@@ -29,17 +29,24 @@ export interface ComboDefinition {
    * (a random page each).
    */
   withSystem?: boolean;
+  /**
+   * The combo whose pairs are a superset of this one's, because this one's reference parameter is that one's narrowed
+   * (`patient` is `subject.where(resolve() is Patient)`). A pair in both is written once, under this combo's name, and
+   * a search of the wider combo reads both names: an Observation of a patient then has two combo rows, not four.
+   */
+  narrows?: string;
 }
 
 /**
  * `patient` has combos of its own although it is `subject` narrowed to Patients: its expression (`subject.where(
- * resolve() is Patient)`) does not index an absolute URL that `subject` does, and a combo must match exactly.
+ * resolve() is Patient)`) does not index an absolute URL that `subject` does, and a combo must match exactly. Such a
+ * subject's pair has a row under `subject+…` alone.
  */
 const CHART: readonly ComboDefinition[] = [
   { name: 'subject+code', reference: 'subject', token: 'code' },
-  { name: 'patient+code', reference: 'patient', token: 'code' },
+  { name: 'patient+code', reference: 'patient', token: 'code', narrows: 'subject+code' },
   { name: 'subject+system|code', reference: 'subject', token: 'code', withSystem: true },
-  { name: 'patient+system|code', reference: 'patient', token: 'code', withSystem: true },
+  { name: 'patient+system|code', reference: 'patient', token: 'code', withSystem: true, narrows: 'subject+system|code' },
 ];
 
 export const COMBO_DEFINITIONS: Readonly<Record<string, readonly ComboDefinition[]>> = {
@@ -69,22 +76,34 @@ export const COMBO_VALUE_WIDTH = 400;
 
 /** The combo rows of a resource, from its own index rows (after the privacy digests). */
 export function comboRows(resourceType: string, rows: IndexRows): Array<[param: string, value: string, dateLow: string | null, dateHigh: string | null]> {
-  const out: Array<[string, string, string | null, string | null]> = [];
   const [low, high] = sortDates(rows);
-  for (const combo of COMBO_DEFINITIONS[resourceType] ?? []) {
-    const seen = new Set<string>();
+  const combos = COMBO_DEFINITIONS[resourceType] ?? [];
+  const valuesOf = new Map<string, Set<string>>();
+  for (const combo of combos) {
+    const values = new Set<string>();
     const targets = rows.reference.filter((r) => r.param === combo.reference && r.target_type && r.target_id);
     const codes = rows.token.filter((t) => t.param === combo.token && t.value !== null && t.value !== undefined && (!combo.withSystem || systemFits(t.system)));
     for (const target of targets) {
       for (const code of codes) {
         const value = comboValue(String(target.target_type), String(target.target_id), combo.withSystem ? `${code.system}|${code.value}` : String(code.value));
-        if (seen.has(value) || value.length > COMBO_VALUE_WIDTH) continue;
-        seen.add(value);
-        out.push([combo.name, value, low, high]);
+        if (value.length <= COMBO_VALUE_WIDTH) values.add(value);
       }
+    }
+    valuesOf.set(combo.name, values);
+  }
+  const out: Array<[string, string, string | null, string | null]> = [];
+  for (const combo of combos) {
+    const narrower = combos.filter((c) => c.narrows === combo.name).map((c) => valuesOf.get(c.name)!);
+    for (const value of valuesOf.get(combo.name)!) {
+      if (!narrower.some((values) => values.has(value))) out.push([combo.name, value, low, high]);
     }
   }
   return out;
+}
+
+/** The combo row names a search of `combo` reads: its own, and those of the combos that narrow it (`narrows`). */
+export function comboNames(resourceType: string, combo: string): string[] {
+  return [combo, ...(COMBO_DEFINITIONS[resourceType] ?? []).filter((c) => c.narrows === combo).map((c) => c.name)];
 }
 
 /** The lowest low and the highest high of the resource's COMBO_SORT_PARAM rows; null without any. */
@@ -103,6 +122,8 @@ function sortDates(rows: IndexRows): [string | null, string | null] {
 
 export interface ComboPlan {
   name: string;
+  /** The row names to read (comboNames). */
+  names: string[];
   value: string;
   /** The filters the combo row stands for; the others still apply. */
   consumed: Set<Filter>;
@@ -124,10 +145,10 @@ export function planCombo(resourceType: string, filters: readonly Filter[], stor
     const { system, code } = token.c;
     if (combo.withSystem) {
       const value = systemFits(system) ? comboValue(target.t.type, target.t.id, `${system}|${stored(combo.token, code)}`) : undefined;
-      if (value !== undefined && value.length <= COMBO_VALUE_WIDTH) return { name: combo.name, value, consumed: new Set([target.f, token.f]) };
+      if (value !== undefined && value.length <= COMBO_VALUE_WIDTH) return { name: combo.name, names: comboNames(resourceType, combo.name), value, consumed: new Set([target.f, token.f]) };
       continue;
     }
-    fallback ??= { name: combo.name, value: comboValue(target.t.type, target.t.id, stored(combo.token, code)), consumed: new Set(system === undefined ? [target.f, token.f] : [target.f]) };
+    fallback ??= { name: combo.name, names: comboNames(resourceType, combo.name), value: comboValue(target.t.type, target.t.id, stored(combo.token, code)), consumed: new Set(system === undefined ? [target.f, token.f] : [target.f]) };
   }
   return fallback;
 }

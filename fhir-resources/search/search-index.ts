@@ -192,7 +192,10 @@ export class KnexSearchIndex implements SearchIndex {
     let sortedByCombo: string | undefined;
     if (combo && ctx.takeDriver('r')) {
       const value = templateKey ? slotMarker(0) : combo.value;
-      const comboRange = (q: Knex.QueryBuilder) => q.where('c0.resource_type', type).where('c0.param', combo.name).where('c0.value', value);
+      const comboRange = (q: Knex.QueryBuilder) => {
+        q.where('c0.resource_type', type);
+        return (combo.names.length === 1 ? q.where('c0.param', combo.name) : q.whereIn('c0.param', combo.names)).where('c0.value', value);
+      };
       if (sortsByComboDate(request)) {
         // A chart read newest first: the combo's rows are joined, one per resource, and carry the sort date. Other
         // filters are then a probe of their owner index per candidate (filter-conditions.ts `exists`, no driver).

@@ -138,7 +138,31 @@ const steps: MigrationStep[] = [
     await backfillComboDates(db);
     await replaceIndex(db, COMBO_TABLE, `${COMBO_TABLE}_value`, ['resource_type', 'param', 'value', 'resource_id', 'date_low', 'date_high']);
   },
+  async (db: Knex) => {
+    // A pair in a combo and in the combo that narrows it (combo-index.ts `narrows`) keeps only the narrower's row;
+    // searches of the wider combo read both names. The combos as declared when this step was written.
+    for (const resourceType of ['Observation', 'DiagnosticReport']) {
+      for (const [wide, narrow] of [['subject+code', 'patient+code'], ['subject+system|code', 'patient+system|code']]) {
+        await dropNarrowedComboRows(db, resourceType, wide, narrow);
+      }
+    }
+  },
 ];
+
+/** Deletes the `wide` combo rows of `resourceType` that a `narrow` row of the same resource and value stands for. */
+export async function dropNarrowedComboRows(db: Knex, resourceType: string, wide: string, narrow: string): Promise<void> {
+  const d = storeDialect(db);
+  if (d.name === 'mysql' || d.name === 'mssql') {
+    // MySQL refuses a DELETE whose subquery reads the same table; both take a join instead.
+    await db.raw(`DELETE w FROM ${COMBO_TABLE} w JOIN ${COMBO_TABLE} n
+      ON n.resource_type = w.resource_type AND n.resource_id = w.resource_id AND n.param = ? AND n.value = w.value
+      WHERE w.resource_type = ? AND w.param = ?`, [narrow, resourceType, wide]);
+    return;
+  }
+  await db.raw(`DELETE FROM ${COMBO_TABLE} WHERE resource_type = ? AND param = ? AND EXISTS (SELECT 1 FROM ${COMBO_TABLE} n
+    WHERE n.resource_type = ${COMBO_TABLE}.resource_type AND n.resource_id = ${COMBO_TABLE}.resource_id AND n.param = ? AND n.value = ${COMBO_TABLE}.value)`,
+  [resourceType, wide, narrow]);
+}
 
 /** An index rebuilt on other columns under the same name. */
 async function replaceIndex(db: Knex, table: string, name: string, columns: string[]): Promise<void> {
