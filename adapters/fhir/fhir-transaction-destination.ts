@@ -64,7 +64,8 @@ export function fhirTransaction(repository: () => Repository, options: FhirTrans
  */
 export function bundlePatientKey(message: OutboundMessage): string | undefined {
   try {
-    const bundle = JSON.parse(message.content) as Bundle;
+    const given = message.transformed as Bundle | undefined;
+    const bundle = given?.resourceType === 'Bundle' ? given : JSON.parse(message.content) as Bundle;
     const entry = bundle.entry?.find((e) => e.resource?.resourceType === 'Patient');
     if (!entry?.request) return undefined;
     return entry.request.ifNoneExist ? `Patient?${entry.request.ifNoneExist}` : entry.request.url;

@@ -65,6 +65,11 @@ export interface OutboundMessage {
   correlationId: string;
   content: string;
   attempt: number;
+  /**
+   * What the transformer returned before it was serialised into `content`, for a destination's `orderBy` at ingest
+   * (read-only; it need not parse the content again). Absent where the message comes back from the store or the bus.
+   */
+  transformed?: unknown;
 }
 
 export interface DestinationResponse {

@@ -209,6 +209,7 @@ export class Engine {
     const stages: StageRecord[] = [{ name: 'source', kind: 'source', status: 'received', attempts: 1, updatedAt: now }];
     let status: MessageStatus;
     let output: string | undefined;
+    let transformed: unknown;
     try {
       const rejectedBy = (def.filters ?? []).find((f) => !f.accept(msg));
       if (rejectedBy) {
@@ -218,6 +219,7 @@ export class Engine {
       } else {
         const out = def.transformer ? def.transformer(msg) : msg.content;
         output = typeof out === 'string' ? out : JSON.stringify(out);
+        transformed = out;
         status = 'queued';
       }
     } catch (err) {
@@ -235,7 +237,7 @@ export class Engine {
     if (status === 'filtered') this.stats.count(channelId, 'filtered');
     if (status === 'error') this.stats.count(channelId, 'errored');
     if (targets.length) {
-      this.dispatcher.dispatch(targets.map((dest) => this.dispatchItem(def, dest.name, { messageId: id, channelId, destination: dest.name, correlationId, content: output!, receivedAt: now, destinations: targets.length }, false)));
+      this.dispatcher.dispatch(targets.map((dest) => this.dispatchItem(def, dest.name, { messageId: id, channelId, destination: dest.name, correlationId, content: output!, receivedAt: now, destinations: targets.length }, false, transformed)));
     }
     return { messageId: id, correlationId, status };
   }
@@ -259,9 +261,9 @@ export class Engine {
     return result;
   }
 
-  private dispatchItem(def: ChannelDefinition, destination: string, env: DestinationEnvelope, recovered: boolean): DispatchItem {
+  private dispatchItem(def: ChannelDefinition, destination: string, env: DestinationEnvelope, recovered: boolean, transformed?: unknown): DispatchItem {
     const dest = def.destinations.find((x) => x.name === destination)!;
-    const key = dest.orderBy?.({ ...env, attempt: 1 });
+    const key = dest.orderBy?.({ ...env, attempt: 1, transformed });
     return {
       queue: this.queueName(def.id, destination),
       channelId: def.id,
