@@ -137,7 +137,7 @@ describe.each(ALL_DATABASES)('identifier conditions on %s', (kind) => {
         await tx.prepareConditions([conditions[0], conditions[5]]);
         if (kind === 'postgres') {
           // Another writer cannot take the row now.
-          await expect(db.raw('SELECT id FROM fhir_resources WHERE resource_type = ? AND id = ? FOR UPDATE NOWAIT', ['Patient', m1.id]))
+          await expect(db.raw('SELECT id FROM fhir_resources WHERE resource_type = ? AND id = ? FOR UPDATE NOWAIT', ['Patient', m1.id!]))
             .rejects.toMatchObject({ code: '55P03' });
         }
         const written = await tx.conditionalUpdate({ ...m1, gender: 'female' }, `identifier=${MRN}|M1`);
