@@ -123,7 +123,7 @@ async function run(port: number, db: Knex, enginePid: number | Record<string, nu
     .select('o.written_at', 'm.received_at', 's.updated_at as sent_at');
   const lat = rows.map((r) => Number(r.written_at) - Number(r.received_at)).sort((a, b) => a - b);
   const sent = rows.map((r) => Number(r.sent_at) - Number(r.received_at)).sort((a, b) => a - b);
-  const last = Math.max(...rows.map((r) => Number(r.written_at)));
+  const last = rows.reduce((m, r) => Math.max(m, Number(r.written_at)), -Infinity);
   const cpu: Record<string, number> = {};
   for (const k of Object.keys(cpu1)) cpu[k] = ((cpu1[k] - (cpu0[k] ?? 0)) * 1000) / Math.max(1, accepted);
   return {
