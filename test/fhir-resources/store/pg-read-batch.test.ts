@@ -37,8 +37,14 @@ describe('searches of one shape asked together on PostgreSQL', () => {
     const alone: string[][] = [];
     for (const q of QUERIES) alone.push(await h.ids(q));
     expect(alone.filter((ids) => ids.length > 1).length).toBeGreaterThan(8);
-    // The first turn teaches the batcher the texts' parameter types; the second runs them batched.
+    // The first turn teaches the batcher the texts' parameter types, asked beside its reads: on a loaded machine the
+    // answer can come after them, so turns are repeated (a few at most) until one runs batched.
     expect(await Promise.all(QUERIES.map((q) => h.ids(q)))).toEqual(alone);
+    for (let turn = 0; turn < 10; turn++) {
+      const taught = await statementsDuring(() => Promise.all(QUERIES.map((q) => h.ids(q))));
+      expect(taught.result).toEqual(alone);
+      if (taught.texts.some((t) => t.includes('lingshu_batch_ord'))) break;
+    }
     const { result, texts } = await statementsDuring(() => Promise.all(QUERIES.map((q) => h.ids(q))));
     expect(result).toEqual(alone);
     const batched = texts.filter((t) => t.includes('lingshu_batch_ord'));
