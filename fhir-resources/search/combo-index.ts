@@ -93,7 +93,7 @@ export function comboRows(resourceType: string, rows: IndexRows): Array<[param: 
   }
   const out: Array<[string, string, string | null, string | null]> = [];
   for (const combo of combos) {
-    const narrower = combos.filter((c) => c.narrows === combo.name).map((c) => valuesOf.get(c.name)!);
+    const narrower = comboNames(resourceType, combo.name).slice(1).map((name) => valuesOf.get(name)!);
     for (const value of valuesOf.get(combo.name)!) {
       if (!narrower.some((values) => values.has(value))) out.push([combo.name, value, low, high]);
     }
@@ -122,8 +122,6 @@ function sortDates(rows: IndexRows): [string | null, string | null] {
 
 export interface ComboPlan {
   name: string;
-  /** The row names to read (comboNames). */
-  names: string[];
   value: string;
   /** The filters the combo row stands for; the others still apply. */
   consumed: Set<Filter>;
@@ -145,10 +143,10 @@ export function planCombo(resourceType: string, filters: readonly Filter[], stor
     const { system, code } = token.c;
     if (combo.withSystem) {
       const value = systemFits(system) ? comboValue(target.t.type, target.t.id, `${system}|${stored(combo.token, code)}`) : undefined;
-      if (value !== undefined && value.length <= COMBO_VALUE_WIDTH) return { name: combo.name, names: comboNames(resourceType, combo.name), value, consumed: new Set([target.f, token.f]) };
+      if (value !== undefined && value.length <= COMBO_VALUE_WIDTH) return { name: combo.name, value, consumed: new Set([target.f, token.f]) };
       continue;
     }
-    fallback ??= { name: combo.name, names: comboNames(resourceType, combo.name), value: comboValue(target.t.type, target.t.id, stored(combo.token, code)), consumed: new Set(system === undefined ? [target.f, token.f] : [target.f]) };
+    fallback ??= { name: combo.name, value: comboValue(target.t.type, target.t.id, stored(combo.token, code)), consumed: new Set(system === undefined ? [target.f, token.f] : [target.f]) };
   }
   return fallback;
 }

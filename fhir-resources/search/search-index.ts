@@ -14,7 +14,7 @@ import { extractIndexRows, INDEX_COLUMNS } from './index-rows';
 import { identifierCondition, lookUpIdentifiers, type IdentifierCondition } from './identifier-lookup';
 import { shapeResource } from './result-shaping';
 import { SearchContext } from './search-context';
-import { COMBO_COLUMNS, COMBO_SORT_PARAM, ComboPlan, comboRows, planCombo } from './combo-index';
+import { COMBO_COLUMNS, COMBO_SORT_PARAM, comboNames, ComboPlan, comboRows, planCombo } from './combo-index';
 import { bindTemplate, PageTemplate, PageTemplates, slotMarker } from './page-templates';
 import { COMBO_TABLE, IndexKind, INDEX_TABLES, migrateFhirSearch } from './search-migrations';
 import { ensureSearchDefinitions, searchParameter } from './search-parameters';
@@ -192,10 +192,9 @@ export class KnexSearchIndex implements SearchIndex {
     let sortedByCombo: string | undefined;
     if (combo && ctx.takeDriver('r')) {
       const value = templateKey ? slotMarker(0) : combo.value;
-      const comboRange = (q: Knex.QueryBuilder) => {
-        q.where('c0.resource_type', type);
-        return (combo.names.length === 1 ? q.where('c0.param', combo.name) : q.whereIn('c0.param', combo.names)).where('c0.value', value);
-      };
+      // The rows of the combo and of those that narrow it (a subject search reads the patient rows too).
+      const names = comboNames(type, combo.name);
+      const comboRange = (q: Knex.QueryBuilder) => q.where('c0.resource_type', type).whereIn('c0.param', names).where('c0.value', value);
       if (sortsByComboDate(request)) {
         // A chart read newest first: the combo's rows are joined, one per resource, and carry the sort date. Other
         // filters are then a probe of their owner index per candidate (filter-conditions.ts `exists`, no driver).

@@ -36,18 +36,12 @@ export function matchesReadAhead(trx: Knex.Transaction, condition: string): Sear
   return ahead.get(trx)?.get(condition)?.result;
 }
 
-/**
- * After the transaction wrote `resource` (a new version, or its deletion): drops the matches it may change.
- * `matcherOf` makes the judge of `mayMatch` only when a condition on the resource's type is kept: most writes of a
- * group commit have none of their type left, and the judge's index values are not free.
- */
-export function forgetMatchesChangedBy(trx: Knex.Transaction, resource: Resource, matcherOf: () => (request: SearchRequest) => boolean): void {
+/** After the transaction wrote `resource` (a new version, or its deletion): drops the matches it may change. */
+export function forgetMatchesChangedBy(trx: Knex.Transaction, resource: Resource, mayMatch: (request: SearchRequest) => boolean): void {
   const kept = ahead.get(trx);
   if (!kept) return;
-  let mayMatch: ((request: SearchRequest) => boolean) | undefined;
   for (const [condition, { request, result }] of kept) {
     if (request.resourceType !== resource.resourceType) continue;
-    mayMatch ??= matcherOf();
     if (result.resources.some((r) => r.id === resource.id) || mayMatch(request)) kept.delete(condition);
   }
 }

@@ -385,7 +385,7 @@ export class KnexRepository implements Repository {
     // With its index rows in hand the version can wait to go out with the transaction's others (deferred-versions.ts).
     const written = (rowsOf && (await deferVersion(trx, write))) || (await writeVersion(trx, this.dialect, write));
     forgetLockedRow(trx, `${resourceType}/${id}`);
-    forgetMatchesChangedBy(trx, stored, () => this.searchIndex.matcherFor?.(stored) ?? (() => true));
+    forgetMatchesChangedBy(trx, stored, this.searchIndex.matcherFor?.(stored) ?? (() => true));
     // Compare-and-set on the version read under the lock: a writer that slipped past it updates nothing.
     if (!written) throw concurrentWrite(`${resourceType}/${id}`);
     if (!rowsOf) {

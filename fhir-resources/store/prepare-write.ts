@@ -1,7 +1,7 @@
 import { deepClone, OperationOutcomeError } from '@medplum/core';
 import type { Resource } from '@medplum/fhirtypes';
 import { jsonShapeIssues } from '../validation/json-shape-guards';
-import { validateResourceForWrite } from '../validation/validate-resource';
+import { validateShapedResource } from '../validation/validate-resource';
 import { invalidRequest } from './store-outcomes';
 
 /** FHIR R4 id: https://hl7.org/fhir/R4/datatypes.html#id */
@@ -25,6 +25,7 @@ export function prepareForWrite<T extends Resource>(resource: T): T {
     delete copy.meta.lastUpdated;
     if (Object.keys(copy.meta).length === 0) delete copy.meta;
   }
-  validateResourceForWrite(copy);
+  // The copy is the same JSON as what passed the shape guards above.
+  validateShapedResource(copy);
   return copy;
 }

@@ -27,8 +27,8 @@ export function jsonShapeIssues(body: unknown): OperationOutcomeIssue[] {
 }
 
 /**
- * The same walk without paths: every write passes it (twice, before and after the store's copy), and building a
- * path string for every object and array of a resource that keeps to the limits was most of its cost.
+ * The same walk without paths: every write passes it, and building a path string for every object and array of a
+ * resource that keeps to the limits was most of its cost.
  */
 function withinLimits(body: object): boolean {
   const values: unknown[] = [body];
