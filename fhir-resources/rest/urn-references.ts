@@ -9,14 +9,43 @@ import type { BundleEntry, Resource } from '@medplum/fhirtypes';
 /** A urn inside a URL or search string (`Observation?subject=urn:uuid:…`); ends where the query value ends. */
 const URN_IN_TEXT = /urn:(?:uuid|oid):[A-Za-z0-9.\-]+/g;
 
-function walkReferences(value: unknown, visit: (ref: string) => string | undefined): unknown {
-  if (Array.isArray(value)) return value.map((v) => walkReferences(v, visit));
+/**
+ * `value` with every `reference` string that `visit` maps replaced. Copy on write: a subtree without a replaced
+ * reference is returned as it is, so a resource that points at nothing in the bundle is not copied at all.
+ */
+function rewriteReferences(value: unknown, visit: (ref: string) => string | undefined): unknown {
   if (value === null || typeof value !== 'object') return value;
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value)) {
-    out[k] = k === 'reference' && typeof v === 'string' ? visit(v) ?? v : walkReferences(v, visit);
+  if (Array.isArray(value)) {
+    let out: unknown[] | undefined;
+    for (let i = 0; i < value.length; i++) {
+      const v = rewriteReferences(value[i], visit);
+      if (v !== value[i]) (out ??= value.slice())[i] = v;
+    }
+    return out ?? value;
   }
-  return out;
+  let out: Record<string, unknown> | undefined;
+  const object = value as Record<string, unknown>;
+  for (const k in object) {
+    const v = object[k];
+    const next = k === 'reference' && typeof v === 'string' ? visit(v) ?? v : rewriteReferences(v, visit);
+    if (next !== v) (out ??= { ...object })[k] = next;
+  }
+  return out ?? value;
+}
+
+/** Calls `visit` with every `reference` string inside `value`. */
+function forEachReference(value: unknown, visit: (ref: string) => void): void {
+  if (value === null || typeof value !== 'object') return;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) forEachReference(value[i], visit);
+    return;
+  }
+  const object = value as Record<string, unknown>;
+  for (const k in object) {
+    const v = object[k];
+    if (k === 'reference' && typeof v === 'string') visit(v);
+    else forEachReference(v, visit);
+  }
 }
 
 export class UrnReferences {
@@ -45,7 +74,7 @@ export class UrnReferences {
 
   rewriteResource<T extends Resource>(resource: T): T {
     if (this.resolved.size === 0) return resource;
-    return walkReferences(resource, (ref) => this.resolved.get(ref)) as T;
+    return rewriteReferences(resource, (ref) => this.resolved.get(ref)) as T;
   }
 
   /** True when `resource` still points at a bundle-local fullUrl. */
@@ -55,7 +84,7 @@ export class UrnReferences {
 
   private mentioned(resource: Resource | undefined, ...texts: (string | undefined)[]): Set<string> {
     const found = new Set<string>();
-    walkReferences(resource, (ref) => { if (this.known.has(ref)) found.add(ref); return undefined; });
+    forEachReference(resource, (ref) => { if (this.known.has(ref)) found.add(ref); });
     for (const t of texts) for (const urn of t?.match(URN_IN_TEXT) ?? []) if (this.known.has(urn)) found.add(urn);
     return found;
   }

@@ -1,5 +1,6 @@
-import { deepClone, OperationOutcomeError } from '@medplum/core';
+import { OperationOutcomeError } from '@medplum/core';
 import type { Resource } from '@medplum/fhirtypes';
+import { jsonCopy } from '../validation/json-copy';
 import { jsonShapeIssues } from '../validation/json-shape-guards';
 import { validateShapedResource } from '../validation/validate-resource';
 import { invalidRequest } from './store-outcomes';
@@ -16,10 +17,10 @@ export function prepareForWrite<T extends Resource>(resource: T): T {
   if (!ID_PATTERN.test(resource.id)) {
     throw invalidRequest(`"${resource.id}" is not a valid id: use 1 to 64 letters, digits, "-" or ".".`, `${resource.resourceType}.id`);
   }
-  // Shape first: deepClone serialises, and a hostile nesting depth would overflow the stack there.
+  // Shape first: the copy recurses, and a hostile nesting depth would overflow the stack there.
   const shape = jsonShapeIssues(resource);
   if (shape.length > 0) throw new OperationOutcomeError({ resourceType: 'OperationOutcome', issue: shape });
-  const copy = deepClone(resource);
+  const copy = jsonCopy(resource);
   if (copy.meta) {
     delete copy.meta.versionId;
     delete copy.meta.lastUpdated;

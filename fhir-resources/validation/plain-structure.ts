@@ -6,6 +6,7 @@ import type { Resource } from '@medplum/fhirtypes';
 import { hasAnyRoot, presentRoots } from '../search/parameter-roots';
 import { elementOfKey, KeyElement } from './element-keys';
 import { invariantRoots } from './invariant-roots';
+import { nativeInvariant } from './native-invariants';
 
 /**
  * A quick proof that @medplum/core's `validateResource` would find no error in a resource, for the resources channels
@@ -116,7 +117,12 @@ type Invariant = { key: string; severity: string; expression: string };
  * An invariant parsed once, and (`holdsWithout`) the elements it can see when it plainly holds on an element that
  * lacks them all; undefined where that is not known.
  */
-interface PreparedInvariant { expression: ReturnType<typeof parseFhirPath>; holdsWithout?: readonly string[] }
+interface PreparedInvariant {
+  expression: ReturnType<typeof parseFhirPath>;
+  holdsWithout?: readonly string[];
+  /** A plain check that settles the common cases without the engine (native-invariants.ts). */
+  native?: (value: Record<string, unknown>) => true | undefined;
+}
 
 const prepared = new WeakMap<Invariant, Map<string, PreparedInvariant>>();
 
@@ -128,7 +134,7 @@ function prepare(invariant: Invariant, type: string): PreparedInvariant {
     const expression = parseFhirPath(invariant.expression);
     const roots = invariantRoots(expression);
     const holds = roots !== undefined && evaluatesTrue(expression, { type, value: {} }, {});
-    byType.set(type, (p = { expression, holdsWithout: holds ? [...roots] : undefined }));
+    byType.set(type, (p = { expression, holdsWithout: holds ? [...roots] : undefined, native: nativeInvariant(invariant.key, invariant.expression) }));
   }
   return p;
 }
@@ -160,6 +166,7 @@ function invariantsHold(invariants: Invariant[] | undefined, context: TypedValue
       present ??= presentRoots(Object.keys(context.value));
       if (!hasAnyRoot(present, p.holdsWithout)) continue;
     }
+    if (p.native && context.value && typeof context.value === 'object' && p.native(context.value as Record<string, unknown>)) continue;
     if (!evaluatesTrue(p.expression, context, variables)) return false;
   }
   return true;
