@@ -95,9 +95,9 @@ describe.each(ALL_DATABASES)('union search parameters on %s', (kind) => {
   it('a migration step drops the rows an earlier version wrote for them', async () => {
     await h.db('fhir_idx_token').insert({ resource_type: 'Observation', resource_id: 'hgb', param: 'combo-code', system: LOINC, value: '718-7' });
     await h.db('fhir_idx_quantity').insert({ resource_type: 'Observation', resource_id: 'hgb', param: 'combo-value-quantity', value: 132, system: UCUM, code: 'g/L', unit: 'g/L' });
-    // Back to before the step that drops them (the last but two: the combo rows' sort dates and the narrowed combo
-    // rows came after it).
-    await h.db('lingshu_schema_versions').where({ component: 'fhir-search' }).decrement('version', 3);
+    // Back to before the step that drops them (the last but three: the combo rows' sort dates, the narrowed combo
+    // rows and the merged reference index came after it).
+    await h.db('lingshu_schema_versions').where({ component: 'fhir-search' }).decrement('version', 4);
     await migrateFhirSearch(h.db);
     expect(Number((await h.db('fhir_idx_token').where({ param: 'combo-code' }).count({ n: '*' }))[0].n)).toBe(0);
     expect(Number((await h.db('fhir_idx_quantity').where({ param: 'combo-value-quantity' }).count({ n: '*' }))[0].n)).toBe(0);
