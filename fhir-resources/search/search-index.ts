@@ -32,6 +32,12 @@ const KINDS = Object.keys(INDEX_TABLES) as IndexKind[];
 const OWNED_COLUMNS = {} as Record<IndexKind, readonly string[]>;
 for (const kind of KINDS) OWNED_COLUMNS[kind] = ['resource_type', 'resource_id', ...INDEX_COLUMNS[kind]];
 const COMBO_OWNED_COLUMNS = ['resource_type', 'resource_id', ...COMBO_COLUMNS];
+/** The columns that hold numbers (doubles, search-migrations.ts); every other index column is text. */
+const NUMBER_COLUMNS = new Set(['fhir_idx_number.low', 'fhir_idx_number.high', 'fhir_idx_quantity.value']);
+const pgTypesOf = (table: string, columns: readonly string[]): string[] => columns.map((c) => (NUMBER_COLUMNS.has(`${table}.${c}`) ? 'float8' : 'text'));
+const OWNED_PG_TYPES = {} as Record<IndexKind, readonly string[]>;
+for (const kind of KINDS) OWNED_PG_TYPES[kind] = pgTypesOf(INDEX_TABLES[kind], OWNED_COLUMNS[kind]);
+const COMBO_PG_TYPES = pgTypesOf(COMBO_TABLE, COMBO_OWNED_COLUMNS);
 
 /**
  * FHIR search over fhir_resources and the `fhir_idx_*` tables with plain knex, so the same SQL runs on SQLite,
@@ -73,11 +79,13 @@ export class KnexSearchIndex implements SearchIndex {
       if (own[kind].length === 0) continue;
       const columns = INDEX_COLUMNS[kind];
       const values = own[kind].map((row) => [resource.resourceType, resource.id as string, ...columns.map((c) => row[c] ?? null)]);
-      tables.push({ table: INDEX_TABLES[kind], columns: OWNED_COLUMNS[kind], values });
+      tables.push({ table: INDEX_TABLES[kind], columns: OWNED_COLUMNS[kind], pgTypes: OWNED_PG_TYPES[kind], values });
     }
     const combos = comboRows(resource.resourceType, own);
     if (combos.length > 0) {
-      tables.push({ table: COMBO_TABLE, columns: COMBO_OWNED_COLUMNS, values: combos.map((c) => [resource.resourceType, resource.id as string, ...c]) });
+      tables.push({
+        table: COMBO_TABLE, columns: COMBO_OWNED_COLUMNS, pgTypes: COMBO_PG_TYPES, values: combos.map((c) => [resource.resourceType, resource.id as string, ...c]),
+      });
     }
     return tables;
   }

@@ -7,7 +7,8 @@ const VERSION_COLUMNS = 'resource_type, id, version_id, last_updated, deleted, c
 
 export interface VersionsStatement {
   sql: string;
-  bindings: Knex.Value[];
+  /** Values, and for columns passed as arrays (IndexTableRows.pgTypes) arrays of values. */
+  bindings: Array<Knex.Value | Knex.Value[]>;
   /** The `Type/id` of the replaced versions whose compare-and-set held, from the statement's one row. */
   updated(row: Record<string, unknown> | undefined): Set<string>;
   /** Hands each companion that asks for it (`returning`) its own inserted rows, from the statement's one row. */
@@ -35,7 +36,7 @@ export function versionsStatement(writes: VersionWrite[], alone = false): Versio
   const creates = writes.some((w) => w.previous === undefined);
   const replaced = writes.filter((w) => w.previous !== undefined).length;
   const parts = [`u AS MATERIALIZED (SELECT * FROM json_to_recordset(CAST(? AS json)) AS u(${VERSION_RECORD}))`];
-  const bindings: Knex.Value[] = [JSON.stringify(versions)];
+  const bindings: Array<Knex.Value | Knex.Value[]> = [JSON.stringify(versions)];
   if (creates) parts.push(`vc AS (INSERT INTO fhir_resources (${VERSION_COLUMNS}) SELECT ${VERSION_COLUMNS} FROM u WHERE previous IS NULL)`);
   if (replaced > 0) {
     parts.push('vu AS (UPDATE fhir_resources r SET version_id = u.version_id, last_updated = u.last_updated, deleted = u.deleted, content = u.content'
@@ -57,9 +58,13 @@ export function versionsStatement(writes: VersionWrite[], alone = false): Versio
   tables.forEach((t, i) => {
     const key = tableKey(t);
     const asked = asking.has(key) ? companions.find((c) => tableKey(c) === key)!.returning! : undefined;
-    parts.push(`x${i} AS (INSERT INTO ${t.table} (${t.columns.join(', ')}) SELECT ${t.columns.join(', ')}`
-      + ` FROM json_populate_recordset(CAST(NULL AS ${t.table}), CAST(? AS json))${asked ? ` RETURNING ${asked.join(', ')}` : ''})`);
-    bindings.push(rowsJson(t.columns, t.values));
+    const columns = t.columns.join(', ');
+    const source = t.pgTypes
+      ? `unnest(${t.pgTypes.map((type) => `CAST(? AS ${type}[])`).join(', ')}) AS r(${columns})`
+      : `json_populate_recordset(CAST(NULL AS ${t.table}), CAST(? AS json))`;
+    parts.push(`x${i} AS (INSERT INTO ${t.table} (${columns}) SELECT ${columns} FROM ${source}${asked ? ` RETURNING ${asked.join(', ')}` : ''})`);
+    if (t.pgTypes) bindings.push(...columnArrays(t.columns.length, t.values));
+    else bindings.push(rowsJson(t.columns, t.values));
     if (asked) {
       selected.push(`(SELECT json_agg(r) FROM x${i} r) AS r${i}`);
       returnedFrom.push({ key, column: `r${i}`, t });
@@ -120,6 +125,17 @@ function rowsJson(columns: readonly string[], values: IndexTableRows['values']):
   return `${out}]`;
 }
 
+/** The rows as one array per column (the driver sends each as a PostgreSQL array); undefined is written as null. */
+function columnArrays(width: number, values: IndexTableRows['values']): Knex.Value[][] {
+  const arrays: Knex.Value[][] = [];
+  for (let j = 0; j < width; j++) {
+    const column = new Array<Knex.Value>(values.length);
+    for (let r = 0; r < values.length; r++) column[r] = values[r][j] ?? null;
+    arrays.push(column);
+  }
+  return arrays;
+}
+
 function tableKey(t: IndexTableRows): string {
   return `${t.table}(${t.columns.join(',')})`;
 }
@@ -132,7 +148,7 @@ function byTable(tables: IndexTableRows[]): IndexTableRows[] {
     const key = tableKey(t);
     const into = merged.get(key);
     if (into) into.values.push(...t.values);
-    else merged.set(key, { table: t.table, columns: t.columns, values: [...t.values] });
+    else merged.set(key, { table: t.table, columns: t.columns, pgTypes: t.pgTypes, values: [...t.values] });
   }
   return [...merged.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, t]) => t);
 }
