@@ -21,7 +21,7 @@ import { AMQP_SOCKET_OPTIONS, coalesceWrites } from '../engine/bus/amqp-socket';
 import { openDatabase } from '../engine/db';
 import { pacedLoad } from './http-paced-load';
 import { backendSeconds } from './pg-backend-cpu';
-import { cpuSeconds, removeQueues } from './product-process';
+import { cpuSeconds, productNodeFlags, removeQueues } from './product-process';
 
 const ROOT = path.join(__dirname, '..', '..');
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 15);
@@ -53,7 +53,7 @@ function percentile(sorted: number[], p: number): number {
 
 async function startEngine(env: Record<string, string>, port: number): Promise<ChildProcess> {
   const prof = CPU_PROF ? (process.env.BENCH_HEAP_PROF ? ['--heap-prof', `--heap-prof-dir=${CPU_PROF}`] : ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF}`]) : [];
-  const child = spawn(process.execPath, [...prof, path.join(ROOT, 'dist/main.js')], {
+  const child = spawn(process.execPath, [...productNodeFlags(), ...prof, path.join(ROOT, 'dist/main.js')], {
     cwd: ROOT, env: { ...process.env, ...env, LINGSHU_PORT: String(port), LINGSHU_LOG_LEVEL: 'warn', LINGSHU_PROFILE: 'production' }, stdio: ['ignore', 'inherit', 'inherit'],
   });
   for (let i = 0; i < 300; i++) {

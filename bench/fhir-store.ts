@@ -20,7 +20,7 @@ import os from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
 import knexFactory from 'knex';
-import { cpuSeconds, freePort } from './product-process';
+import { cpuSeconds, freePort, productNodeFlags } from './product-process';
 
 const ROOT = path.join(__dirname, '..', '..');
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
@@ -65,7 +65,7 @@ async function startProductOnce(dbUrl: string, port: number): Promise<ChildProce
   const ports = await Promise.all(Array.from({ length: 6 }, freePort));
   // BENCH_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' profiles the product under load.
   const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, [...nodeArgs, path.join(ROOT, 'dist/main.js')], {
+  const child = spawn(process.execPath, [...productNodeFlags(), ...nodeArgs, path.join(ROOT, 'dist/main.js')], {
     cwd: ROOT,
     env: {
       ...process.env, LINGSHU_DB: dbUrl, LINGSHU_PORT: String(port), LINGSHU_LOG_LEVEL: 'warn', LINGSHU_CHANNELS_DIR: channels, LINGSHU_PROFILE: 'demo',
