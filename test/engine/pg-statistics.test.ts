@@ -48,6 +48,34 @@ describe('PgStatisticsKeeper on postgres', () => {
     expect(log.warn).not.toHaveBeenCalled();
   });
 
+  it('beside a running autovacuum, leaves a table that changed by a fifth to it and analyzes one that changed by more than half', async () => {
+    const autovacuumOff = (await db.raw(`SELECT current_setting('autovacuum') = 'off' AS off`)).rows[0].off as boolean;
+    await db.raw('CREATE TABLE growing (id varchar(64) PRIMARY KEY, body text)');
+    await db.raw(`INSERT INTO growing SELECT 'g' || i, 'x' FROM generate_series(1, 20000) AS i`);
+    await db.raw('ANALYZE growing');
+    const keeper = new PgStatisticsKeeper(db, log, { intervalMs: 60_000 });
+    const settle = async (): Promise<string[]> => {
+      // The counters reach pg_stat_user_tables within a second or so; an ANALYZE by autovacuum itself also passes.
+      for (let i = 0; i < 15; i++) {
+        const analyzed = (await keeper.runOnce()).filter((t) => t === 'public.growing');
+        if (analyzed.length) return analyzed;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      return [];
+    };
+    await db.raw(`INSERT INTO growing SELECT 'h' || i, 'x' FROM generate_series(1, 4000) AS i`);
+    if (!autovacuumOff) expect(await settle()).toEqual([]);
+    else expect(await settle()).toEqual(['public.growing']);
+    await db.raw(`INSERT INTO growing SELECT 'k' || i, 'x' FROM generate_series(1, 30000) AS i`);
+    const analyzedAt = async () => (await db.raw(`SELECT last_analyze, last_autoanalyze FROM pg_stat_user_tables WHERE relname = 'growing'`)).rows[0];
+    const before = await analyzedAt();
+    const analyzed = await settle();
+    // Unless autovacuum got there first in the same second, the keeper analyzed it.
+    const after = await analyzedAt();
+    if (String(after.last_autoanalyze) === String(before.last_autoanalyze)) expect(analyzed).toEqual(['public.growing']);
+    await keeper.stop();
+  });
+
   it('removes dead rows itself only where autovacuum is off', async () => {
     const autovacuumOff = (await db.raw(`SELECT current_setting('autovacuum') = 'off' AS off`)).rows[0].off as boolean;
     await db.raw(`DELETE FROM stages WHERE message_id LIKE 'm1%'`);
