@@ -8,6 +8,8 @@ interface Log {
 
 /** autovacuum's default share of dead rows before a table is vacuumed. */
 const VACUUM_SCALE = 0.2;
+/** A table that changed by half since its last ANALYZE is analyzed at the next check, whatever else holds. */
+const HALF = 0.5;
 
 export interface PgStatisticsOptions {
   /** How often the change counters are checked. */
@@ -16,12 +18,17 @@ export interface PgStatisticsOptions {
   threshold?: number;
   scale?: number;
   /**
-   * `scale` where autovacuum is on. autovacuum then keeps its own 10% rule, and the keeper only catches a table that
-   * changed by half before autovacuum came round (its naptime is a minute): a new day partition in its first
-   * minutes. With 10% here as well, every table was analyzed twice as it grew, by autovacuum and by the keeper:
-   * ANALYZE was a ninth of the database's CPU under the clinical benchmark's load.
+   * `scale` where autovacuum is on: autovacuum then keeps its own 10% rule, and the keeper only catches a table that
+   * changed by half before autovacuum came round.
    */
   scaleBesideAutovacuum?: number;
+  /**
+   * A table analyzed less than this long ago waits, unless it changed by half since (a new day partition in its first
+   * minutes): autovacuum's own pace (its naptime is a minute). Checking every 15 s with the 10% rule alone, a table
+   * that grows fast was analyzed at every check, and ANALYZE was a ninth of the database's CPU under the clinical
+   * benchmark's load.
+   */
+  minIntervalMs?: number;
 }
 
 /**
@@ -31,8 +38,8 @@ export interface PgStatisticsOptions {
  * day's partition (20 ms at 55,000 rows, growing all day) instead of 50 index probes (0.4 ms). A new daily partition
  * starts without statistics, so this matters every day, not only after a restore.
  *
- * Same rules as autovacuum (threshold + scale × live rows changed, or dead); beside a running autovacuum only for
- * tables that changed by half (`scaleBesideAutovacuum`). Where autovacuum is off nothing else
+ * Same rules as autovacuum (threshold + scale × live rows changed, or dead), at most once a minute per table unless
+ * it changed by half; beside a running autovacuum only for tables that changed by half. Where autovacuum is off nothing else
  * removes dead rows either (every UPDATE and DELETE leaves one, and the message store and outbox churn all day), so
  * the keeper then VACUUMs those tables too.
  */
@@ -45,12 +52,14 @@ export class PgStatisticsKeeper {
   private readonly threshold: number;
   private readonly scale: number;
   private readonly scaleBesideAutovacuum: number;
+  private readonly minIntervalMs: number;
 
   constructor(private readonly db: Knex, private readonly log: Log, options: PgStatisticsOptions = {}) {
     this.intervalMs = options.intervalMs ?? 15_000;
     this.threshold = options.threshold ?? 1_000;
     this.scale = options.scale ?? 0.1;
-    this.scaleBesideAutovacuum = options.scaleBesideAutovacuum ?? 0.5;
+    this.scaleBesideAutovacuum = options.scaleBesideAutovacuum ?? HALF;
+    this.minIntervalMs = options.minIntervalMs ?? 60_000;
   }
 
   start(): void {
@@ -79,12 +88,14 @@ export class PgStatisticsKeeper {
     }
     const res = await this.db.raw(
       `SELECT format('%I.%I', schemaname, relname) AS name,
-              n_mod_since_analyze > ?::float8 + ?::float8 * GREATEST(n_live_tup, 0) AS stale,
+              n_mod_since_analyze > ?::float8 + ?::float8 * GREATEST(n_live_tup, 0)
+                AND (n_mod_since_analyze > ?::float8 + ?::float8 * GREATEST(n_live_tup, 0)
+                     OR COALESCE(now() - GREATEST(last_analyze, last_autoanalyze) >= make_interval(secs => ?::float8), true)) AS stale,
               n_dead_tup > ?::float8 + ?::float8 * GREATEST(n_live_tup, 0) AS dead
          FROM pg_stat_user_tables
         WHERE schemaname = ANY (current_schemas(false))
         ORDER BY n_mod_since_analyze DESC`,
-      [this.threshold, this.vacuums ? this.scale : this.scaleBesideAutovacuum, this.threshold, VACUUM_SCALE],
+      [this.threshold, this.vacuums ? this.scale : this.scaleBesideAutovacuum, this.threshold, HALF, this.minIntervalMs / 1000, this.threshold, VACUUM_SCALE],
     );
     const done: string[] = [];
     for (const { name, stale, dead } of res.rows as { name: string; stale: boolean; dead: boolean }[]) {
