@@ -5,8 +5,8 @@ import type { Repository } from '../fhir-resources/store/repository';
 /**
  * The `fhir-store` destination of a channel whose messages are about patients (registrations, visits, orders,
  * results): one patient's messages written in arrival order, different patients' in parallel — enough of them in
- * flight (32) for the destination's group commit to write several messages per transaction under load.
+ * flight (64: two groups of 32) for the destination's group commit to fill its transactions under load.
  */
 export function patientStore(fhir: () => Repository, options: FhirTransactionOptions = {}): DestinationDefinition {
-  return { name: 'fhir-store', connector: fhirTransaction(fhir, options), orderBy: bundlePatientKey, queue: { concurrency: 32 } };
+  return { name: 'fhir-store', connector: fhirTransaction(fhir, options), orderBy: bundlePatientKey, queue: { concurrency: 64 } };
 }
