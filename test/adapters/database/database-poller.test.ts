@@ -39,6 +39,9 @@ source:
   query: SELECT id, seq, body FROM his_results
   keyColumn: id
   highWaterMark: { column: seq }
+  # The first test SIGKILLs a node, which may be in the middle of this channel's poll (it runs every second): with
+  # the 60 s default its lease would outlive the next test's wait for the rows.
+  leaseMs: 3000
 transformer: passthrough
 destinations:
   - { name: write-row, type: table, table: his_results_in }
