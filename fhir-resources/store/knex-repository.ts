@@ -1,5 +1,5 @@
 import { Knex } from 'knex';
-import { OperationOutcomeError, SearchRequest, generateId, parseSearchRequest } from '@medplum/core';
+import { OperationOutcomeError, SearchRequest, parseSearchRequest } from '@medplum/core';
 import type { Resource, ResourceType } from '@medplum/fhirtypes';
 import type {
   CreateOptions, HistoryOptions, HistoryResult, JsonPatchOperation, Repository, RequestContext, SearchOptions, LockedMatch,
@@ -11,6 +11,7 @@ import { forgetMatchesChangedBy, matchesReadAhead, notReadAhead, rememberMatches
 import { ContentCodec, plainJsonContent } from './content-codec';
 import { CurrentRow, currentRowOutsideTransaction, readCurrentRow } from './current-row';
 import { prepareForWrite } from './prepare-write';
+import { newResourceId } from './resource-ids';
 import type { IndexTableRows, SearchIndex } from './search-index-port';
 import { StoreDialect, storeDialect } from './store-dialect';
 import { readHistory } from './store-history';
@@ -94,7 +95,7 @@ export class KnexRepository implements Repository {
   }
 
   async create<T extends Resource>(resource: T, options: CreateOptions = {}): Promise<WriteResult<T>> {
-    const incoming = prepareForWrite({ ...resource, id: generateId() });
+    const incoming = prepareForWrite({ ...resource, id: newResourceId() });
     return this.write(resource.resourceType, async (trx) => {
       if (options.ifNoneExist !== undefined) {
         const match = await this.findOne<T>(trx, resource.resourceType, options.ifNoneExist);
@@ -133,7 +134,7 @@ export class KnexRepository implements Repository {
       const match = await this.findOne<T>(trx, resource.resourceType, search);
       if (!match) {
         if (resource.id) return this.updateIn(trx, prepareForWrite(resource), undefined, 'PUT');
-        const stored = await this.putVersion(trx, prepareForWrite({ ...resource, id: generateId() }), undefined, 'POST', 'create');
+        const stored = await this.putVersion(trx, prepareForWrite({ ...resource, id: newResourceId() }), undefined, 'POST', 'create');
         return { resource: stored, created: true };
       }
       if (resource.id && resource.id !== match.id) {
@@ -305,7 +306,7 @@ export class KnexRepository implements Repository {
    * one statement, an ordinary transaction.
    */
   async createAlone<T extends Resource>(resource: T, companions: (stored: T) => IndexTableRows[]): Promise<WriteResult<T>> {
-    const incoming = prepareForWrite({ ...resource, id: generateId() });
+    const incoming = prepareForWrite({ ...resource, id: newResourceId() });
     if (!this.trx && this.searchIndex.indexRows) {
       const { write, stored } = this.versionWrite(incoming, undefined, 'POST', 'create');
       write.companions = companions(stored);

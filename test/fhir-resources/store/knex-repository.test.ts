@@ -16,6 +16,17 @@ describe.each(ALL_DATABASES)('KnexRepository reads and writes on %s', (kind) => 
     expect(resource.meta?.lastUpdated).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
   });
 
+  it('assigns time-ordered ids (UUIDv7), so that new rows go to the end of the indexes led by the id', async () => {
+    const repo = fx.repository();
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      ids.push((await repo.create(patient('李'))).resource.id as string);
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    for (const id of ids) expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect([...ids].sort()).toEqual(ids);
+  });
+
   it('read returns what create stored, Chinese text intact', async () => {
     const repo = fx.repository();
     const { resource } = await repo.create(patient('张三丰'));
