@@ -14,14 +14,12 @@ const HALF = 0.5;
 export interface PgStatisticsOptions {
   /** How often the change counters are checked. */
   intervalMs?: number;
-  /** A table is analyzed once this many rows changed since its last ANALYZE, plus `scale` of its live rows. */
+  /**
+   * Where autovacuum is off, a table is analyzed once this many rows changed since its last ANALYZE, plus `scale` of
+   * its live rows; beside autovacuum, once half of them changed.
+   */
   threshold?: number;
   scale?: number;
-  /**
-   * `scale` where autovacuum is on: autovacuum then keeps its own 10% rule, and the keeper only catches a table that
-   * changed by half before autovacuum came round.
-   */
-  scaleBesideAutovacuum?: number;
   /**
    * A table analyzed less than this long ago waits, unless it changed by half since (a new day partition in its first
    * minutes): autovacuum's own pace (its naptime is a minute). Checking every 15 s with the 10% rule alone, a table
@@ -51,14 +49,12 @@ export class PgStatisticsKeeper {
   private readonly intervalMs: number;
   private readonly threshold: number;
   private readonly scale: number;
-  private readonly scaleBesideAutovacuum: number;
   private readonly minIntervalMs: number;
 
   constructor(private readonly db: Knex, private readonly log: Log, options: PgStatisticsOptions = {}) {
     this.intervalMs = options.intervalMs ?? 15_000;
     this.threshold = options.threshold ?? 1_000;
     this.scale = options.scale ?? 0.1;
-    this.scaleBesideAutovacuum = options.scaleBesideAutovacuum ?? HALF;
     this.minIntervalMs = options.minIntervalMs ?? 60_000;
   }
 
@@ -88,17 +84,20 @@ export class PgStatisticsKeeper {
     }
     const res = await this.db.raw(
       `SELECT format('%I.%I', schemaname, relname) AS name,
-              n_mod_since_analyze > ?::float8 + ?::float8 * GREATEST(n_live_tup, 0)
-                AND (n_mod_since_analyze > ?::float8 + ?::float8 * GREATEST(n_live_tup, 0)
-                     OR COALESCE(now() - GREATEST(last_analyze, last_autoanalyze) >= make_interval(secs => ?::float8), true)) AS stale,
+              n_mod_since_analyze > ?::float8 + ?::float8 * GREATEST(n_live_tup, 0) AS changed,
+              n_mod_since_analyze > ?::float8 + ?::float8 * GREATEST(n_live_tup, 0) AS halved,
+              COALESCE(now() - GREATEST(last_analyze, last_autoanalyze) >= make_interval(secs => ?::float8), true) AS due,
               n_dead_tup > ?::float8 + ?::float8 * GREATEST(n_live_tup, 0) AS dead
          FROM pg_stat_user_tables
         WHERE schemaname = ANY (current_schemas(false))
         ORDER BY n_mod_since_analyze DESC`,
-      [this.threshold, this.vacuums ? this.scale : this.scaleBesideAutovacuum, this.threshold, HALF, this.minIntervalMs / 1000, this.threshold, VACUUM_SCALE],
+      [this.threshold, this.scale, this.threshold, HALF, this.minIntervalMs / 1000, this.threshold, VACUUM_SCALE],
     );
+    type Counters = { name: string; changed: boolean; halved: boolean; due: boolean; dead: boolean };
     const done: string[] = [];
-    for (const { name, stale, dead } of res.rows as { name: string; stale: boolean; dead: boolean }[]) {
+    for (const { name, changed, halved, due, dead } of res.rows as Counters[]) {
+      // Beside a running autovacuum only a table that changed by half is ours; without it, autovacuum's rule at its pace.
+      const stale = halved || (this.vacuums && changed && due);
       // Dead rows only matter where nobody else removes them.
       if (!stale && !(this.vacuums && dead)) continue;
       try {

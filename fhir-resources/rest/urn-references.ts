@@ -10,8 +10,8 @@ import type { BundleEntry, Resource } from '@medplum/fhirtypes';
 const URN_IN_TEXT = /urn:(?:uuid|oid):[A-Za-z0-9.\-]+/g;
 
 /**
- * `value` with every `reference` string that `visit` maps replaced. Copy on write: a subtree without a replaced
- * reference is returned as it is, so a resource that points at nothing in the bundle is not copied at all.
+ * `value` with every `reference` string that `visit` maps replaced (`visit` sees each one). Copy on write: a subtree
+ * without a replaced reference is returned as it is, so a resource that points at nothing in the bundle is not copied.
  */
 function rewriteReferences(value: unknown, visit: (ref: string) => string | undefined): unknown {
   if (value === null || typeof value !== 'object') return value;
@@ -31,21 +31,6 @@ function rewriteReferences(value: unknown, visit: (ref: string) => string | unde
     if (next !== v) (out ??= { ...object })[k] = next;
   }
   return out ?? value;
-}
-
-/** Calls `visit` with every `reference` string inside `value`. */
-function forEachReference(value: unknown, visit: (ref: string) => void): void {
-  if (value === null || typeof value !== 'object') return;
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) forEachReference(value[i], visit);
-    return;
-  }
-  const object = value as Record<string, unknown>;
-  for (const k in object) {
-    const v = object[k];
-    if (k === 'reference' && typeof v === 'string') visit(v);
-    else forEachReference(v, visit);
-  }
 }
 
 export class UrnReferences {
@@ -84,7 +69,8 @@ export class UrnReferences {
 
   private mentioned(resource: Resource | undefined, ...texts: (string | undefined)[]): Set<string> {
     const found = new Set<string>();
-    forEachReference(resource, (ref) => { if (this.known.has(ref)) found.add(ref); });
+    // A visit that replaces nothing copies nothing.
+    rewriteReferences(resource, (ref) => { if (this.known.has(ref)) found.add(ref); return undefined; });
     for (const t of texts) for (const urn of t?.match(URN_IN_TEXT) ?? []) if (this.known.has(urn)) found.add(urn);
     return found;
   }
